@@ -1,0 +1,255 @@
+"""The bundle manifest: a typed view of ``manifest.json``.
+
+Schema version 1 (see docs/bundle.md for the field-by-field description)::
+
+    {
+      "schema_version": 1,
+      "edgewatch_version": "0.1.0",
+      "model_id": "dense-ae-3f2a9c1b",          # kind + first 8 hex of the primary artifact's sha256
+      "created_at": "2026-11-30T06:00:00Z",
+      "model": {"kind": "dense-ae", "window": 1, "params": {...}},
+      "features": ["a", "b", ...],              # the order every runtime expects
+      "scaler": {"center": [...], "scale": [...]},
+      "feature_stats": [{"name", "min", "max", "mean", "std", "q001", "q01", "q50", "q99", "q999"}],
+      "score": {"definition": "...", "reduction": "mean"},
+      "artifacts": {"litert-int8": {"file": "model.int8.tflite", "input": {...}, "output": {...}}, ...},
+      "default_artifact": {"litert": "litert-int8", "onnx": "onnx-int8"},
+      "threshold": {"value": 1.23, "rule": "quantile", "params": {...}, "calibrated_on": "litert-int8"},
+      "fidelity": {...} | null,
+      "training": {...},
+      "files": {"model.int8.tflite": {"sha256": "...", "bytes": 12345}, ...}
+    }
+
+Scores: **higher = more anomalous**. For autoencoders the score is the mean over features of the
+squared reconstruction error in scaled units; per-feature errors are reported alongside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgewatch.errors import BundleError
+
+SCHEMA_VERSION = 1
+MODEL_KINDS = ("dense-ae", "conv-ae", "iforest")
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Standardisation fitted on training rows: ``scaled = (raw - center) / scale``."""
+
+    center: np.ndarray
+    scale: np.ndarray
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        """Scale raw readings (shape ``(..., n_features)``) to float32 model units."""
+        return ((raw - self.center) / self.scale).astype(np.float32, copy=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"center": [float(v) for v in self.center], "scale": [float(v) for v in self.scale]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Scaler:
+        center = np.asarray(data["center"], dtype=np.float64)
+        scale = np.asarray(data["scale"], dtype=np.float64)
+        if center.shape != scale.shape or center.ndim != 1:
+            raise BundleError("manifest scaler: center and scale must be lists of equal length")
+        if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+            raise BundleError("manifest scaler: every scale must be a positive finite number")
+        return cls(center=center, scale=scale)
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """Per-feature statistics of the training rows, in raw units (for range checks on the device)."""
+
+    name: str
+    min: float
+    max: float
+    mean: float
+    std: float
+    q001: float
+    q01: float
+    q50: float
+    q99: float
+    q999: float
+
+    @classmethod
+    def from_values(cls, name: str, values: np.ndarray) -> FeatureStats:
+        q = np.quantile(values, [0.001, 0.01, 0.5, 0.99, 0.999])
+        return cls(
+            name=name,
+            min=float(np.min(values)),
+            max=float(np.max(values)),
+            mean=float(np.mean(values)),
+            std=float(np.std(values)),
+            q001=float(q[0]),
+            q01=float(q[1]),
+            q50=float(q[2]),
+            q99=float(q[3]),
+            q999=float(q[4]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureStats:
+        try:
+            return cls(**{k: (data[k] if k == "name" else float(data[k])) for k in cls.__dataclass_fields__})
+        except KeyError as exc:
+            raise BundleError(f"manifest feature_stats: missing key {exc.args[0]!r}") from None
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A calibrated decision threshold: ``score > value`` is anomalous.
+
+    ``rule`` names how ``value`` was derived from validation scores and ``params`` holds the rule's
+    parameters, so anyone can recompute it. ``calibrated_on`` names the artifact whose scores were used.
+    """
+
+    value: float
+    rule: str
+    params: dict[str, Any] = field(default_factory=dict)
+    calibrated_on: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": float(self.value),
+            "rule": self.rule,
+            "params": self.params,
+            "calibrated_on": self.calibrated_on,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Threshold:
+        value = float(data["value"])
+        if not np.isfinite(value):
+            raise BundleError("manifest threshold.value must be finite")
+        return cls(
+            value=value,
+            rule=str(data["rule"]),
+            params=dict(data.get("params", {})),
+            calibrated_on=str(data.get("calibrated_on", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything the device needs to know about a model, parsed and validated."""
+
+    schema_version: int
+    edgewatch_version: str
+    model_id: str
+    created_at: str
+    model_kind: str
+    window: int
+    model_params: dict[str, Any]
+    features: tuple[str, ...]
+    scaler: Scaler
+    feature_stats: tuple[FeatureStats, ...]
+    score: dict[str, Any]
+    artifacts: dict[str, dict[str, Any]]
+    default_artifact: dict[str, str]
+    threshold: Threshold
+    fidelity: dict[str, Any] | None
+    training: dict[str, Any]
+    files: dict[str, dict[str, Any]]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    def artifact_for(self, runtime: str, artifact: str | None = None) -> tuple[str, dict[str, Any]]:
+        """Return ``(artifact_name, artifact_entry)`` to run on ``runtime`` ("litert" or "onnx")."""
+        name = artifact or self.default_artifact.get(runtime)
+        if name is None:
+            available = ", ".join(sorted(self.default_artifact)) or "none"
+            raise BundleError(
+                f"this {self.model_kind} bundle has no model for runtime {runtime!r} (available: {available})"
+            )
+        if name not in self.artifacts:
+            raise BundleError(f"bundle has no artifact {name!r} (has: {', '.join(sorted(self.artifacts))})")
+        entry = self.artifacts[name]
+        if entry.get("runtime") != runtime:
+            raise BundleError(f"artifact {name!r} runs on {entry.get('runtime')!r}, not {runtime!r}")
+        return name, entry
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "edgewatch_version": self.edgewatch_version,
+            "model_id": self.model_id,
+            "created_at": self.created_at,
+            "model": {"kind": self.model_kind, "window": self.window, "params": self.model_params},
+            "features": list(self.features),
+            "scaler": self.scaler.to_json(),
+            "feature_stats": [s.to_json() for s in self.feature_stats],
+            "score": self.score,
+            "artifacts": self.artifacts,
+            "default_artifact": self.default_artifact,
+            "threshold": self.threshold.to_json(),
+            "fidelity": self.fidelity,
+            "training": self.training,
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Manifest:
+        """Parse and validate a manifest dictionary; raise :class:`BundleError` naming the bad field."""
+        if not isinstance(data, dict):
+            raise BundleError("manifest.json must hold a JSON object")
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise BundleError("manifest.json: schema_version is missing or not an integer")
+        if version > SCHEMA_VERSION:
+            raise BundleError(
+                f"manifest schema_version {version} is newer than this edgewatch supports "
+                f"({SCHEMA_VERSION}); upgrade edgewatch on this device"
+            )
+        if version < 1:
+            raise BundleError(f"manifest schema_version {version} is not valid")
+        try:
+            model = data["model"]
+            kind = str(model["kind"])
+            if kind not in MODEL_KINDS:
+                raise BundleError(f"manifest model.kind {kind!r} is not one of {', '.join(MODEL_KINDS)}")
+            features = tuple(str(f) for f in data["features"])
+            if not features or len(set(features)) != len(features):
+                raise BundleError("manifest features must be a non-empty list of unique names")
+            scaler = Scaler.from_json(data["scaler"])
+            if scaler.center.shape[0] != len(features):
+                raise BundleError("manifest scaler length does not match the number of features")
+            stats = tuple(FeatureStats.from_json(s) for s in data["feature_stats"])
+            if [s.name for s in stats] != list(features):
+                raise BundleError("manifest feature_stats must list the features in manifest order")
+            window = int(model.get("window", 1))
+            if window < 1:
+                raise BundleError("manifest model.window must be >= 1")
+            return cls(
+                schema_version=version,
+                edgewatch_version=str(data["edgewatch_version"]),
+                model_id=str(data["model_id"]),
+                created_at=str(data["created_at"]),
+                model_kind=kind,
+                window=window,
+                model_params=dict(model.get("params", {})),
+                features=features,
+                scaler=scaler,
+                feature_stats=stats,
+                score=dict(data["score"]),
+                artifacts={str(k): dict(v) for k, v in data["artifacts"].items()},
+                default_artifact={str(k): str(v) for k, v in data["default_artifact"].items()},
+                threshold=Threshold.from_json(data["threshold"]),
+                fidelity=data.get("fidelity"),
+                training=dict(data.get("training", {})),
+                files={str(k): dict(v) for k, v in data["files"].items()},
+            )
+        except KeyError as exc:
+            raise BundleError(f"manifest.json: missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise BundleError(f"manifest.json: malformed field ({exc})") from None

@@ -1,0 +1,89 @@
+"""The exception tree of edgewatch.
+
+::
+
+    EdgewatchError
+    ├── DataError          a training/scoring input file is unusable (names file, row, column)
+    ├── BundleError        a bundle is missing, corrupted, or of an unknown schema
+    ├── FidelityError      the INT8 model would not make the same decisions as the float model
+    ├── ConfigError        an agent configuration is invalid (names the field)
+    ├── PayloadError       one MQTT payload is unusable (names the reason and field)
+    ├── RuntimeBackendError an inference runtime is missing or failed
+    └── MissingExtraError  an optional dependency group is not installed
+
+Every command-line entry point turns an ``EdgewatchError`` into one clear line on stderr and a
+non-zero exit status; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class EdgewatchError(Exception):
+    """Base class of every error edgewatch raises on purpose."""
+
+    exit_code: int = 2
+
+
+class DataError(EdgewatchError):
+    """An input data file cannot be used. The message names the file, and the row/column where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = path
+        self.row = row
+        self.column = column
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class BundleError(EdgewatchError):
+    """A model bundle is missing, corrupted, truncated or of an unsupported schema version."""
+
+
+class FidelityError(EdgewatchError):
+    """The quantized model disagrees with the float model beyond the configured bars."""
+
+    exit_code = 3
+
+
+class ConfigError(EdgewatchError):
+    """An agent configuration value is invalid. ``field`` is the dotted path of the offending key."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class PayloadError(EdgewatchError):
+    """One incoming reading cannot be scored. ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, message: str, *, field: str | None = None) -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(message)
+
+
+class RuntimeBackendError(EdgewatchError):
+    """An inference runtime (LiteRT, ONNX Runtime) is missing or failed to load or run a model."""
+
+
+class MissingExtraError(EdgewatchError):
+    """An optional dependency group is not installed; the message says which ``pip install`` fixes it."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"{module} is not installed; install it with: pip install 'edgewatch[{extra}]'"
+        )
