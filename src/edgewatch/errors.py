@@ -84,6 +84,4 @@ class MissingExtraError(EdgewatchError):
     """An optional dependency group is not installed; the message says which ``pip install`` fixes it."""
 
     def __init__(self, module: str, extra: str) -> None:
-        super().__init__(
-            f"{module} is not installed; install it with: pip install 'edgewatch[{extra}]'"
-        )
+        super().__init__(f"{module} is not installed; install it with: pip install 'edgewatch[{extra}]'")

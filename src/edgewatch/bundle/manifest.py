@@ -76,10 +76,14 @@ class FeatureStats:
     q50: float
     q99: float
     q999: float
+    longest_constant_run: int = 1  # longest run of identical consecutive values seen in training
 
     @classmethod
     def from_values(cls, name: str, values: np.ndarray) -> FeatureStats:
         q = np.quantile(values, [0.001, 0.01, 0.5, 0.99, 0.999])
+        changes = np.flatnonzero(np.diff(values) != 0)
+        edges = np.concatenate(([-1], changes, [len(values) - 1]))
+        longest = int(np.max(np.diff(edges))) if len(values) else 0
         return cls(
             name=name,
             min=float(np.min(values)),
@@ -91,6 +95,7 @@ class FeatureStats:
             q50=float(q[2]),
             q99=float(q[3]),
             q999=float(q[4]),
+            longest_constant_run=longest,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -99,7 +104,15 @@ class FeatureStats:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureStats:
         try:
-            return cls(**{k: (data[k] if k == "name" else float(data[k])) for k in cls.__dataclass_fields__})
+            values: dict[str, Any] = {}
+            for key in cls.__dataclass_fields__:
+                if key == "name":
+                    values[key] = str(data[key])
+                elif key == "longest_constant_run":
+                    values[key] = int(data.get(key, 1))
+                else:
+                    values[key] = float(data[key])
+            return cls(**values)
         except KeyError as exc:
             raise BundleError(f"manifest feature_stats: missing key {exc.args[0]!r}") from None
 
@@ -178,6 +191,18 @@ class Manifest:
         if entry.get("runtime") != runtime:
             raise BundleError(f"artifact {name!r} runs on {entry.get('runtime')!r}, not {runtime!r}")
         return name, entry
+
+    def threshold_for(self, artifact: str) -> Threshold:
+        """The threshold calibrated on ``artifact``'s own scores (each artifact has its own), falling
+        back to the bundle's default threshold."""
+        entry = self.artifacts.get(artifact, {})
+        if "threshold" not in entry:
+            return self.threshold
+        params = dict(self.threshold.params)
+        params.update(entry.get("threshold_params", {}))
+        return Threshold(
+            value=float(entry["threshold"]), rule=self.threshold.rule, params=params, calibrated_on=artifact
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

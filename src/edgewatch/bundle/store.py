@@ -82,7 +82,9 @@ def _verify_file(root: Path, name: str, entry: dict[str, Any]) -> None:
         raise BundleError(f"{target}: sha256 mismatch (file corrupted): {actual} != {entry.get('sha256')}")
 
 
-def write_bundle(path: str | os.PathLike[str], manifest_data: dict[str, Any], files: dict[str, bytes]) -> Bundle:
+def write_bundle(
+    path: str | os.PathLike[str], manifest_data: dict[str, Any], files: dict[str, bytes]
+) -> Bundle:
     """Write model ``files`` and a manifest (``files`` hashes filled in) into directory ``path``.
 
     ``manifest_data`` is the manifest without its ``files`` section; the result is verified by loading it

@@ -1,0 +1,117 @@
+"""``edgewatch train``: recording of normal operation → verified, quantized bundle."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edgewatch.errors import DataError
+
+HELP = "train a model of normal operation, quantize it to INT8 and write a verified bundle"
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", nargs="+", help="CSV (separator auto-detected) or Parquet files")
+    parser.add_argument("--out", required=True, help="bundle directory to write")
+    parser.add_argument("--model", default="dense-ae", choices=["dense-ae", "conv-ae", "iforest"])
+    parser.add_argument("--features", help='comma-separated feature columns, e.g. "a,b,Volume Flow RateRMS"')
+    parser.add_argument("--time-col", help="name of the time column (default: detected)")
+    parser.add_argument("--label-col", help="0/1 label column; rows labelled 1 are excluded from training")
+    parser.add_argument("--sep", help="CSV separator (default: detected)")
+    parser.add_argument(
+        "--layers", type=_int_list, default=(64, 32, 64), help="dense-ae hidden sizes (64,32,64)"
+    )
+    parser.add_argument("--window", type=int, default=16, help="conv-ae window length in readings (16)")
+    parser.add_argument("--noise", type=float, default=0.3, help="denoising input noise, scaled units (0.3)")
+    parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation-fraction", type=float, default=0.2)
+    parser.add_argument("--calibration-rows", type=int, default=200, help="INT8 representative rows (200)")
+    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8", help="model the device runs")
+    parser.add_argument("--threshold-quantile", type=float, default=0.995)
+    parser.add_argument("--threshold-margin", type=float, default=1.0)
+    parser.add_argument("--min-rank-correlation", type=float, default=0.99)
+    parser.add_argument("--min-alert-agreement", type=float, default=0.995)
+    parser.add_argument(
+        "--allow-low-fidelity", action="store_true", help="write the bundle even if INT8 fails"
+    )
+    parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from edgewatch.export.fidelity import FidelityBars
+    from edgewatch.train.builder import TrainOptions
+    from edgewatch.train.calibrate import ThresholdRule
+    from edgewatch.train.fit import FitSettings
+
+    if args.calibration_rows < 1:
+        raise DataError("--calibration-rows must be at least 1")
+    if not 0.05 <= args.validation_fraction <= 0.5:
+        raise DataError("--validation-fraction must be between 0.05 and 0.5")
+    if args.model == "conv-ae" and (args.window < 4 or args.window % 4):
+        raise DataError(f"--window must be a multiple of 4 and at least 4, got {args.window}")
+    try:
+        rule = ThresholdRule(quantile=args.threshold_quantile, margin=args.threshold_margin)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    return TrainOptions(
+        model=args.model,
+        layers=tuple(args.layers),
+        window=args.window,
+        noise=args.noise,
+        n_estimators=args.trees,
+        seed=args.seed,
+        validation_fraction=args.validation_fraction,
+        calibration_rows=args.calibration_rows,
+        precision=args.precision,
+        threshold=rule,
+        bars=FidelityBars(args.min_rank_correlation, args.min_alert_agreement),
+        allow_low_fidelity=args.allow_low_fidelity,
+        fit=FitSettings(max_epochs=args.max_epochs, progress=not args.no_progress),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgewatch.train.builder import build_bundle
+    from edgewatch.train.data import load_recordings
+
+    options = options_from_args(args)
+    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    recording = load_recordings(
+        args.data, features=features, time_col=args.time_col, label_col=args.label_col, sep=args.sep
+    )
+    report = build_bundle(recording, options, args.out, say=lambda m: print(m, file=sys.stderr))
+    manifest = report.bundle.manifest
+    print(f"bundle: {Path(args.out)}  model: {manifest.model_id}  features: {manifest.n_features}")
+    for name, size in sorted(report.sizes.items()):
+        print(f"  {name:20s} {size / 1024:8.1f} KB")
+    print(
+        f"threshold ({manifest.threshold.calibrated_on}): {manifest.threshold.value:.6g}  "
+        f"rule: quantile q={manifest.threshold.params['quantile']} x {manifest.threshold.params['margin']}"
+    )
+    if report.fidelity:
+        for name, fig in report.fidelity.items():
+            if isinstance(fig, dict) and "held_out" in fig:
+                h, s = fig["held_out"], fig["held_out_plus_stress"]
+                print(
+                    f"fidelity {name} vs {fig['reference']}: rank correlation {h['rank_correlation']:.4f}, "
+                    f"alert agreement {h['alert_agreement']:.2%} on {h['rows']} held-out rows "
+                    f"(with stress set: {s['rank_correlation']:.4f}, {s['alert_agreement']:.2%})"
+                )
+        if report.fidelity_failures:
+            print("WARNING: fidelity below the bars, written anyway (--allow-low-fidelity):", file=sys.stderr)
+            for failure in report.fidelity_failures:
+                print(f"  {failure}", file=sys.stderr)
+    return 0

@@ -1,0 +1,127 @@
+"""LiteRT backend (``ai_edge_litert``, falling back to ``tflite_runtime``) for TFLite autoencoders.
+
+The model bytes are read from disk once; interpreters for a few fixed batch sizes are built from those
+bytes at load time and warmed up, so the hot path never resizes tensors or touches the SD card.
+A batch of any size is scored in chunks of the largest prepared size, the tail padded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgewatch.errors import RuntimeBackendError
+from edgewatch.runtime.base import ScoreBatch
+from edgewatch.runtime.errors_math import reconstruction_scores
+
+BATCH_SIZES = (1, 16, 128)
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ModuleNotFoundError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter  # type: ignore[import-not-found]
+
+        return Interpreter
+    except ModuleNotFoundError:
+        raise RuntimeBackendError(
+            "no LiteRT runtime installed; install it with: pip install 'edgewatch[edge]' "
+            "(ai-edge-litert), or choose --runtime onnx"
+        ) from None
+
+
+class _Slot:
+    """One interpreter prepared for a fixed batch size, with its I/O quantization parameters."""
+
+    def __init__(
+        self, interpreter_class: Any, model: bytes, batch: int, shape: tuple[int, ...], threads: int
+    ):
+        self.batch = batch
+        self.interpreter = interpreter_class(model_content=model, num_threads=threads)
+        inp = self.interpreter.get_input_details()[0]
+        self.interpreter.resize_tensor_input(inp["index"], [batch, *shape], strict=False)
+        self.interpreter.allocate_tensors()
+        inp = self.interpreter.get_input_details()[0]
+        out = self.interpreter.get_output_details()[0]
+        self.input_index = inp["index"]
+        self.output_index = out["index"]
+        self.input_dtype = inp["dtype"]
+        self.output_dtype = out["dtype"]
+        self.in_scale, self.in_zero = (float(v) for v in inp["quantization"])
+        self.out_scale, self.out_zero = (float(v) for v in out["quantization"])
+        self.quantized_input = self.input_dtype in (np.int8, np.uint8)
+        self.quantized_output = self.output_dtype in (np.int8, np.uint8)
+        info = np.iinfo(self.input_dtype) if self.quantized_input else None
+        self.in_lo, self.in_hi = (info.min, info.max) if info else (0, 0)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if self.quantized_input:
+            q = np.round(x / self.in_scale + self.in_zero)
+            np.clip(q, self.in_lo, self.in_hi, out=q)
+            self.interpreter.set_tensor(self.input_index, q.astype(self.input_dtype))
+        else:
+            self.interpreter.set_tensor(self.input_index, x)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self.output_index)
+        if self.quantized_output:
+            return (out.astype(np.float32) - self.out_zero) * self.out_scale
+        return out.astype(np.float32, copy=True)
+
+
+class LiteRTBackend:
+    """Scores TFLite autoencoders (FP32 or full-integer INT8). Higher score = more anomalous."""
+
+    name = "litert"
+
+    def __init__(self, model_path: Path, *, artifact: str, window: int, n_features: int, threads: int = 1):
+        self.artifact = artifact
+        self.window = window
+        self.n_features = n_features
+        try:
+            model = Path(model_path).read_bytes()
+        except OSError as exc:
+            raise RuntimeBackendError(f"{model_path}: cannot read model ({exc})") from None
+        shape = (window, n_features) if window > 1 else (n_features,)
+        interpreter_class = _interpreter_class()
+        try:
+            self._slots = [_Slot(interpreter_class, model, b, shape, threads) for b in BATCH_SIZES]
+        except (ValueError, RuntimeError) as exc:
+            raise RuntimeBackendError(f"{model_path}: LiteRT cannot load the model ({exc})") from None
+        self._shape = shape
+        self.score_batch(np.zeros((1, window, n_features), dtype=np.float32))  # warm-up
+
+    @property
+    def input_quantization(self) -> tuple[float, int] | None:
+        slot = self._slots[0]
+        return (slot.in_scale, int(slot.in_zero)) if slot.quantized_input else None
+
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        """Reconstructions of scaled inputs ``x`` (n, window, F), float32."""
+        n = x.shape[0]
+        flat = x.reshape((n, *self._shape))
+        out = np.empty_like(flat, dtype=np.float32)
+        start = 0
+        largest = self._slots[-1]
+        while start < n:
+            remaining = n - start
+            slot = next((s for s in self._slots if s.batch >= remaining), largest)
+            take = min(slot.batch, remaining)
+            chunk = flat[start : start + take]
+            if take < slot.batch:
+                padded = np.zeros((slot.batch, *self._shape), dtype=np.float32)
+                padded[:take] = chunk
+                chunk = padded
+            out[start : start + take] = slot.run(chunk)[:take]
+            start += take
+        return out.reshape(x.shape)
+
+    def score_batch(self, x: np.ndarray) -> ScoreBatch:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return reconstruction_scores(x, self.reconstruct(x))

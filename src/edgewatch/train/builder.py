@@ -1,0 +1,405 @@
+"""From a recording of normal operation to a verified bundle: the training half of edgewatch.
+
+``build_bundle(recording, options, out_dir)``:
+
+1. drops labelled-anomalous rows, refuses unusable data;
+2. splits each file in time order (the last ``validation_fraction`` of its rows are held out);
+3. fits the scaler and the per-feature statistics on training rows;
+4. trains the model (dense-ae, conv-ae or iforest);
+5. exports FP32 and full-integer INT8 TFLite, FP32 and INT8 ONNX (autoencoders) or float ONNX (iforest),
+   INT8 calibrated on ``calibration_rows`` scaled normal rows spread evenly over the training period;
+6. scores the held-out rows with the *edge runtimes* (LiteRT, ONNX Runtime), calibrates one threshold per
+   artifact on its own scores, and runs the fidelity gate (INT8 vs FP32);
+7. writes the bundle (manifest + files with sha256) and loads it back to verify.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgewatch import __version__
+from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write_bundle
+from edgewatch.errors import DataError
+from edgewatch.export import fidelity
+from edgewatch.train.calibrate import ThresholdRule
+from edgewatch.train.data import Recording, check_trainable
+from edgewatch.train.fit import FitSettings
+from edgewatch.train.windows import make_windows, window_ends
+
+log = logging.getLogger(__name__)
+
+MODEL_KINDS = ("dense-ae", "conv-ae", "iforest")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything ``edgewatch train`` can be told. Defaults are the shipped defaults."""
+
+    model: str = "dense-ae"
+    layers: tuple[int, ...] = (64, 32, 64)
+    window: int = 16
+    filters: tuple[int, ...] = (32, 16)
+    noise: float = 0.3
+    n_estimators: int = 100
+    seed: int = 0
+    validation_fraction: float = 0.2
+    calibration_rows: int = 200
+    precision: str = "int8"
+    threshold: ThresholdRule = field(default_factory=ThresholdRule)
+    bars: fidelity.FidelityBars = field(default_factory=fidelity.FidelityBars)
+    allow_low_fidelity: bool = False
+    fit: FitSettings = field(default_factory=FitSettings)
+    representative_override: np.ndarray | None = None  # tests only: a deliberately bad calibration set
+
+
+@dataclass
+class BuildReport:
+    """What happened, for the command line to print."""
+
+    bundle: Bundle
+    excluded_labelled: int
+    train_rows: int
+    validation_rows: int
+    fidelity: dict[str, Any] | None
+    fidelity_failures: list[str]
+    sizes: dict[str, int]
+
+
+def _split(recording: Recording, fraction: float) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Per source file: ([start, cut) for training, [cut, end) for validation), in time order."""
+    train, validation = [], []
+    for _, start, end in recording.sources:
+        n = end - start
+        cut = start + max(1, round(n * (1.0 - fraction)))
+        train.append((start, cut))
+        validation.append((cut, end))
+    return train, validation
+
+
+def _created_at() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _rows_of(segments: list[tuple[int, int]]) -> np.ndarray:
+    return np.concatenate([np.arange(s, e) for s, e in segments]) if segments else np.empty(0, dtype=np.int64)
+
+
+def _evenly_spaced(n_available: int, n_wanted: int) -> np.ndarray:
+    return np.unique(np.linspace(0, n_available - 1, num=min(n_wanted, n_available)).round().astype(np.int64))
+
+
+def drop_labelled(recording: Recording) -> tuple[Recording, int]:
+    """Remove rows labelled anomalous; return the cleaned recording and how many rows were removed."""
+    if recording.labels is None:
+        return recording, 0
+    keep = recording.labels == 0
+    return recording.take(keep), int((~keep).sum())
+
+
+def build_bundle(
+    recording: Recording,
+    options: TrainOptions,
+    out_dir: str | os.PathLike[str],
+    *,
+    say: Callable[[str], None] = lambda _msg: None,
+) -> BuildReport:
+    """Train, quantize, verify and write a bundle. Raises DataError or FidelityError on refusal."""
+    if options.model not in MODEL_KINDS:
+        raise DataError(f"unknown model kind {options.model!r}; choose one of {', '.join(MODEL_KINDS)}")
+    recording, excluded = drop_labelled(recording)
+    if excluded:
+        say(f"excluded {excluded} rows labelled anomalous from training")
+    check_trainable(recording)
+    train_segments, val_segments = _split(recording, options.validation_fraction)
+    train_idx, val_idx = _rows_of(train_segments), _rows_of(val_segments)
+    train_raw = recording.values[train_idx]
+    check_trainable(recording.take(np.isin(np.arange(recording.n_rows), train_idx)))
+
+    center = train_raw.mean(axis=0)
+    scale = train_raw.std(axis=0)
+    scaler = Scaler(center=center, scale=scale)
+    stats = [FeatureStats.from_values(name, train_raw[:, j]) for j, name in enumerate(recording.features)]
+    scaled = scaler.transform(recording.values)
+
+    window = options.window if options.model == "conv-ae" else 1
+    train_inputs, val_inputs = _inputs(scaled, train_segments, val_segments, window)
+    if len(train_inputs) < 16 or len(val_inputs) < 8:
+        raise DataError(
+            f"too few rows for a {options.model} model with window {window}: "
+            f"{len(train_inputs)} training and {len(val_inputs)} validation inputs"
+        )
+    say(f"training {options.model} on {len(train_idx)} rows, validating on {len(val_idx)} held-out rows")
+
+    if options.representative_override is not None:
+        representative = np.asarray(options.representative_override, dtype=np.float32)
+    else:
+        representative = train_inputs[_evenly_spaced(len(train_inputs), options.calibration_rows)]
+
+    with tempfile.TemporaryDirectory(prefix="edgewatch-build-") as staging:
+        if options.model == "iforest":
+            files, artifacts, model_params, training_info = _build_iforest(
+                train_inputs, options, Path(staging)
+            )
+        else:
+            files, artifacts, model_params, training_info = _build_autoencoder(
+                train_inputs, val_inputs, representative, options, window
+            )
+        scores = _score_artifacts(
+            files, artifacts, val_inputs, window, len(recording.features), Path(staging)
+        )
+
+    thresholds = {name: options.threshold.fit(s) for name, s in scores.items()}
+    for name, entry in artifacts.items():
+        entry["threshold"] = thresholds[name]
+        entry["threshold_params"] = {"validation_median": float(np.median(scores[name]))}
+
+    fidelity_figures, failures = _fidelity(
+        artifacts, scores, thresholds, val_inputs, files, options, window, len(recording.features)
+    )
+    default_artifact = _default_artifacts(options, artifacts)
+    primary = default_artifact.get("litert") or default_artifact["onnx"]
+    primary_file = artifacts[primary]["file"]
+    model_id = f"{options.model}-{hashlib.sha256(files[primary_file]).hexdigest()[:8]}"
+
+    manifest_data = {
+        "schema_version": SCHEMA_VERSION,
+        "edgewatch_version": __version__,
+        "model_id": model_id,
+        "created_at": _created_at(),
+        "model": {"kind": options.model, "window": window, "params": model_params},
+        "features": list(recording.features),
+        "scaler": scaler.to_json(),
+        "feature_stats": [s.to_json() for s in stats],
+        "score": {
+            "definition": (
+                "mean over features of the squared reconstruction error in scaled units, "
+                "averaged over the window"
+                if options.model != "iforest"
+                else "negated scikit-learn IsolationForest decision_function (positive = outlier)"
+            ),
+            "higher_is_more_anomalous": True,
+            "feature_errors": (
+                "squared reconstruction error per feature"
+                if options.model != "iforest"
+                else "squared standardised deviation of the reading per feature"
+            ),
+        },
+        "artifacts": artifacts,
+        "default_artifact": default_artifact,
+        "threshold": {
+            "value": thresholds[primary],
+            "rule": "quantile",
+            "params": options.threshold.params(scores[primary]),
+            "calibrated_on": primary,
+        },
+        "fidelity": fidelity_figures,
+        "training": {
+            **training_info,
+            "rows": len(train_idx),
+            "validation_rows": len(val_idx),
+            "excluded_labelled_rows": excluded,
+            "validation_fraction": options.validation_fraction,
+            "calibration_rows": len(representative),
+            "seed": options.seed,
+            "sources": [Path(p).name for p, _, _ in recording.sources],
+        },
+    }
+    fidelity.enforce(failures, allow_low_fidelity=options.allow_low_fidelity)
+    bundle = write_bundle(out_dir, manifest_data, files)
+    return BuildReport(
+        bundle=bundle,
+        excluded_labelled=excluded,
+        train_rows=len(train_idx),
+        validation_rows=len(val_idx),
+        fidelity=fidelity_figures,
+        fidelity_failures=failures,
+        sizes={name: len(content) for name, content in files.items()},
+    )
+
+
+def _inputs(
+    scaled: np.ndarray,
+    train_segments: list[tuple[int, int]],
+    val_segments: list[tuple[int, int]],
+    window: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs of shape (n, window, F) for training and validation."""
+    if window == 1:
+        return scaled[_rows_of(train_segments)][:, None, :], scaled[_rows_of(val_segments)][:, None, :]
+    return (
+        make_windows(scaled, window_ends(train_segments, window), window),
+        make_windows(scaled, window_ends(val_segments, window), window),
+    )
+
+
+def _build_autoencoder(
+    train_inputs: np.ndarray,
+    val_inputs: np.ndarray,
+    representative: np.ndarray,
+    options: TrainOptions,
+    window: int,
+) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    from edgewatch.export.onnx import keras_to_onnx, quantize_onnx_int8
+    from edgewatch.export.tflite import io_quantization, to_tflite
+    from edgewatch.train.autoencoders import build_conv_ae, build_dense_ae
+    from edgewatch.train.fit import fit_autoencoder
+    from edgewatch.train.keras_env import seed_everything
+
+    seed_everything(options.seed)
+    n_features = train_inputs.shape[2]
+    if window == 1:
+        model = build_dense_ae(n_features, options.layers, noise=options.noise)
+        x_train, x_val, rep = (
+            train_inputs[:, 0, :],
+            val_inputs[:, 0, :],
+            representative.reshape(-1, n_features),
+        )
+        params: dict[str, Any] = {"layers": list(options.layers), "noise": options.noise}
+        input_shape: tuple[int, ...] = (n_features,)
+    else:
+        model = build_conv_ae(n_features, window, options.filters, noise=options.noise)
+        x_train, x_val, rep = train_inputs, val_inputs, representative
+        params = {"filters": list(options.filters), "noise": options.noise, "kernel": 3}
+        input_shape = (window, n_features)
+    report = fit_autoencoder(model, x_train, x_val, options.fit)
+    files = {
+        "model.fp32.tflite": to_tflite(model, representative=None),
+        "model.int8.tflite": to_tflite(model, representative=rep),
+    }
+    onnx_fp32 = keras_to_onnx(model, input_shape)
+    files["model.fp32.onnx"] = onnx_fp32
+    files["model.int8.onnx"] = quantize_onnx_int8(onnx_fp32, rep)
+    artifacts: dict[str, dict[str, Any]] = {
+        "litert-int8": {
+            "file": "model.int8.tflite",
+            "runtime": "litert",
+            "precision": "int8",
+            "output": "reconstruction",
+            **io_quantization(files["model.int8.tflite"]),
+        },
+        "litert-fp32": {
+            "file": "model.fp32.tflite",
+            "runtime": "litert",
+            "precision": "fp32",
+            "output": "reconstruction",
+            **io_quantization(files["model.fp32.tflite"]),
+        },
+        "onnx-int8": {
+            "file": "model.int8.onnx",
+            "runtime": "onnx",
+            "precision": "int8",
+            "output": "reconstruction",
+        },
+        "onnx-fp32": {
+            "file": "model.fp32.onnx",
+            "runtime": "onnx",
+            "precision": "fp32",
+            "output": "reconstruction",
+        },
+    }
+    training = {"fit": asdict(report), "parameters": int(model.count_params())}
+    return files, artifacts, params, training
+
+
+def _build_iforest(
+    train_inputs: np.ndarray, options: TrainOptions, staging: Path
+) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    from edgewatch.train.iforest import fit_iforest, iforest_to_onnx
+
+    rows = train_inputs[:, 0, :]
+    model = fit_iforest(rows, seed=options.seed, n_estimators=options.n_estimators)
+    files = {"model.onnx": iforest_to_onnx(model, rows.shape[1])}
+    artifacts = {
+        "onnx-fp32": {"file": "model.onnx", "runtime": "onnx", "precision": "fp32", "output": "score"}
+    }
+    params = {"n_estimators": options.n_estimators, "max_samples": int(model.max_samples_)}
+    return files, artifacts, params, {"offset": float(model.offset_)}
+
+
+def _score_artifacts(
+    files: dict[str, bytes],
+    artifacts: dict[str, dict[str, Any]],
+    inputs: np.ndarray,
+    window: int,
+    n_features: int,
+    staging: Path,
+) -> dict[str, np.ndarray]:
+    """Scores of ``inputs`` by every artifact, computed with the edge runtimes the device will use."""
+    from edgewatch.runtime.litert import LiteRTBackend
+    from edgewatch.runtime.onnx import OnnxBackend
+
+    scores = {}
+    for name, entry in artifacts.items():
+        path = staging / entry["file"]
+        path.write_bytes(files[entry["file"]])
+        backend: Any
+        if entry["runtime"] == "litert":
+            backend = LiteRTBackend(path, artifact=name, window=window, n_features=n_features)
+        else:
+            backend = OnnxBackend(
+                path, artifact=name, window=window, n_features=n_features, output=entry["output"]
+            )
+        scores[name] = backend.score_batch(inputs).scores
+        entry["_backend"] = backend
+    return scores
+
+
+def _fidelity(
+    artifacts: dict[str, dict[str, Any]],
+    scores: dict[str, np.ndarray],
+    thresholds: dict[str, float],
+    val_inputs: np.ndarray,
+    files: dict[str, bytes],
+    options: TrainOptions,
+    window: int,
+    n_features: int,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """INT8-vs-FP32 figures per INT8 artifact, on held-out rows (gated) and on a stress set (reported)."""
+    backends = {name: entry.pop("_backend") for name, entry in artifacts.items()}
+    pairs = [(q, q.replace("int8", "fp32")) for q in artifacts if q.endswith("int8")]
+    if not pairs:
+        return None, []
+    stressed = fidelity.stress_set(val_inputs, options.seed)
+    figures: dict[str, Any] = {
+        "bars": asdict(options.bars),
+        "held_out": f"last {options.validation_fraction:.0%} of each file's normal rows (time order)",
+    }
+    failures: list[str] = []
+    for int8_name, fp32_name in pairs:
+        held_out = fidelity.compare(
+            scores[fp32_name], thresholds[fp32_name], scores[int8_name], thresholds[int8_name]
+        )
+        stress_fp32 = backends[fp32_name].score_batch(stressed).scores
+        stress_int8 = backends[int8_name].score_batch(stressed).scores
+        combined_fp32 = np.concatenate([scores[fp32_name], stress_fp32])
+        combined_int8 = np.concatenate([scores[int8_name], stress_int8])
+        stress = fidelity.compare(combined_fp32, thresholds[fp32_name], combined_int8, thresholds[int8_name])
+        failures += fidelity.check(held_out, options.bars, artifact=int8_name)
+        figures[int8_name] = {"reference": fp32_name, "held_out": held_out, "held_out_plus_stress": stress}
+        artifacts[int8_name]["fidelity"] = held_out
+    figures["passed"] = not failures
+    figures["failures"] = failures
+    return figures, failures
+
+
+def _default_artifacts(options: TrainOptions, artifacts: dict[str, dict[str, Any]]) -> dict[str, str]:
+    defaults = {}
+    for runtime in ("litert", "onnx"):
+        preferred = f"{runtime}-{options.precision}"
+        if preferred in artifacts:
+            defaults[runtime] = preferred
+        elif f"{runtime}-fp32" in artifacts:
+            defaults[runtime] = f"{runtime}-fp32"
+    return defaults

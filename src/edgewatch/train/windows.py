@@ -1,0 +1,19 @@
+"""Sliding windows over consecutive readings, never crossing a file boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def window_ends(segments: Sequence[tuple[int, int]], window: int) -> np.ndarray:
+    """Row indices that end a full window of ``window`` rows inside one ``[start, end)`` segment."""
+    ends = [np.arange(start + window - 1, end) for start, end in segments if end - start >= window]
+    return np.concatenate(ends) if ends else np.empty(0, dtype=np.int64)
+
+
+def make_windows(rows: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
+    """Stack windows ``rows[end-window+1 : end+1]`` for each ``end``: shape ``(len(ends), window, F)``."""
+    offsets = np.arange(-window + 1, 1)
+    return rows[ends[:, None] + offsets[None, :]]
