@@ -1,0 +1,214 @@
+"""The per-device alert state machine: turns a stream of (ts, score, threshold) into alert transitions.
+
+Rules (all times are *reading* timestamps, never the wall clock; defaults in :class:`AlertConfig`):
+
+* **Raise** — when the current reading is above the threshold (``score > T``) and at least ``k`` of
+  the last ``n`` scored readings (this one included) were above it (default 3 of 5), unless the
+  device is in cool-down. The alert id is ``f"{device}-{ts_ms}"`` with ``ts_ms`` the raising
+  reading's timestamp in whole milliseconds (rounded), so a replay and a live run of the same data
+  give the same ids.
+* **Clear** — after ``clear_after`` consecutive readings (default 5) strictly below the hysteresis
+  threshold ``hysteresis * T`` (default 0.8 T). Any reading at or above ``hysteresis * T`` restarts
+  the count.
+* **Cool-down** — for ``cooldown_s`` seconds (default 30) after a clear no new alert is raised.
+  Readings keep entering the k-of-n window meanwhile, so an anomaly that persists through the
+  cool-down raises at its first above-threshold reading after it.
+* **Update** — while active, an ``update`` is emitted immediately when the severity rises, and
+  otherwise when the reading is above ``T`` and at least ``update_interval_s`` (default 10 s) have
+  passed since the last raised/update message.
+* **Severity** — from ``ratio = score / T`` (see :func:`severity_for`): ``minor`` below 2,
+  ``major`` below 5, ``critical`` from 5. An alert's severity is the highest reached since it was
+  raised; it never decreases while the alert is active.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from edgewatch.errors import ConfigError
+
+STATE_VERSION = 1
+SEVERITIES = ("minor", "major", "critical")
+MAJOR_RATIO = 2.0  # score / threshold at which an alert becomes "major"
+CRITICAL_RATIO = 5.0  # ... and "critical"
+_RANK = {name: i for i, name in enumerate(SEVERITIES)}
+
+
+def severity_for(score: float, threshold: float) -> str:
+    """Severity of a score against a threshold: ``minor`` (ratio < 2), ``major`` (< 5), ``critical`` (>= 5).
+
+    With a non-positive threshold the ratio is meaningless and every score above it is ``critical``.
+    """
+    ratio = score / threshold if threshold > 0 else math.inf
+    if ratio < MAJOR_RATIO:
+        return "minor"
+    if ratio < CRITICAL_RATIO:
+        return "major"
+    return "critical"
+
+
+def alert_id_for(device: str, ts: float) -> str:
+    """Deterministic id of an alert raised by ``device`` at reading time ``ts`` (epoch seconds)."""
+    return f"{device}-{round(ts * 1000)}"
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """Parameters of :class:`AlertPolicy` (see the module docstring for the rules)."""
+
+    k: int = 3
+    n: int = 5
+    clear_after: int = 5
+    hysteresis: float = 0.8
+    cooldown_s: float = 30.0
+    update_interval_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("k", "n", "clear_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError("must be a positive integer", field=f"alerts.{name}")
+        if self.k > self.n:
+            raise ConfigError(f"must not exceed alerts.n ({self.n})", field="alerts.k")
+        if self.n > 64:
+            raise ConfigError("must be at most 64", field="alerts.n")
+        if not (0 < self.hysteresis <= 1):
+            raise ConfigError("must be in (0, 1]", field="alerts.hysteresis")
+        for name in ("cooldown_s", "update_interval_s"):
+            value = getattr(self, name)
+            if not (0 <= value < math.inf):
+                raise ConfigError("must be a finite number of seconds >= 0", field=f"alerts.{name}")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecision:
+    """One transition of an alert: ``state`` is ``"raised"``, ``"update"`` or ``"cleared"``."""
+
+    state: str
+    alert_id: str
+    severity: str
+
+
+class AlertPolicy:
+    """k-of-n raise, hysteresis clear, cool-down and rate-limited updates for one device."""
+
+    __slots__ = (
+        "_below",
+        "_history",
+        "_last_emit",
+        "_mask",
+        "alert_id",
+        "config",
+        "cooldown_until",
+        "device",
+        "severity",
+    )
+
+    def __init__(self, device: str, config: AlertConfig | None = None) -> None:
+        self.device = device
+        self.config = config or AlertConfig()
+        self._mask = (1 << self.config.n) - 1
+        self._history = 0  # bit i set: the i-th most recent scored reading was above the threshold
+        self._below = 0  # consecutive readings below the hysteresis threshold while active
+        self._last_emit = -math.inf  # ts of the last raised/update message
+        self.cooldown_until = -math.inf
+        self.alert_id: str | None = None
+        self.severity: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.alert_id is not None
+
+    def observe(self, ts: float, score: float, threshold: float) -> AlertDecision | None:
+        """Feed one scored reading (in timestamp order); return the transition it causes, if any."""
+        above = score > threshold
+        self._history = ((self._history << 1) | above) & self._mask
+        if self.alert_id is None:
+            if above and ts >= self.cooldown_until and self._history.bit_count() >= self.config.k:
+                self.alert_id = alert_id_for(self.device, ts)
+                self.severity = severity_for(score, threshold)
+                self._below = 0
+                self._last_emit = ts
+                return AlertDecision("raised", self.alert_id, self.severity)
+            return None
+
+        if score < self.config.hysteresis * threshold:
+            self._below += 1
+            if self._below >= self.config.clear_after:
+                decision = AlertDecision("cleared", self.alert_id, self.severity or "minor")
+                self.alert_id = None
+                self.severity = None
+                self._below = 0
+                self._history = 0
+                self.cooldown_until = ts + self.config.cooldown_s
+                return decision
+            return None
+        self._below = 0
+        if not above:
+            return None
+        severity = severity_for(score, threshold)
+        if _RANK[severity] > _RANK[self.severity or "minor"]:
+            self.severity = severity
+        elif ts - self._last_emit < self.config.update_interval_s:
+            return None
+        self._last_emit = ts
+        return AlertDecision("update", self.alert_id, self.severity or severity)
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-safe snapshot (``-inf`` times are stored as ``null``)."""
+        return {
+            "version": STATE_VERSION,
+            "device": self.device,
+            "alert_id": self.alert_id,
+            "severity": self.severity,
+            "history": self._history,
+            "below_run": self._below,
+            "last_emit_ts": None if math.isinf(self._last_emit) else self._last_emit,
+            "cooldown_until": None if math.isinf(self.cooldown_until) else self.cooldown_until,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], config: AlertConfig | None = None) -> AlertPolicy:
+        """Rebuild from :meth:`to_state` output; raise :class:`ConfigError` naming a bad field."""
+        if not isinstance(state, Mapping):
+            raise ConfigError("must be an object", field="state.alert")
+        if state.get("version") != STATE_VERSION:
+            raise ConfigError(
+                f"unsupported state version {state.get('version')!r} (expected {STATE_VERSION})",
+                field="state.alert.version",
+            )
+        device = state.get("device")
+        if not isinstance(device, str):
+            raise ConfigError("must be a string", field="state.alert.device")
+        policy = cls(device, config)
+        alert_id = state.get("alert_id")
+        severity = state.get("severity")
+        if alert_id is not None:
+            if not isinstance(alert_id, str) or not alert_id:
+                raise ConfigError("must be a non-empty string or null", field="state.alert.alert_id")
+            if severity not in _RANK:
+                raise ConfigError(f"must be one of {', '.join(SEVERITIES)}", field="state.alert.severity")
+        policy.alert_id = alert_id
+        policy.severity = severity if alert_id is not None else None
+        policy._history = _int(state.get("history"), "state.alert.history") & policy._mask
+        policy._below = _int(state.get("below_run"), "state.alert.below_run")
+        policy._last_emit = _time(state.get("last_emit_ts"), "state.alert.last_emit_ts")
+        policy.cooldown_until = _time(state.get("cooldown_until"), "state.alert.cooldown_until")
+        return policy
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError("must be a non-negative integer", field=field)
+    return value
+
+
+def _time(value: Any, field: str) -> float:
+    if value is None:
+        return -math.inf
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError("must be a finite number or null", field=field)
+    return float(value)

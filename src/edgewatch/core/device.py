@@ -1,0 +1,110 @@
+"""Per-device state of the pipeline, and its JSON snapshot for restarts.
+
+A snapshot holds, per device, the adaptive threshold, the alert state and the last accepted
+timestamp (so an MQTT QoS 1 redelivery after a restart is still a duplicate). Windows and the
+stuck/missing-sensor trackers are not saved: they rebuild from the next readings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from edgewatch.core.alerts import AlertConfig, AlertPolicy
+from edgewatch.core.checks import StuckState
+from edgewatch.core.thresholds import AdaptiveThreshold, FixedThreshold, ThresholdConfig, threshold_from_state
+from edgewatch.errors import ConfigError
+
+STATE_VERSION = 1
+
+DeviceThreshold = FixedThreshold | AdaptiveThreshold
+
+
+class DeviceState:
+    """Everything the pipeline remembers about one device."""
+
+    __slots__ = ("alert", "history", "last_ts", "missing", "name", "recent", "stuck", "threshold")
+
+    def __init__(self, name: str, threshold: DeviceThreshold, alert: AlertPolicy, stuck: StuckState) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.alert = alert
+        self.stuck = stuck
+        self.last_ts: float | None = None  # ts of the last accepted reading
+        self.missing: tuple[str, ...] = ()  # sensors currently reporting null
+        self.history: np.ndarray | None = None  # last window-1 scaled rows (window > 1 only)
+        self.recent: list[int] | None = None  # pipeline batch-local: pool rows of the current window
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "last_ts": self.last_ts,
+            "threshold": self.threshold.to_state(),
+            "alert": self.alert.to_state(),
+        }
+
+
+def snapshot(devices: Mapping[str, DeviceState], model_id: str) -> dict[str, Any]:
+    """A JSON-safe snapshot of every device's persistent state."""
+    return {
+        "version": STATE_VERSION,
+        "model_id": model_id,
+        "devices": {name: dev.to_state() for name, dev in devices.items()},
+    }
+
+
+def restore_devices(
+    state: Mapping[str, Any],
+    *,
+    model_id: str,
+    threshold_config: ThresholdConfig,
+    alert_config: AlertConfig,
+    new_threshold: Callable[[], DeviceThreshold],
+    new_stuck: Callable[[], StuckState],
+) -> dict[str, DeviceState]:
+    """Rebuild devices from :func:`snapshot` output; raise :class:`ConfigError` naming the bad field.
+
+    The snapshot must come from the same ``model_id``. A threshold saved under another threshold
+    mode than ``threshold_config.mode`` is replaced by ``new_threshold()``.
+    """
+    if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
+        raise ConfigError(f"expected a version {STATE_VERSION} pipeline snapshot", field="state.version")
+    if state.get("model_id") != model_id:
+        raise ConfigError(
+            f"snapshot was taken with model {state.get('model_id')!r}, this pipeline runs "
+            f"{model_id!r}; start without it",
+            field="state.model_id",
+        )
+    saved = state.get("devices")
+    if not isinstance(saved, Mapping):
+        raise ConfigError("must be an object", field="state.devices")
+    restored: dict[str, DeviceState] = {}
+    for name, entry in saved.items():
+        try:
+            if not isinstance(entry, Mapping):
+                raise ConfigError("must be an object", field="state")
+            last_ts = entry.get("last_ts")
+            if last_ts is not None and (
+                isinstance(last_ts, bool)
+                or not isinstance(last_ts, int | float)
+                or not math.isfinite(last_ts)
+            ):
+                raise ConfigError("must be a finite number or null", field="state.last_ts")
+            saved_threshold = entry.get("threshold")
+            if isinstance(saved_threshold, Mapping) and saved_threshold.get("kind") == threshold_config.mode:
+                threshold = threshold_from_state(saved_threshold, threshold_config)
+            else:
+                threshold = new_threshold()
+            alert = AlertPolicy.from_state(entry.get("alert", {}), alert_config)
+            if alert.device != name:
+                raise ConfigError(f"belongs to device {alert.device!r}", field="state.alert.device")
+        except ConfigError as exc:
+            field = (exc.field or "state").replace("state", f"state.devices.{name}", 1)
+            message = str(exc)[len(exc.field) + 2 :] if exc.field else str(exc)
+            raise ConfigError(message, field=field) from None
+        dev = DeviceState(name, threshold, alert, new_stuck())
+        dev.last_ts = None if last_ts is None else float(last_ts)
+        restored[name] = dev
+    return restored

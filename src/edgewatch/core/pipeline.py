@@ -1,0 +1,328 @@
+"""The scoring pipeline shared by the device agent, ``edgewatch replay`` and ``edgewatch evaluate``.
+
+For each reading, in arrival order::
+
+    parse (payload.py) ─► order + range checks (checks.py) ─► missing values? ─► stuck sensor?
+        ─► window ─► score (injected scorer) ─► threshold (thresholds.py) ─► alert policy (alerts.py)
+
+* A rejected input gives one :class:`InputRejected` (reason counted in ``counters``) and changes no
+  state. Accepted readings advance the device's last timestamp.
+* A reading with missing (null/NaN) values is accepted but not scored; a :class:`SensorFault`
+  ``missing`` event marks each onset and each recovery (per set of sensors), not every reading.
+* While any watched sensor is stuck the device's readings are not scored (they would look
+  anomalous for the wrong reason); a :class:`SensorFault` ``stuck`` event marks onset and recovery.
+* The window holds the last ``manifest.window`` *consecutive complete, non-stuck* accepted readings:
+  a missing or stuck reading empties it, so a device needs ``window`` such readings again before
+  its next score. The reading that completes a window is scored.
+* Every scored reading gives a :class:`ScoredReading`; the threshold value it is compared with is
+  the one in force *before* the reading is learned. Alert transitions give :class:`AlertEvent`.
+* Missing or stuck readings are not scored and so neither raise nor clear alerts.
+
+``process`` does the numpy work once per batch (stacking, range test, scaling, windows, one
+``scorer.score_batch`` call) and only cheap per-reading Python in between; the events are the same
+as feeding the readings one by one. If the scorer raises, the exception propagates and that batch's
+readings are lost (their timestamps stay accepted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from edgewatch.core.alerts import AlertConfig, AlertPolicy
+from edgewatch.core.checks import (
+    CHECK_REASONS,
+    CheckConfig,
+    RangeCheck,
+    StuckDetector,
+    check_order,
+)
+from edgewatch.core.device import DeviceState, DeviceThreshold, restore_devices, snapshot
+from edgewatch.core.events import (
+    AlertEvent,
+    Event,
+    InputRejected,
+    ScoredReading,
+    SensorFault,
+    top_feature_shares,
+)
+from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
+from edgewatch.core.thresholds import ThresholdConfig, make_threshold
+from edgewatch.core.windows import BatchWindows
+from edgewatch.errors import PayloadError, RuntimeBackendError
+
+if TYPE_CHECKING:
+    from edgewatch.bundle.manifest import Manifest
+    from edgewatch.runtime.base import ScoreBatch
+
+COUNTER_KEYS = (
+    "received",  # inputs seen
+    "accepted",  # passed parsing and checks
+    "scored",
+    "window_fill",  # accepted, complete, waiting for a full window
+    "missing_values",  # accepted with missing values, not scored
+    "stuck",  # accepted while a sensor is stuck, not scored
+    *PAYLOAD_REASONS,
+    *CHECK_REASONS,
+)
+
+
+class Scorer(Protocol):
+    """Anything that scores scaled float32 inputs ``(n, window, F)``; see ``edgewatch.runtime.base``."""
+
+    def score_batch(self, x: np.ndarray) -> ScoreBatch: ...
+
+
+class Pipeline:
+    """Parse, check, window, score, threshold and alert readings of many devices of one model.
+
+    ``scorer`` is a runtime backend (or any object with ``score_batch``); it receives float32
+    ``(n, manifest.window, F)`` inputs scaled with ``manifest.scaler``. ``model_version`` is copied
+    into alert events (default: the manifest's ``created_at``). ``counters`` maps each key of
+    :data:`COUNTER_KEYS` (``received``, ``accepted``, ``scored``, ``window_fill``,
+    ``missing_values``, ``stuck`` and every rejection reason) to a running count; ``devices`` maps a
+    device name to its :class:`DeviceState`, created on its first input.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        scorer: Scorer,
+        *,
+        threshold_config: ThresholdConfig | None = None,
+        alert_config: AlertConfig | None = None,
+        check_config: CheckConfig | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_BYTES,
+        model_version: str | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.scorer = scorer
+        self.threshold_config = threshold_config or ThresholdConfig()
+        self.alert_config = alert_config or AlertConfig()
+        self.check_config = check_config or CheckConfig()
+        self.features: tuple[str, ...] = tuple(manifest.features)
+        self.window = int(manifest.window)
+        self.model_id = manifest.model_id
+        self.model_version = model_version if model_version is not None else manifest.created_at
+        self.parser = PayloadParser(self.features, max_bytes=max_payload_bytes)
+        self._range = RangeCheck(manifest.feature_stats, self.check_config.range_factor)
+        self._stuck = StuckDetector(manifest.feature_stats, self.check_config)
+        self._scaler = manifest.scaler
+        self.devices: dict[str, DeviceState] = {}
+        self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
+
+    # ------------------------------------------------------------------ entry points
+    def process(self, batch: Sequence[tuple[str, bytes, float]]) -> list[Event]:
+        """Process ``(device, payload, arrival_time)`` tuples in order; return their events in order."""
+        parse = self.parser.parse_values
+        items: list[tuple[str, float, int, Any]] = []
+        rows: list[list[float]] = []
+        for device, payload, arrival_time in batch:
+            try:
+                ts, values, missing = parse(payload, arrival_time=arrival_time)
+            except PayloadError as exc:
+                items.append((device, float(arrival_time), -1, exc))
+                continue
+            items.append((device, ts, len(rows), missing))
+            rows.append(values)
+        return self._run(items, rows)
+
+    def process_reading(self, device: str, reading: Reading) -> list[Event]:
+        """Process one already-parsed reading (NaN values count as missing)."""
+        return self.process_readings([(device, reading)])
+
+    def process_readings(self, readings: Sequence[tuple[str, Reading]]) -> list[Event]:
+        """Process already-parsed ``(device, reading)`` pairs in order (e.g. rows of a CSV replay)."""
+        n_features = len(self.features)
+        rows: list[list[float]] = []
+        items: list[tuple[str, float, int, Any]] = []
+        for device, reading in readings:
+            values = np.asarray(reading.values, dtype=np.float64)
+            if values.shape != (n_features,):
+                raise ValueError(f"reading for {device!r} has shape {values.shape}; expected ({n_features},)")
+            items.append((device, float(reading.ts), len(rows), ()))
+            rows.append(values.tolist())
+        if rows:
+            nan_rows = np.flatnonzero(np.isnan(np.array(rows, dtype=np.float64)).any(axis=1))
+            for i in nan_rows.tolist():
+                device, ts, ri, _ = items[i]
+                missing = tuple(name for name, v in zip(self.features, rows[ri], strict=True) if v != v)
+                items[i] = (device, ts, ri, missing)
+        return self._run(items, rows)
+
+    # ------------------------------------------------------------------ the shared path
+    def _run(self, items: list[tuple[str, float, int, Any]], rows: list[list[float]]) -> list[Event]:
+        n_features = len(self.features)
+        raw = np.array(rows, dtype=np.float64).reshape(len(rows), n_features)
+        out_of_range = self._range.violations(raw)
+        scaled = self._scaler.transform(raw)
+        counters = self.counters
+        devices = self.devices
+        stuck_update = self._stuck.update
+        features = self.features
+
+        pending: list[Any] = []  # events, and (k, device_state, ts) placeholders for scored rows
+        windows = BatchWindows(self.window, len(rows))
+
+        for device, ts, ri, extra in items:
+            counters["received"] += 1
+            dev = devices.get(device)
+            if dev is None:
+                dev = self._new_device(device)
+            if ri < 0:
+                self._reject(pending, device, extra.reason, str(extra), extra.field, ts)
+                continue
+            last_ts = dev.last_ts
+            if last_ts is not None and ts <= last_ts:
+                reason, message = check_order(ts, last_ts) or ("out_of_order", "")
+                self._reject(pending, device, reason, message, "ts", ts)
+                continue
+            if out_of_range[ri]:
+                field, message = self._range.explain(raw[ri])
+                self._reject(pending, device, "out_of_range", message, field, ts)
+                continue
+            dev.last_ts = ts
+            counters["accepted"] += 1
+
+            if extra or dev.missing:
+                self._missing_transition(dev, extra, ts, pending)
+                if extra:
+                    counters["missing_values"] += 1
+                    windows.reset(dev)
+                    continue
+
+            started, ended = stuck_update(dev.stuck, rows[ri])
+            if ended:
+                pending.append(SensorFault(device, "stuck", "recovered", _names(features, ended), ts))
+            if started:
+                pending.append(SensorFault(device, "stuck", "active", _names(features, started), ts))
+            if dev.stuck.n_stuck:
+                counters["stuck"] += 1
+                windows.reset(dev)
+                continue
+
+            k = len(windows.rows)
+            if windows.add(dev, ri):
+                pending.append((k, dev, ts))
+            else:
+                counters["window_fill"] += 1
+
+        inputs = windows.finish(scaled)
+        if not windows.rows:
+            return pending
+        scores, feature_errors = self._score(inputs)
+        return self._decide(pending, scores, feature_errors)
+
+    def _score(self, inputs: np.ndarray) -> tuple[list[float], np.ndarray]:
+        n = inputs.shape[0]
+        result = self.scorer.score_batch(inputs)
+        scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
+        errors = np.asarray(result.feature_errors, dtype=np.float64)
+        if scores.shape != (n,) or errors.shape != (n, len(self.features)):
+            raise RuntimeBackendError(
+                f"scorer returned scores {scores.shape} and feature_errors {errors.shape} for {n} inputs; "
+                f"expected ({n},) and ({n}, {len(self.features)})"
+            )
+        if not (np.isfinite(scores).all() and np.isfinite(errors).all()):
+            raise RuntimeBackendError("scorer returned non-finite scores or feature errors")
+        return scores.tolist(), errors
+
+    def _decide(self, pending: list[Any], scores: list[float], errors: np.ndarray) -> list[Event]:
+        events: list[Event] = []
+        append = events.append
+        features = self.features
+        scored = 0
+        for item in pending:
+            if type(item) is not tuple:
+                append(item)
+                continue
+            k, dev, ts = item
+            score = scores[k]
+            threshold = dev.threshold
+            value = threshold.value
+            policy = dev.alert
+            decision = policy.observe(ts, score, value)
+            active = policy.alert_id is not None
+            threshold.observe(score, alert_active=active)
+            append(ScoredReading(dev.name, ts, score, value, score > value, active, errors[k], features))
+            scored += 1
+            if decision is not None:
+                append(
+                    AlertEvent(
+                        device=dev.name,
+                        alert_id=decision.alert_id,
+                        state=decision.state,
+                        severity=decision.severity,
+                        ts=ts,
+                        score=score,
+                        threshold=value,
+                        top_features=top_feature_shares(features, errors[k]),
+                        model_id=self.model_id,
+                        model_version=self.model_version,
+                    )
+                )
+        self.counters["scored"] += scored
+        return events
+
+    # ------------------------------------------------------------------ helpers
+    def _new_threshold(self) -> DeviceThreshold:
+        return make_threshold(
+            self.manifest.threshold.value, self.manifest.threshold.params, self.threshold_config
+        )
+
+    def _new_device(self, name: str) -> DeviceState:
+        dev = DeviceState(
+            name, self._new_threshold(), AlertPolicy(name, self.alert_config), self._stuck.new_state()
+        )
+        self.devices[name] = dev
+        return dev
+
+    def _reject(
+        self, pending: list[Any], device: str, reason: str, message: str, field: str | None, ts: float
+    ) -> None:
+        self.counters[reason] = self.counters.get(reason, 0) + 1
+        pending.append(InputRejected(device, reason, message, field, ts))
+
+    @staticmethod
+    def _missing_transition(
+        dev: DeviceState, missing: tuple[str, ...], ts: float, pending: list[Any]
+    ) -> None:
+        before = dev.missing
+        if missing == before:
+            return
+        recovered = tuple(name for name in before if name not in missing)
+        started = tuple(name for name in missing if name not in before)
+        if recovered:
+            pending.append(SensorFault(dev.name, "missing", "recovered", recovered, ts))
+        if started:
+            pending.append(SensorFault(dev.name, "missing", "active", started, ts))
+        dev.missing = missing
+
+    # ------------------------------------------------------------------ persistence
+    def state_snapshot(self) -> dict[str, Any]:
+        """JSON-safe per-device thresholds, alert states and last timestamps (for restarts)."""
+        return snapshot(self.devices, self.model_id)
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_snapshot` taken with the same model (see ``edgewatch.core.device``).
+
+        Devices in the snapshot replace any current state of the same name; windows and the
+        stuck/missing-sensor tracking start afresh. Raises :class:`ConfigError` naming the bad field,
+        before changing anything, if the snapshot is malformed or was taken with another model.
+        """
+        self.devices.update(
+            restore_devices(
+                state,
+                model_id=self.model_id,
+                threshold_config=self.threshold_config,
+                alert_config=self.alert_config,
+                new_threshold=self._new_threshold,
+                new_stuck=self._stuck.new_state,
+            )
+        )
+
+
+def _names(features: tuple[str, ...], indices: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple(features[j] for j in indices)

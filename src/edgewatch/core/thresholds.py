@@ -1,0 +1,240 @@
+"""Decision thresholds on the device: ``score > threshold.value`` is an anomalous reading.
+
+:class:`FixedThreshold` keeps the bundle's calibrated value ``T0``.
+
+:class:`AdaptiveThreshold` follows slow drift of the *normal* score level (sensor ageing, seasonal
+load) without learning the anomalies it should detect:
+
+* ``level`` is a streaming estimate of the median normal score, started at ``baseline`` and
+  updated by fixed-step stochastic approximation (the "sign" rule of Robbins-Monro quantile
+  tracking)::
+
+      level += step   if score > level
+      level -= step   if score < level        step = rate * baseline   (rate default 0.001)
+
+  Only the *sign* of ``score - level`` matters, so one extreme score moves the level no more than
+  a normal one; the level can move at most ``rate * baseline`` per learned score (about 50 % of
+  the baseline per 500 scores), and in a stationary stream it jitters by a few percent.
+* A score is learned only if it is below the current threshold **and** the device has no active
+  alert (the pipeline passes ``alert_active``). Censoring at the threshold biases the median
+  estimate down by a negligible amount when the threshold is a high quantile.
+* During warm-up (the first ``warmup`` learned scores, default 300) the value stays ``T0``;
+  afterwards ``value = T0 * clip(level / baseline, floor, ceiling)`` (defaults 0.8 and 1.5), so the
+  threshold can never drift below 0.8 T0 or above 1.5 T0 however the stream behaves.
+* ``baseline`` is the median validation score written by training
+  (``manifest.threshold.params["validation_median"]``); if absent or not positive it falls back to
+  ``T0 / fallback_ratio`` (default 4, i.e. the median normal score is assumed to be a quarter of
+  the threshold). A non-positive ``T0`` cannot be scaled: the threshold then stays fixed.
+
+States (``to_state()`` / ``from_state()``) are plain JSON dictionaries; the value is recomputed from
+the level with the *current* configuration when restored.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edgewatch.errors import ConfigError
+
+STATE_VERSION = 1
+THRESHOLD_MODES = ("adaptive", "fixed")
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """Parameters of the device threshold (see the module docstring for the rule)."""
+
+    mode: str = "adaptive"  # "adaptive" or "fixed"
+    warmup: int = 300
+    rate: float = 0.001
+    floor: float = 0.8
+    ceiling: float = 1.5
+    fallback_ratio: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in THRESHOLD_MODES:
+            raise ConfigError(f"must be one of {', '.join(THRESHOLD_MODES)}", field="thresholds.mode")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ConfigError("must be a non-negative integer", field="thresholds.warmup")
+        if not (0 < self.rate < 1):
+            raise ConfigError("must be between 0 and 1 (exclusive)", field="thresholds.rate")
+        if not (0 < self.floor <= 1):
+            raise ConfigError("must be in (0, 1]", field="thresholds.floor")
+        if not (1 <= self.ceiling < math.inf):
+            raise ConfigError("must be a finite number >= 1", field="thresholds.ceiling")
+        if not (1 <= self.fallback_ratio < math.inf):
+            raise ConfigError("must be a finite number >= 1", field="thresholds.fallback_ratio")
+
+
+class DeviceThreshold(Protocol):
+    """The interface the pipeline uses: read ``value``, then ``observe`` the score."""
+
+    @property
+    def value(self) -> float: ...
+
+    def observe(self, score: float, *, alert_active: bool) -> bool: ...
+
+    def to_state(self) -> dict[str, Any]: ...
+
+
+class FixedThreshold:
+    """The calibrated threshold, unchanged."""
+
+    __slots__ = ("_value",)
+    kind = "fixed"
+
+    def __init__(self, t0: float) -> None:
+        self._value = _finite(t0, "threshold.value")
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    def observe(self, score: float, *, alert_active: bool) -> bool:
+        """No learning; returns ``False``."""
+        return False
+
+    def to_state(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, "kind": self.kind, "t0": self._value, "value": self._value}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], config: ThresholdConfig | None = None) -> FixedThreshold:
+        _check_header(state, cls.kind)
+        return cls(_finite(state.get("t0"), "state.threshold.t0"))
+
+
+class AdaptiveThreshold:
+    """Calibrated threshold scaled by the drift of the median normal score (see module docstring)."""
+
+    __slots__ = ("_step", "_value", "baseline", "config", "level", "n_learned", "t0")
+    kind = "adaptive"
+
+    def __init__(
+        self, t0: float, *, baseline: float | None = None, config: ThresholdConfig | None = None
+    ) -> None:
+        self.config = config or ThresholdConfig()
+        self.t0 = _finite(t0, "threshold.value")
+        self.baseline = resolve_baseline(self.t0, baseline, self.config)
+        self.level = self.baseline
+        self.n_learned = 0
+        self._step = self.config.rate * self.baseline
+        self._value = self.t0
+
+    @property
+    def value(self) -> float:
+        """The current threshold: ``score > value`` is anomalous."""
+        return self._value
+
+    @property
+    def warmed_up(self) -> bool:
+        return self.n_learned >= self.config.warmup
+
+    def observe(self, score: float, *, alert_active: bool) -> bool:
+        """Learn from ``score`` if it is normal (below the threshold, no active alert); return if it was."""
+        if alert_active or not score < self._value or self.t0 <= 0:
+            return False
+        level = self.level
+        if score > level:
+            level += self._step
+        elif score < level:
+            level = max(level - self._step, self._step)
+        self.level = level
+        self.n_learned += 1
+        if self.n_learned >= self.config.warmup:
+            self._value = self._scaled(level)
+        return True
+
+    def _scaled(self, level: float) -> float:
+        cfg = self.config
+        ratio = min(max(level / self.baseline, cfg.floor), cfg.ceiling)
+        return self.t0 * ratio
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "kind": self.kind,
+            "t0": self.t0,
+            "baseline": self.baseline,
+            "level": self.level,
+            "n_learned": self.n_learned,
+            "value": self._value,  # informative; recomputed on restore
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], config: ThresholdConfig | None = None) -> AdaptiveThreshold:
+        """Rebuild from :meth:`to_state` output; raise :class:`ConfigError` naming a bad field."""
+        _check_header(state, cls.kind)
+        t0 = _finite(state.get("t0"), "state.threshold.t0")
+        baseline = _finite(state.get("baseline"), "state.threshold.baseline")
+        if baseline <= 0:
+            raise ConfigError("must be positive", field="state.threshold.baseline")
+        level = _finite(state.get("level"), "state.threshold.level")
+        if level <= 0:
+            raise ConfigError("must be positive", field="state.threshold.level")
+        n_learned = state.get("n_learned")
+        if isinstance(n_learned, bool) or not isinstance(n_learned, int) or n_learned < 0:
+            raise ConfigError("must be a non-negative integer", field="state.threshold.n_learned")
+        threshold = cls(t0, baseline=baseline, config=config)
+        threshold.level = level
+        threshold.n_learned = n_learned
+        if n_learned >= threshold.config.warmup and t0 > 0:
+            threshold._value = threshold._scaled(level)
+        return threshold
+
+
+def resolve_baseline(t0: float, baseline: Any, config: ThresholdConfig) -> float:
+    """The median normal score to compare the level with (see the module docstring for the fallback)."""
+    try:
+        value = float(baseline) if baseline is not None else math.nan
+    except (TypeError, ValueError):
+        value = math.nan
+    if math.isfinite(value) and value > 0:
+        return value
+    fallback = abs(t0) / config.fallback_ratio
+    return fallback if fallback > 0 else 1.0
+
+
+def make_threshold(
+    t0: float, params: Mapping[str, Any] | None = None, config: ThresholdConfig | None = None
+) -> FixedThreshold | AdaptiveThreshold:
+    """Build the configured threshold from a bundle's ``threshold.value`` and ``threshold.params``."""
+    config = config or ThresholdConfig()
+    if config.mode == "fixed":
+        return FixedThreshold(t0)
+    return AdaptiveThreshold(t0, baseline=(params or {}).get("validation_median"), config=config)
+
+
+def threshold_from_state(
+    state: Mapping[str, Any], config: ThresholdConfig | None = None
+) -> FixedThreshold | AdaptiveThreshold:
+    """Rebuild whichever threshold ``state`` describes."""
+    if not isinstance(state, Mapping):
+        raise ConfigError("must be an object", field="state.threshold")
+    kind = state.get("kind")
+    if kind == FixedThreshold.kind:
+        return FixedThreshold.from_state(state, config)
+    if kind == AdaptiveThreshold.kind:
+        return AdaptiveThreshold.from_state(state, config)
+    raise ConfigError(f"unknown threshold kind {kind!r}", field="state.threshold.kind")
+
+
+def _check_header(state: Mapping[str, Any], kind: str) -> None:
+    if not isinstance(state, Mapping):
+        raise ConfigError("must be an object", field="state.threshold")
+    if state.get("version") != STATE_VERSION:
+        raise ConfigError(
+            f"unsupported state version {state.get('version')!r} (expected {STATE_VERSION})",
+            field="state.threshold.version",
+        )
+    if state.get("kind") != kind:
+        raise ConfigError(f"expected kind {kind!r}, got {state.get('kind')!r}", field="state.threshold.kind")
+
+
+def _finite(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ConfigError(f"must be a finite number, got {value!r}", field=field)
+    return float(value)

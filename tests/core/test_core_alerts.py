@@ -1,0 +1,157 @@
+"""The alert state machine: k-of-n raise, hysteresis clear, cool-down, update rate, severity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgewatch.core.alerts import AlertConfig, AlertPolicy, alert_id_for, severity_for
+from edgewatch.errors import ConfigError
+
+T = 1.0
+HI = 1.5  # above T, minor
+MID = 0.9  # below T but above the hysteresis threshold 0.8
+LO = 0.5  # below the hysteresis threshold
+
+
+def run(policy: AlertPolicy, scores: list[float], start: float = 1000.0, step: float = 1.0) -> list:
+    """Feed scores at ``start, start + step, ...``; return ``(index, state, severity)`` of transitions."""
+    out = []
+    for i, s in enumerate(scores):
+        d = policy.observe(start + i * step, s, T)
+        if d is not None:
+            out.append((i, d.state, d.severity))
+    return out
+
+
+def test_severity_bands() -> None:
+    assert severity_for(1.01, 1.0) == "minor"
+    assert severity_for(1.99, 1.0) == "minor"
+    assert severity_for(2.0, 1.0) == "major"
+    assert severity_for(4.99, 1.0) == "major"
+    assert severity_for(5.0, 1.0) == "critical"
+    assert severity_for(50.0, 10.0) == "critical"
+    assert severity_for(1.0, 0.0) == "critical"
+
+
+def test_two_of_five_does_not_raise() -> None:
+    assert run(AlertPolicy("d"), [HI, HI, LO, LO, LO, HI, LO, LO, LO, HI]) == []
+
+
+def test_three_of_five_raises_on_third_exceedance() -> None:
+    assert run(AlertPolicy("d"), [HI, LO, HI, LO, HI]) == [(4, "raised", "minor")]
+    assert run(AlertPolicy("d"), [HI, HI, HI]) == [(2, "raised", "minor")]
+    # the first exceedance drops out of the last-5 window before the third arrives
+    assert run(AlertPolicy("d"), [HI, LO, LO, HI, LO, HI]) == []
+
+
+def test_alert_id_is_deterministic() -> None:
+    policy = AlertPolicy("pump-7")
+    for i, s in enumerate([HI, HI, HI]):
+        d = policy.observe(1767225600.123 + i, s, T)
+    assert d is not None and d.alert_id == "pump-7-1767225602123"
+    assert alert_id_for("pump-7", 1767225602.123) == "pump-7-1767225602123"
+    assert policy.active and policy.alert_id == d.alert_id
+
+
+def test_hysteresis_clear() -> None:
+    policy = AlertPolicy("d")
+    scores = [HI] * 3 + [MID] * 10 + [LO] * 4 + [MID] + [LO] * 5
+    assert run(policy, scores) == [(2, "raised", "minor"), (22, "cleared", "minor")]
+    assert not policy.active
+
+
+def test_cool_down_blocks_raises_for_30s_of_reading_time() -> None:
+    policy = AlertPolicy("d")
+    transitions = run(policy, [HI] * 3 + [LO] * 5 + [HI] * 40, step=1.0)
+    # cleared at index 7 (t=1007); raises are blocked until t >= 1037, i.e. index 37
+    assert transitions[:2] == [(2, "raised", "minor"), (7, "cleared", "minor")]
+    assert transitions[2] == (37, "raised", "minor")
+
+
+def test_cool_down_then_persisting_anomaly_needs_k_of_n() -> None:
+    policy = AlertPolicy("d", AlertConfig(cooldown_s=5.0))
+    scores = [HI] * 3 + [LO] * 5 + [LO] * 10 + [HI] * 3
+    assert run(policy, scores)[2] == (20, "raised", "minor")
+
+
+def test_updates_are_rate_limited() -> None:
+    policy = AlertPolicy("d")
+    transitions = run(policy, [HI] * 40, step=1.0)
+    assert [t[:2] for t in transitions] == [(2, "raised"), (12, "update"), (22, "update"), (32, "update")]
+
+
+def test_no_update_when_back_below_threshold() -> None:
+    policy = AlertPolicy("d")
+    assert run(policy, [HI] * 3 + [MID] * 30) == [(2, "raised", "minor")]
+
+
+def test_severity_rise_updates_immediately_and_never_falls() -> None:
+    policy = AlertPolicy("d")
+    scores = [HI, HI, HI, 2.5, 2.6, 6.0, 1.2] + [HI] * 12
+    transitions = run(policy, scores)
+    assert transitions[:3] == [(2, "raised", "minor"), (3, "update", "major"), (5, "update", "critical")]
+    # the next interval update (10 s after the last message at index 5) keeps the peak severity
+    assert transitions[3] == (15, "update", "critical")
+
+
+def test_raise_severity_from_raising_reading() -> None:
+    assert run(AlertPolicy("d"), [HI, HI, 7.0]) == [(2, "raised", "critical")]
+
+
+def test_state_round_trip_mid_alert() -> None:
+    scores = [HI, LO, HI, HI, 3.0, MID, LO, LO, HI, HI, 9.0, LO, LO, LO, LO, LO, LO, HI, HI, HI]
+    a = AlertPolicy("d")
+    run(a, scores[:9])
+    assert a.active
+    b = AlertPolicy.from_state(json.loads(json.dumps(a.to_state(), allow_nan=False)))
+    assert b.to_state() == a.to_state()
+    assert run(a, scores[9:], start=1009.0) == run(b, scores[9:], start=1009.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"version": 2}, "state.alert.version"),
+        ({"device": None}, "state.alert.device"),
+        ({"alert_id": 5}, "state.alert.alert_id"),
+        ({"alert_id": "d-1", "severity": "huge"}, "state.alert.severity"),
+        ({"history": -1}, "state.alert.history"),
+        ({"below_run": "x"}, "state.alert.below_run"),
+        ({"cooldown_until": float("inf")}, "state.alert.cooldown_until"),
+        ({"last_emit_ts": "now"}, "state.alert.last_emit_ts"),
+    ],
+)
+def test_state_validation(change: dict, field: str) -> None:
+    state = AlertPolicy("d").to_state() | change
+    with pytest.raises(ConfigError) as info:
+        AlertPolicy.from_state(state)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"k": 0}, "alerts.k"),
+        ({"k": 6, "n": 5}, "alerts.k"),
+        ({"n": 65, "k": 3}, "alerts.n"),
+        ({"clear_after": 0}, "alerts.clear_after"),
+        ({"hysteresis": 1.2}, "alerts.hysteresis"),
+        ({"cooldown_s": -1}, "alerts.cooldown_s"),
+        ({"update_interval_s": float("inf")}, "alerts.update_interval_s"),
+    ],
+)
+def test_alert_config_validation(kwargs: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        AlertConfig(**kwargs)
+    assert info.value.field == field
+
+
+def test_custom_k_of_n() -> None:
+    policy = AlertPolicy("d", AlertConfig(k=1, n=1, clear_after=1, cooldown_s=0))
+    assert run(policy, [HI, LO, HI]) == [
+        (0, "raised", "minor"),
+        (1, "cleared", "minor"),
+        (2, "raised", "minor"),
+    ]
