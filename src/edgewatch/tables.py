@@ -143,7 +143,7 @@ def read_table(
     missing_cols = [f for f in features if f not in index]
     if missing_cols:
         raise DataError(
-            f"missing feature column(s) {', '.join(map(repr, missing_cols))} (columns: {', '.join(columns)})",
+            f"feature column(s) {', '.join(map(repr, missing_cols))} not in the file (columns: {', '.join(columns)})",
             path=str(path),
             column=missing_cols[0],
         )

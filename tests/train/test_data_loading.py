@@ -64,7 +64,7 @@ def test_bad_cells_name_file_row_and_column(
 
 def test_unknown_feature_names_are_listed(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", correlated_rows(60, 3))
-    with pytest.raises(DataError, match="'Pressure'") as info:
+    with pytest.raises(DataError, match="'Pressure' not in the file") as info:
         load_recordings([path], features=["sensor_0", "Pressure"])
     assert info.value.column == "Pressure"
 

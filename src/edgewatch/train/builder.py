@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,6 +74,7 @@ class BuildReport:
     fidelity: dict[str, Any] | None
     fidelity_failures: list[str]
     sizes: dict[str, int]
+    seconds: dict[str, float]  # wall-clock time of the build stages (model fit + conversions, verification)
 
 
 def _split(recording: Recording, fraction: float) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -147,6 +149,7 @@ def build_bundle(
     else:
         representative = train_inputs[_evenly_spaced(len(train_inputs), options.calibration_rows)]
 
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgewatch-build-") as staging:
         if options.model == "iforest":
             files, artifacts, model_params, training_info = _build_iforest(
@@ -156,6 +159,7 @@ def build_bundle(
             files, artifacts, model_params, training_info = _build_autoencoder(
                 train_inputs, val_inputs, representative, options, window
             )
+        trained = time.perf_counter()
         scores = _score_artifacts(
             files, artifacts, val_inputs, window, len(recording.features), Path(staging)
         )
@@ -218,6 +222,7 @@ def build_bundle(
     }
     fidelity.enforce(failures, allow_low_fidelity=options.allow_low_fidelity)
     bundle = write_bundle(out_dir, manifest_data, files)
+    finished = time.perf_counter()
     return BuildReport(
         bundle=bundle,
         excluded_labelled=excluded,
@@ -226,6 +231,11 @@ def build_bundle(
         fidelity=fidelity_figures,
         fidelity_failures=failures,
         sizes={name: len(content) for name, content in files.items()},
+        seconds={
+            "train_and_convert": trained - started,
+            "verify_and_write": finished - trained,
+            "total": finished - started,
+        },
     )
 
 
