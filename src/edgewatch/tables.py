@@ -116,6 +116,7 @@ def read_table(
     sep: str | None = None,
     allow_missing: bool = False,
     require_label: bool = False,
+    head: int | None = None,
 ) -> Table:
     """Read one recording. ``features`` (e.g. a bundle's feature order) must all be present; without them
     every numeric column other than time and label is a feature. Errors name the file, row and column."""
@@ -123,6 +124,8 @@ def read_table(
     if not path.is_file():
         raise DataError("file not found", path=str(path))
     columns, rows = _read_rows(path, sep)
+    if head is not None:
+        rows = rows[:head]
     if not rows:
         raise DataError("file has a header but no data rows", path=str(path))
     index = {name: i for i, name in enumerate(columns)}

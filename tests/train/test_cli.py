@@ -24,7 +24,7 @@ def test_score_writes_one_row_per_reading_with_verdict_and_top_features(
     with open(out, newline="") as handle:
         scored = list(csv.DictReader(handle))
     assert len(scored) == 300
-    assert set(scored[0]) == {"row", "timestamp", "score", "threshold", "is_anomaly", "top_features"}
+    assert set(scored[0]) == {"row", "timestamp", "status", "score", "threshold", "is_anomaly", "top_features"}
     faulty = scored[200:220]
     assert all(r["is_anomaly"] == "1" and r["top_features"].startswith("sensor_5:") for r in faulty)
     normal_flags = sum(int(r["is_anomaly"]) for r in scored[:200])
@@ -109,3 +109,21 @@ def test_score_and_info_never_import_the_training_stack(tmp_path: Path, dense_bu
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout
+
+
+def test_score_marks_rows_with_missing_values_instead_of_scoring_them(
+    tmp_path: Path, dense_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_csv(tmp_path / "d.csv", correlated_rows(20))
+    lines = data.read_text().splitlines()
+    cells = lines[5].split(",")
+    cells[2] = ""  # sensor_1 of data row 5 is empty
+    lines[5] = ",".join(cells)
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "s.csv"
+    assert main(["score", str(dense_bundle), str(data), "--out", str(out)]) == 0
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[4]["status"] == "missing:sensor_1" and rows[4]["score"] == "" and rows[4]["is_anomaly"] == ""
+    assert all(r["status"] == "scored" for i, r in enumerate(rows) if i != 4)
+    assert "19 of 20 rows" in capsys.readouterr().err

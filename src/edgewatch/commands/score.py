@@ -45,14 +45,17 @@ def run(args: argparse.Namespace) -> int:
     runtime = args.runtime or ("litert" if "litert" in manifest.default_artifact else "onnx")
     backend = open_backend(bundle, runtime, artifact=args.artifact, threads=args.threads)
     threshold = manifest.threshold_for(backend.artifact).value
-    table = read_table(args.data, features=manifest.features, time_col=args.time_col, sep=args.sep)
+    table = read_table(args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True)
     scaled = manifest.scaler.transform(table.values)
     window = manifest.window
     n = table.n_rows
     scores = np.full(n, np.nan)
     errors = np.zeros((n, manifest.n_features))
-    ends = np.arange(window - 1, n)
+    missing = np.isnan(table.values)
     offsets = np.arange(-window + 1, 1)
+    # a row is scored when its window (itself, for window 1) has no missing value
+    complete = np.convolve(missing.any(axis=1).astype(int), np.ones(window, dtype=int))[:n] == 0
+    ends = np.flatnonzero(complete[window - 1 :]) + window - 1
     for start in range(0, len(ends), CHUNK):
         chunk = ends[start : start + CHUNK]
         batch = backend.score_batch(scaled[chunk[:, None] + offsets[None, :]])
@@ -61,15 +64,19 @@ def run(args: argparse.Namespace) -> int:
     handle = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")
     try:
         writer = csv.writer(handle)
-        writer.writerow(["row", "timestamp", "score", "threshold", "is_anomaly", "top_features"])
+        writer.writerow(["row", "timestamp", "status", "score", "threshold", "is_anomaly", "top_features"])
         for i in range(n):
             ts = _iso(table.timestamps[i]) if table.has_time else ""
             if np.isnan(scores[i]):
-                writer.writerow([i + 1, ts, "", f"{threshold:.6g}", "", ""])
+                absent = [manifest.features[j] for j in np.flatnonzero(missing[i])]
+                status = (
+                    "missing:" + "|".join(absent) if absent else ("window" if i < window - 1 else "missing_in_window")
+                )
+                writer.writerow([i + 1, ts, status, "", f"{threshold:.6g}", "", ""])
                 continue
             top = format_top_features(top_features(errors[i], manifest.features, args.top))
             writer.writerow(
-                [i + 1, ts, f"{scores[i]:.6g}", f"{threshold:.6g}", int(scores[i] > threshold), top]
+                [i + 1, ts, "scored", f"{scores[i]:.6g}", f"{threshold:.6g}", int(scores[i] > threshold), top]
             )
     finally:
         if handle is not sys.stdout:
@@ -78,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
     scored = int(np.sum(~np.isnan(scores)))
     print(
         f"scored {scored} of {n} rows with {backend.artifact} ({runtime}); {flagged} above the threshold "
-        f"{threshold:.6g}" + (f"; the first {window - 1} rows fill the window" if window > 1 else ""),
+        f"{threshold:.6g}"
+        + (
+            f"; {n - scored} rows not scored (missing values or window filling: see the status column)"
+            if n > scored
+            else ""
+        ),
         file=sys.stderr,
     )
     return 0

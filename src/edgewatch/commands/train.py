@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-col", help="name of the time column (default: detected)")
     parser.add_argument("--label-col", help="0/1 label column; rows labelled 1 are excluded from training")
     parser.add_argument("--sep", help="CSV separator (default: detected)")
+    parser.add_argument("--head", type=int, metavar="N", help="train on the first N rows of each file only")
     parser.add_argument(
         "--layers", type=_int_list, default=(64, 32, 64), help="dense-ae hidden sizes (64,32,64)"
     )
@@ -56,6 +57,8 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from edgewatch.train.calibrate import ThresholdRule
     from edgewatch.train.fit import FitSettings
 
+    if args.head is not None and args.head < 1:
+        raise DataError("--head must be a positive number of rows")
     if args.calibration_rows < 1:
         raise DataError("--calibration-rows must be at least 1")
     if not 0.05 <= args.validation_fraction <= 0.5:
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     features = [f.strip() for f in args.features.split(",")] if args.features else None
     recording = load_recordings(
-        args.data, features=features, time_col=args.time_col, label_col=args.label_col, sep=args.sep
+        args.data, features=features, time_col=args.time_col, label_col=args.label_col, sep=args.sep, head=args.head
     )
     report = build_bundle(recording, options, args.out, say=lambda m: print(m, file=sys.stderr))
     manifest = report.bundle.manifest

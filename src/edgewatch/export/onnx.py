@@ -55,6 +55,7 @@ def quantize_onnx_int8(fp32_model: bytes, representative: np.ndarray) -> bytes:
             QuantType,
             quantize_static,
         )
+        from onnxruntime.quantization.shape_inference import quant_pre_process
     except ModuleNotFoundError:
         raise MissingExtraError("onnxruntime", "edge") from None
     import onnx
@@ -73,10 +74,14 @@ def quantize_onnx_int8(fp32_model: bytes, representative: np.ndarray) -> bytes:
     with tempfile.TemporaryDirectory(prefix="edgewatch-onnxq-") as directory:
         source = os.path.join(directory, "fp32.onnx")
         target = os.path.join(directory, "int8.onnx")
+        prepared = os.path.join(directory, "prepared.onnx")
         with open(source, "wb") as handle:
             handle.write(fp32_model)
+        # Fuses MatMul+Add(+Relu) before quantizing, so activations are quantized after the ReLU (the
+        # non-negative range gets all 256 levels) — measurably closer to FP32 (docs/quantization.md).
+        quant_pre_process(source, prepared, skip_symbolic_shape=True)
         quantize_static(
-            source,
+            prepared,
             target,
             Reader(),
             quant_format=QuantFormat.QDQ,

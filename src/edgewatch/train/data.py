@@ -57,14 +57,16 @@ def load_recordings(
     time_col: str | None = None,
     label_col: str | None = None,
     sep: str | None = None,
+    head: int | None = None,
 ) -> Recording:
-    """Load and concatenate recordings; every file must have the feature columns of the first."""
+    """Load and concatenate recordings; every file must have the feature columns of the first.
+    ``head`` keeps only the first ``head`` rows of each file (train on the start, evaluate on the rest)."""
     if not paths:
         raise DataError("no data files given")
     tables = []
     chosen = tuple(features) if features else None
     for path in paths:
-        table = read_table(path, features=chosen, time_col=time_col, label_col=label_col, sep=sep)
+        table = read_table(path, features=chosen, time_col=time_col, label_col=label_col, sep=sep, head=head)
         chosen = table.features
         tables.append(table)
     if any(t.labels is None for t in tables) and any(t.labels is not None for t in tables):
