@@ -1,0 +1,330 @@
+"""The agent's one scoring loop: inbound queue -> pipeline -> events -> outbox / MQTT.
+
+``AgentLoop.run(stop)`` repeats :meth:`AgentLoop.step` until ``stop`` is set. One step:
+
+1. drain the transport's inbox: block up to ``timeout`` for the first message, then take whatever
+   else is queued, up to ``batch_max`` messages;
+2. route each message: Home Assistant's ``online`` re-publishes discovery; a reading topic gives the
+   device id (topic level ``device_level``); the per-device rate limit may drop it (counted), and so
+   may the cap of ``max_devices`` distinct devices (counted as ignored);
+3. ``pipeline.process(batch)`` -- one numpy/scorer pass for the whole batch;
+4. route the events:
+
+   ======================  ==========================================  =====================================
+   event                   topic                                       how
+   ======================  ==========================================  =====================================
+   ``AlertEvent``          ``edgewatch/<device>/alert``                outbox, QoS 1, retained; ``raised``/
+                                                                       ``cleared`` essential, ``update``
+                                                                       droppable (see ``outbox.py``)
+   ``SensorFault``         ``edgewatch/<device>/sensor_fault``         outbox, QoS 1, retained, essential
+   ``InputRejected``       ``edgewatch/<device>/error``                direct, QoS 0, at most 1/s per device
+                                                                       (burst 5); log lines rate-limited
+   ``ScoredReading``       ``edgewatch/<device>/score``                direct, QoS 0, every n-th per device,
+                                                                       only with ``health.score_stream``
+   ======================  ==========================================  =====================================
+
+5. ``outbox.pump`` (publish queued rows, apply PUBACKs), then housekeeping: thermal guard, stats,
+   periodic state save, discovery after a reconnect.
+
+The loop never opens or reopens the model: it receives a pipeline around an already-loaded backend.
+While the outbox has work it polls every 50 ms so acknowledgements are applied promptly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edgewatch.agent import homeassistant
+from edgewatch.agent.config import AgentConfig
+from edgewatch.agent.health import AgentStats, ThermalGuard, status_topic
+from edgewatch.agent.outbox import Outbox
+from edgewatch.agent.ratelimit import RateLimiter
+from edgewatch.agent.state import StateStore
+from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault
+from edgewatch.errors import EdgewatchError
+from edgewatch.transports.base import InboundMessage, Transport
+from edgewatch.transports.topics import agent_topic, device_from_topic, device_topic, topic_matches
+
+log = logging.getLogger("edgewatch.agent")
+
+ERROR_PUBLISH_HZ = 1.0  # per device; a device sending garbage must not flood the broker with errors
+ERROR_LOG_INTERVAL_S = 60.0  # one log line per (device, reason) per minute, with the suppressed count
+MAX_CONSECUTIVE_FAILURES = 50  # scoring batches failing in a row before the loop gives up (exit 1)
+
+
+class BatchProcessor(Protocol):
+    """What the loop needs of ``edgewatch.core.Pipeline``."""
+
+    def process(self, batch: list[tuple[str, bytes, float]]) -> list[Event]: ...
+
+    def state_snapshot(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The parts of the configuration the loop uses (see :class:`~edgewatch.agent.config.AgentConfig`)."""
+
+    agent_id: str
+    topic_filter: str = "plant/+/sensors"
+    device_level: int = 1
+    max_rate_hz: float = 0.0
+    batch_max: int = 256
+    stats_interval_s: float = 60.0
+    state_save_interval_s: float = 300.0
+    score_stream: bool = False
+    score_every_n: int = 10
+    homeassistant: bool = False
+    discovery_prefix: str = "homeassistant"
+    model_id: str = ""
+    max_devices: int = 1000  # readings of further new devices are dropped (and counted as ignored)
+
+    @classmethod
+    def from_config(cls, config: AgentConfig, model_id: str = "") -> LoopSettings:
+        return cls(
+            agent_id=config.health.agent_id,
+            topic_filter=config.mqtt.topic,
+            device_level=config.device_level,
+            max_rate_hz=config.max_rate_hz,
+            stats_interval_s=config.health.stats_interval_s,
+            state_save_interval_s=config.state_save_interval_s,
+            score_stream=config.health.score_stream,
+            score_every_n=config.health.score_every_n,
+            homeassistant=config.homeassistant.enabled,
+            discovery_prefix=config.homeassistant.discovery_prefix,
+            model_id=model_id,
+        )
+
+
+class AgentLoop:
+    """See the module docstring. Not thread-safe: one thread calls ``step``/``run``/``save_state``."""
+
+    def __init__(
+        self,
+        settings: LoopSettings,
+        *,
+        pipeline: BatchProcessor,
+        transport: Transport,
+        outbox: Outbox,
+        stats: AgentStats | None = None,
+        thermal: ThermalGuard | None = None,
+        state: StateStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.transport = transport
+        self.outbox = outbox
+        self.stats = stats or AgentStats()
+        self.thermal = thermal
+        self.state = state
+        self.clock = clock
+        self.limiter = RateLimiter(settings.max_rate_hz)
+        self.devices: set[str] = set()
+        self.ignored_total = 0
+        self.failures = 0
+        self._error_limiter = RateLimiter(ERROR_PUBLISH_HZ, burst=5)
+        self._error_log: dict[tuple[str, str], tuple[float, int]] = {}
+        self._score_counts: dict[str, int] = {}
+        self._ha_status = homeassistant.status_topic(settings.discovery_prefix)
+        self._generation = 0
+        now = clock()
+        self._next_stats = now + settings.stats_interval_s
+        self._next_save = now + settings.state_save_interval_s
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Step until ``stop`` is set; raise :class:`EdgewatchError` after too many failed batches."""
+        while not stop.is_set():
+            self.step(0.05 if self.outbox.busy and self.transport.connected else 0.5)
+
+    def step(self, timeout: float) -> int:
+        """One iteration (see the module docstring); returns the number of readings processed."""
+        batch = self._drain(timeout)
+        now = self.clock()
+        if self.transport.generation != self._generation:  # (re)connected: retained configs may be gone
+            self._generation = self.transport.generation
+            if self.settings.homeassistant:
+                for device in sorted(self.devices):
+                    self._announce(device)
+        readings = []
+        for message in batch:
+            reading = self._admit(message, now)
+            if reading is not None:
+                readings.append(reading)
+        if readings:
+            self._process(readings)
+        self.outbox.pump(self.transport)
+        self._housekeeping(now)
+        return len(readings)
+
+    def _drain(self, timeout: float) -> list[InboundMessage]:
+        inbox = self.transport.inbox
+        try:
+            batch = [inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(batch) < self.settings.batch_max:
+            try:
+                batch.append(inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _admit(self, message: InboundMessage, now: float) -> tuple[str, bytes, float] | None:
+        s = self.settings
+        if s.homeassistant and message.topic == self._ha_status:
+            if message.payload.strip() == b"online":
+                log.info("Home Assistant online: re-publishing discovery of %d device(s)", len(self.devices))
+                for known in sorted(self.devices):
+                    self._announce(known)
+            return None
+        device = device_from_topic(message.topic, s.device_level)
+        if device is None or not topic_matches(s.topic_filter, message.topic):
+            self.ignored_total += 1
+            return None
+        if not self.limiter.allow(device, now):
+            self.stats.record_rate_limited()
+            return None
+        if device not in self.devices:
+            if len(self.devices) >= s.max_devices:  # a topic-spraying client must not exhaust memory
+                self.ignored_total += 1
+                return None
+            self.devices.add(device)
+            log.info("new device %r", device)
+            if s.homeassistant:
+                self._announce(device)
+        return device, message.payload, message.arrival_time
+
+    def _process(self, readings: list[tuple[str, bytes, float]]) -> None:
+        try:
+            events = self.pipeline.process(readings)
+        except EdgewatchError as exc:  # e.g. the runtime failed on this batch
+            self.failures += 1
+            log.error("scoring a batch of %d reading(s) failed: %s", len(readings), exc)
+            if self.failures >= MAX_CONSECUTIVE_FAILURES:
+                raise
+            return
+        self.failures = 0
+        self.stats.record_batch([r[2] for r in readings], time.time())
+        for event in events:
+            self._route(event)
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def _route(self, event: Event) -> None:
+        if isinstance(event, ScoredReading):
+            self.stats.record_event("scored")
+            if self.settings.score_stream:
+                n = self._score_counts.get(event.device, 0)
+                self._score_counts[event.device] = n + 1
+                if n % self.settings.score_every_n == 0 and self.transport.connected:
+                    self.transport.publish(device_topic(event.device, "score"), _json(event), 0, False)
+        elif isinstance(event, AlertEvent):
+            self.stats.record_event("alert", event.state)
+            log.warning(
+                "alert %s %s (%s) on %s: score %.4g > %.4g",
+                event.alert_id,
+                event.state,
+                event.severity,
+                event.device,
+                event.score,
+                event.threshold,
+            )
+            self.outbox.put(
+                device_topic(event.device, "alert"), _json(event), 1, True, essential=event.state != "update"
+            )
+        elif isinstance(event, SensorFault):
+            self.stats.record_event("fault")
+            log.warning(
+                "sensor fault on %s: %s %s %s",
+                event.device,
+                event.kind,
+                event.state,
+                ", ".join(event.sensors),
+            )
+            self.outbox.put(device_topic(event.device, "sensor_fault"), _json(event), 1, True, essential=True)
+        elif isinstance(event, InputRejected):
+            self.stats.record_event("rejected", event.reason)
+            self._log_rejection(event)
+            if self.transport.connected and self._error_limiter.allow(event.device, self.clock()):
+                self.transport.publish(device_topic(event.device, "error"), _json(event), 0, False)
+
+    def _log_rejection(self, event: InputRejected) -> None:
+        key = (event.device, event.reason)
+        now = self.clock()
+        last, suppressed = self._error_log.get(key, (float("-inf"), 0))
+        if now - last < ERROR_LOG_INTERVAL_S:
+            self._error_log[key] = (last, suppressed + 1)
+            return
+        more = f" ({suppressed} more like it in the last {ERROR_LOG_INTERVAL_S:.0f} s)" if suppressed else ""
+        log.warning("rejected input from %s: %s: %s%s", event.device, event.reason, event.message, more)
+        self._error_log[key] = (now, 0)
+
+    def _announce(self, device: str) -> None:
+        for topic, payload in homeassistant.discovery_messages(
+            device,
+            agent_status_topic=status_topic(self.settings.agent_id),
+            discovery_prefix=self.settings.discovery_prefix,
+            score_stream=self.settings.score_stream,
+            model_id=self.settings.model_id,
+        ):
+            self.transport.publish(topic, payload, 1, True)
+
+    # -- housekeeping ------------------------------------------------------------------------------
+
+    def _housekeeping(self, now: float) -> None:
+        if self.thermal is not None:
+            change = self.thermal.update(now)
+            if change is not None:
+                rate = self.settings.max_rate_hz
+                if change.throttled:
+                    rate = min(rate, change.rate_hz) if rate > 0 else change.rate_hz
+                self.limiter.set_rate(rate)
+                payload = json.dumps(change.to_json()).encode("utf-8")
+                self.transport.publish(agent_topic(self.settings.agent_id, "thermal"), payload, 1, True)
+        if now >= self._next_stats:
+            self._next_stats = now + self.settings.stats_interval_s
+            if self.transport.connected:
+                payload = json.dumps(self.stats_snapshot(), allow_nan=False).encode("utf-8")
+                self.transport.publish(agent_topic(self.settings.agent_id, "stats"), payload, 0, False)
+        if now >= self._next_save:
+            self._next_save = now + self.settings.state_save_interval_s
+            self.save_state()
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """The stats JSON: rates, latency percentiles, totals, queue/outbox depths, temperature."""
+        thermal = self.thermal
+        return self.stats.snapshot(
+            agent_id=self.settings.agent_id,
+            devices=len(self.devices),
+            queue_depth=self.transport.inbox.qsize(),
+            inbox_dropped_total=self.transport.inbox_dropped,
+            outbox_depth=self.outbox.depth,
+            outbox_dropped_total=self.outbox.dropped_droppable + self.outbox.dropped_essential,
+            outbox_dropped_essential_total=self.outbox.dropped_essential,
+            cpu_temperature_c=None if thermal is None else thermal.temperature_c,
+            thermal_throttled=False if thermal is None else thermal.throttled,
+            rate_limit_hz=self.limiter.rate_hz or None,
+            connected=self.transport.connected,
+        )
+
+    def save_state(self) -> None:
+        """Persist the pipeline's thresholds and alert states (no-op without a state store)."""
+        if self.state is None:
+            return
+        try:
+            self.state.save(self.pipeline.state_snapshot())
+        except (OSError, ValueError) as exc:
+            log.error("cannot save the pipeline state to %s: %s", self.state.path, exc)
+
+
+def _json(event: Event) -> bytes:
+    return json.dumps(event.to_json(), allow_nan=False, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,226 @@
+"""Assemble and run the device agent: bundle -> backend (loaded once) -> pipeline -> loop, with MQTT.
+
+:func:`run_agent` is what ``edgewatch run`` calls. Start-up, in order: load and verify the bundle, open
+the backend (the only model load of the process), build the pipeline and restore its saved state, open
+the outbox (messages left by a previous run are re-sent first), start the transport (``online`` birth,
+``offline`` will), then loop until SIGTERM/SIGINT or ``stop``.
+
+Shutdown, in reverse: save the pipeline state, flush the outbox for up to ``flush_timeout_s``, publish
+``stopped`` (retained) and wait briefly for its PUBACK, disconnect cleanly (no will), close the outbox.
+Whatever the flush could not deliver stays in the outbox for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from edgewatch.agent.config import AgentConfig
+from edgewatch.agent.health import AgentStats, ThermalGuard, birth_message, stopped_message, will_message
+from edgewatch.agent.homeassistant import status_topic as ha_status_topic
+from edgewatch.agent.loop import AgentLoop, LoopSettings
+from edgewatch.agent.metrics import MetricsServer, Sample
+from edgewatch.agent.outbox import Outbox
+from edgewatch.agent.state import StateStore
+from edgewatch.errors import ConfigError
+from edgewatch.runtime.base import Backend
+from edgewatch.transports.base import Transport
+from edgewatch.transports.mqtt import MqttTransport, TlsSettings
+
+log = logging.getLogger("edgewatch.agent")
+
+
+def build_transport(config: AgentConfig) -> MqttTransport:
+    """The MQTT transport described by ``config.mqtt`` with the agent's birth and will messages."""
+    mqtt = config.mqtt
+    tls = None
+    if mqtt.use_tls:
+        tls = TlsSettings(ca=mqtt.tls.ca, cert=mqtt.tls.cert, key=mqtt.tls.key, insecure=mqtt.tls.insecure)
+    return MqttTransport(
+        mqtt.host,
+        mqtt.port,
+        client_id=mqtt.client_id,
+        protocol=mqtt.protocol,
+        keepalive=mqtt.keepalive,
+        username=mqtt.username,
+        password=mqtt.password.reveal() if mqtt.password is not None else None,
+        tls=tls,
+        will=will_message(config.health.agent_id),
+        birth=birth_message(config.health.agent_id),
+    )
+
+
+def run_agent(
+    config: AgentConfig,
+    *,
+    backend: Backend | None = None,
+    transport: Transport | None = None,
+    stop: threading.Event | None = None,
+    handle_signals: bool = True,
+    flush_timeout_s: float = 2.0,
+) -> int:
+    """Run the agent until stopped; return the exit status (0 after a clean shutdown).
+
+    ``backend`` and ``transport`` default to the configured ones (tests inject their own). Signal
+    handlers are installed only when called from the main thread.
+    """
+    from edgewatch.bundle import load_bundle
+    from edgewatch.core.pipeline import Pipeline
+
+    stop = stop or threading.Event()
+    log.info("configuration: %s", config.redacted())
+    bundle = load_bundle(config.bundle.path)
+    manifest = bundle.manifest
+    if backend is None:
+        from edgewatch.runtime import open_backend
+
+        backend = open_backend(
+            bundle, config.runtime.backend, artifact=config.runtime.artifact, threads=config.runtime.threads
+        )
+    log.info(
+        "model %s loaded (%s, %d feature(s), window %d)",
+        manifest.model_id,
+        backend.artifact,
+        manifest.n_features,
+        manifest.window,
+    )
+    pipeline = Pipeline(
+        manifest,
+        backend,
+        threshold_config=config.thresholds,
+        alert_config=config.alerts,
+        check_config=config.checks,
+        max_payload_bytes=config.mqtt.max_payload_bytes,
+    )
+    store = StateStore(config.state_dir)
+    saved = store.load()
+    if saved is not None:
+        try:
+            pipeline.restore(saved)
+            log.info("restored the state of %d device(s) from %s", len(pipeline.devices), store.path)
+        except ConfigError as exc:
+            log.warning("ignoring saved state %s: %s", store.path, exc)
+
+    try:
+        outbox = Outbox(
+            config.outbox.path, max_messages=config.outbox.max_messages, synchronous=config.outbox.synchronous
+        )
+    except (OSError, sqlite3.Error) as exc:
+        message = f"cannot open the outbox database {config.outbox.path!r}: {exc}"
+        raise ConfigError(message, field="outbox.path") from None
+    transport = transport or build_transport(config)
+    health = config.health
+    thermal = ThermalGuard(
+        health.thermal_file,
+        limit_c=health.thermal_limit_c,
+        hysteresis_c=health.thermal_hysteresis_c,
+        throttled_rate_hz=health.thermal_rate_hz,
+    )
+    loop = AgentLoop(
+        LoopSettings.from_config(config, manifest.model_id),
+        pipeline=pipeline,
+        transport=transport,
+        outbox=outbox,
+        stats=AgentStats(),
+        thermal=thermal,
+        state=store,
+    )
+    metrics = None
+    if health.metrics_port is not None:
+        metrics = MetricsServer(health.metrics_host, health.metrics_port, lambda: metric_samples(loop)).start()
+
+    restore_signals = _install_signal_handlers(stop) if handle_signals else None
+    transport.subscribe(config.mqtt.topic, config.mqtt.qos)
+    if config.homeassistant.enabled:
+        transport.subscribe(ha_status_topic(config.homeassistant.discovery_prefix), 1)
+    transport.start()
+    try:
+        loop.run(stop)
+    finally:
+        log.info("shutting down")
+        loop.save_state()
+        if not outbox.flush(transport, flush_timeout_s if transport.connected else 0):
+            log.warning("%d message(s) left in the outbox for the next start", outbox.depth)
+        if transport.connected:
+            handle = transport.publish(*stopped_message(health.agent_id))
+            handle.wait(1.0)
+        transport.stop()
+        outbox.close()
+        if metrics is not None:
+            metrics.stop()
+        if restore_signals is not None:
+            restore_signals()
+    return 0
+
+
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def metric_samples(loop: AgentLoop) -> Iterator[Sample]:
+    """The agent's Prometheus samples (names ``edgewatch_*``), read from its live counters."""
+    stats = loop.stats
+    p50, p99 = stats.latency_ms()
+    thermal = loop.thermal
+    yield Sample("edgewatch_readings_total", "counter", "Readings handed to the pipeline.", stats.readings_total)
+    yield Sample("edgewatch_scored_total", "counter", "Readings scored.", stats.scored_total)
+    yield Sample(
+        "edgewatch_rate_limited_total",
+        "counter",
+        "Readings dropped by the rate limit.",
+        stats.rate_limited_total,
+    )
+    for reason, count in sorted(dict(stats.rejected_total).items()):
+        yield Sample("edgewatch_rejected_total", "counter", "Inputs rejected, by reason.", count, (("reason", reason),))
+    for state, count in sorted(dict(stats.alerts_total).items()):
+        yield Sample("edgewatch_alerts_total", "counter", "Alert messages, by state.", count, (("state", state),))
+    yield Sample("edgewatch_sensor_faults_total", "counter", "Sensor fault events.", stats.sensor_faults_total)
+    for q, value in (("0.5", p50), ("0.99", p99)):
+        yield Sample(
+            "edgewatch_latency_seconds",
+            "gauge",
+            "Arrival-to-scored latency of recent readings.",
+            None if value is None else value / 1000.0,
+            (("quantile", q),),
+        )
+    yield Sample("edgewatch_queue_depth", "gauge", "Readings waiting to be scored.", loop.transport.inbox.qsize())
+    yield Sample(
+        "edgewatch_inbox_dropped_total",
+        "counter",
+        "Readings dropped because the queue was full.",
+        loop.transport.inbox_dropped,
+    )
+    yield Sample("edgewatch_outbox_depth", "gauge", "Messages waiting for a broker acknowledgement.", loop.outbox.depth)
+    yield Sample(
+        "edgewatch_outbox_dropped_total",
+        "counter",
+        "Outbox messages dropped on overflow.",
+        loop.outbox.dropped_droppable + loop.outbox.dropped_essential,
+    )
+    yield Sample("edgewatch_mqtt_connected", "gauge", "1 when connected to the broker.", int(loop.transport.connected))
+    yield Sample("edgewatch_devices", "gauge", "Devices seen since start.", len(loop.devices))
+    if thermal is not None:
+        yield Sample("edgewatch_cpu_temperature_celsius", "gauge", "CPU temperature.", thermal.temperature_c)
+        yield Sample(
+            "edgewatch_thermal_throttled",
+            "gauge",
+            "1 while the thermal guard throttles scoring.",
+            int(thermal.throttled),
+        )

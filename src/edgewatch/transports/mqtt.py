@@ -1,0 +1,227 @@
+"""The MQTT transport: a small class over paho-mqtt 2.x (callback API version 2).
+
+* ``connect_async`` + ``loop_start``: paho's network thread connects, reconnects with exponential
+  back-off (``reconnect_delay_set``) and runs the callbacks below;
+* callbacks only enqueue: messages go to ``inbox`` as ``(topic, payload, arrival_time)``, PUBACKs to the
+  ack deque read by :meth:`MqttTransport.take_acks` (the durable outbox deletes a row only then);
+* ``on_connect`` checks the reason code; only an accepted connection marks the transport connected,
+  bumps ``generation``, re-subscribes every filter and publishes the birth message;
+* QoS 1 messages published while disconnected are kept by paho (in memory) and sent after the next
+  reconnect, before anything published later; QoS 0 messages are dropped (``RC_NO_CONN``).
+
+TLS: ``ca`` verifies the broker (system CAs when omitted); ``cert``/``key`` authenticate this client;
+``insecure=True`` skips the check that the broker's certificate names the host (the chain is still
+verified) -- for brokers reached by IP address; never the default.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edgewatch.transports.base import InboundMessage, OutMessage, PublishAck, PublishHandle
+from edgewatch.transports.topics import validate_filter, validate_topic
+
+log = logging.getLogger("edgewatch.mqtt")
+_paho_log = logging.getLogger("edgewatch.mqtt.paho")
+
+
+class _QuietFailedConnects(logging.Filter):
+    """paho 2.2 logs an ERROR on every loop turn after a failed (e.g. TLS) connect; ``on_connect_fail``
+    already reports the outage once, so drop that line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+_paho_log.addFilter(_QuietFailedConnects())
+
+PROTOCOLS = {"3.1.1": paho.MQTTv311, "5": paho.MQTTv5}
+#: More unread acks than distinct message ids means the oldest are stale; the deque drops them.
+_ACK_BACKLOG = 65_535
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS for ``mqtts://``: CA file (None: system CAs), client certificate and key, hostname check."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    insecure: bool = False
+
+
+class MqttTransport:
+    """A connection to one MQTT broker; see the module docstring for the threading contract."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 1883,
+        *,
+        client_id: str = "",
+        protocol: str = "3.1.1",
+        keepalive: int = 60,
+        username: str | None = None,
+        password: str | None = None,
+        tls: TlsSettings | None = None,
+        will: OutMessage | None = None,
+        birth: OutMessage | None = None,
+        reconnect_min_s: int = 1,
+        reconnect_max_s: int = 30,
+        inbox_max: int = 10_000,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+        self.host = host
+        self.port = port
+        self.protocol = protocol
+        self.keepalive = keepalive
+        self.birth = birth
+        self.inbox: queue.Queue[InboundMessage] = queue.Queue(maxsize=inbox_max)
+        self._acks: deque[PublishAck] = deque(maxlen=_ACK_BACKLOG)
+        self._subscriptions: dict[str, int] = {}
+        self._connected = threading.Event()
+        self._generation = 0
+        self._inbox_dropped = 0
+        self._failures_logged = 0
+
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=PROTOCOLS[protocol],
+            clean_session=None if protocol == "5" else True,  # MQTT 5: clean_start at connect
+        )
+        self._client.enable_logger(_paho_log)
+        self._client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if tls is not None:
+            self._client.tls_set(ca_certs=tls.ca, certfile=tls.cert, keyfile=tls.key, cert_reqs=ssl.CERT_REQUIRED)
+            self._client.tls_insecure_set(tls.insecure)
+        if will is not None:
+            validate_topic(will.topic)
+            self._client.will_set(will.topic, will.payload, will.qos, will.retain)
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
+
+    # -- the Transport interface -------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def inbox_dropped(self) -> int:
+        return self._inbox_dropped
+
+    def start(self) -> None:
+        """Connect in paho's background thread; returns at once (see :meth:`wait_connected`)."""
+        kwargs: dict[str, Any] = {"keepalive": self.keepalive}
+        if self.protocol == "5":
+            kwargs["clean_start"] = True
+        self._client.connect_async(self.host, self.port, **kwargs)
+        self._client.loop_start()
+        log.info("connecting to mqtt broker %s:%d (MQTT %s)", self.host, self.port, self.protocol)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Disconnect cleanly -- the broker does not publish the last will -- and end the network thread."""
+        self._client.disconnect()
+        self._connected.clear()
+        self._client.loop_stop()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def subscribe(self, topic_filter: str, qos: int = 0) -> None:
+        validate_filter(topic_filter)
+        self._subscriptions[topic_filter] = qos
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> PublishHandle:
+        info = self._client.publish(topic, payload, qos, retain)
+
+        def wait(timeout: float) -> bool:
+            if info.rc == paho.MQTT_ERR_SUCCESS:
+                info.wait_for_publish(timeout)
+                return info.is_published()
+            # Queued while disconnected: paho keeps rc=NO_CONN even after a later successful send,
+            # so its public wait refuses; poll the flag its on_publish path sets.
+            deadline = time.monotonic() + timeout
+            while not getattr(info, "_published", False):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
+            return True
+
+        return PublishHandle(info.mid, int(info.rc), qos, wait)
+
+    def take_acks(self) -> list[PublishAck]:
+        acks = []
+        while True:
+            try:
+                acks.append(self._acks.popleft())
+            except IndexError:
+                return acks
+
+    # -- paho callbacks (network thread): enqueue and return ---------------------------------------
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            self._connected.clear()
+            log.warning("mqtt broker %s:%d refused the connection: %s", self.host, self.port, reason)
+            return
+        self._generation += 1
+        self._failures_logged = 0
+        if self._subscriptions:
+            client.subscribe(list(self._subscriptions.items()))
+        if self.birth is not None:
+            client.publish(*self.birth)
+        self._connected.set()
+        log.info("connected to mqtt broker %s:%d", self.host, self.port)
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        # One line per outage, not one per back-off attempt.
+        if self._failures_logged == 0:
+            log.warning("cannot reach mqtt broker %s:%d; retrying with back-off", self.host, self.port)
+        self._failures_logged += 1
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and reason.is_failure:
+            log.warning("lost the connection to mqtt broker %s:%d: %s", self.host, self.port, reason)
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        try:
+            self.inbox.put_nowait(InboundMessage(message.topic, bytes(message.payload), time.time()))
+        except queue.Full:
+            self._inbox_dropped += 1
+        except UnicodeDecodeError:  # a topic that is not UTF-8 cannot name a device
+            self._inbox_dropped += 1
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        self._acks.append(PublishAck(mid, not reason.is_failure, str(reason)))
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any) -> None:
+        for code in reasons:
+            if code.is_failure:
+                log.error("mqtt broker refused a subscription: %s", code)

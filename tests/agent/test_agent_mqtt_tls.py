@@ -1,0 +1,111 @@
+"""MqttTransport over TLS (mqtts) against a real Mosquitto with a throw-away CA made by ``openssl``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from edgewatch.transports.mqtt import MqttTransport, TlsSettings
+from mqtt_broker import MosquittoBroker, require_mosquitto
+
+pytestmark = pytest.mark.mqtt
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("pki")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    (d / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    _openssl(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=edgewatch test CA",
+        cwd=d,
+    )
+    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=d)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        cwd=d,
+    )
+    _openssl(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=some other CA",
+        cwd=d,
+    )
+    return d
+
+
+@pytest.fixture
+def tls_broker(pki: Path):  # type: ignore[no-untyped-def]
+    conf = f"cafile {pki / 'ca.pem'}\ncertfile {pki / 'server.pem'}\nkeyfile {pki / 'server.key'}\n"
+    with MosquittoBroker(binary=require_mosquitto(), extra_conf=conf) as broker:
+        yield broker
+
+
+def _connects(broker: MosquittoBroker, host: str, tls: TlsSettings, wait: float) -> bool:
+    t = MqttTransport(host, broker.port, tls=tls, reconnect_min_s=1, reconnect_max_s=1)
+    t.subscribe("plant/+/sensors", 1)
+    t.start()
+    try:
+        if not t.wait_connected(wait):
+            return False
+        time.sleep(0.2)
+        t.publish("plant/tls/sensors", b"over tls", qos=1)
+        return t.inbox.get(timeout=5).payload == b"over tls"
+    finally:
+        t.stop()
+
+
+def test_verified_tls_round_trip(tls_broker: MosquittoBroker, pki: Path) -> None:
+    assert _connects(tls_broker, "localhost", TlsSettings(ca=str(pki / "ca.pem")), 5), tls_broker.log()
+
+
+def test_unknown_ca_is_refused(tls_broker: MosquittoBroker, pki: Path) -> None:
+    assert not _connects(tls_broker, "localhost", TlsSettings(ca=str(pki / "other.pem")), 1.5)
+
+
+def test_insecure_skips_only_the_host_name_check(tls_broker: MosquittoBroker, pki: Path) -> None:
+    # the certificate names "localhost", not the address 127.0.0.1
+    assert not _connects(tls_broker, "127.0.0.1", TlsSettings(ca=str(pki / "ca.pem")), 1.5)
+    assert _connects(tls_broker, "127.0.0.1", TlsSettings(ca=str(pki / "ca.pem"), insecure=True), 5)

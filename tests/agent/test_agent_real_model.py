@@ -1,0 +1,262 @@
+"""End to end with a real trained model: broker -> agent (``python -m edgewatch.agent``) -> broker.
+
+* an anomaly published as sensor readings comes back as raised/cleared alerts, for LiteRT and ONNX;
+* the alerts of the live run equal, field for field, those of replaying the same payloads through the
+  shared pipeline (what ``edgewatch replay`` runs);
+* ``kill -9`` while an alert waits for its PUBACK: the restarted agent delivers it;
+* the model is loaded exactly once per process, across a broker restart;
+* the agent process never imports the training stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from build_real_bundle import FEATURES, sensor_rows
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edgewatch.agent.config import load_config
+from edgewatch.bundle import load_bundle
+from edgewatch.core.events import AlertEvent
+from edgewatch.core.pipeline import Pipeline
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+
+T0 = 1_767_225_600.0
+HERE = Path(__file__).resolve().parent
+
+
+def _payloads(n_normal: int = 120, n_anomalous: int = 12, n_after: int = 40, t0: float = T0) -> list[bytes]:
+    rows = sensor_rows(5000, n_normal + n_anomalous + n_after)
+    rows[n_normal : n_normal + n_anomalous, 0] += 60.0  # sensor s0 drifts far off for 12 readings
+    rows[n_normal : n_normal + n_anomalous, 3] -= 40.0
+    return [
+        json.dumps({"ts": t0 + i, "values": dict(zip(FEATURES, map(float, row), strict=True))}).encode()
+        for i, row in enumerate(rows)
+    ]
+
+
+def _config(tmp_path: Path, broker, bundle: Path, runtime: str = "litert", **extra: str) -> Path:  # type: ignore[no-untyped-def]
+    text = f"""
+state_dir = "{tmp_path / "state"}"
+[bundle]
+path = "{bundle}"
+[runtime]
+backend = "{runtime}"
+[mqtt]
+url = "{broker.url}"
+qos = 1
+keepalive = 5
+[health]
+agent_id = "edge-1"
+thermal_file = "/nonexistent"
+{extra.get("health", "")}
+"""
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    return path
+
+
+class Publisher:
+    def __init__(self, broker) -> None:  # type: ignore[no-untyped-def]
+        self.client = paho.Client(CallbackAPIVersion.VERSION2)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def send(self, device: str, payloads: list[bytes]) -> None:
+        infos = [self.client.publish(f"plant/{device}/sensors", p, qos=1) for p in payloads]
+        for info in infos:
+            info.wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _spawn_agent(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgewatch.agent", "-v", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _stop_agent(proc: subprocess.Popen[str]) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        output, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+    return output
+
+
+def _replay(config_path: Path, device: str, payloads: list[bytes]) -> list[dict]:  # type: ignore[type-arg]
+    """What ``edgewatch replay`` computes: the same payloads through the shared pipeline, one batch."""
+    from edgewatch.runtime import open_backend
+
+    config = load_config(config_path)
+    bundle = load_bundle(config.bundle.path)
+    pipeline = Pipeline(
+        bundle.manifest,
+        open_backend(bundle, config.runtime.backend, threads=config.runtime.threads),
+        threshold_config=config.thresholds,
+        alert_config=config.alerts,
+        check_config=config.checks,
+        max_payload_bytes=config.mqtt.max_payload_bytes,
+    )
+    events = pipeline.process([(device, p, T0 + i) for i, p in enumerate(payloads)])
+    return [e.to_json() for e in events if isinstance(e, AlertEvent)]
+
+
+@pytest.mark.parametrize("runtime", ["litert", "onnx"])
+def test_live_alerts_equal_replay(tmp_path: Path, broker, listen, real_bundle: Path, runtime: str) -> None:
+    config = _config(tmp_path, broker, real_bundle, runtime)
+    status = listen("edgewatch/edge-1/status")
+    alerts = listen("edgewatch/+/alert")
+    payloads = _payloads()
+    proc = _spawn_agent(config)
+    try:
+        status.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms), timeout=30)
+        time.sleep(0.2)  # SUBACK
+        pub = Publisher(broker)
+        pub.send("press-7", payloads)
+        pub.close()
+        live = alerts.wait_for(lambda ms: any(json.loads(p)["state"] == "cleared" for _, p, _ in ms), timeout=30)
+    finally:
+        output = _stop_agent(proc)
+    assert proc.returncode == 0, output
+    live_alerts = [json.loads(p) for t, p, _ in live if t == "edgewatch/press-7/alert"]
+    states = [a["state"] for a in live_alerts]
+    assert states[0] == "raised" and states[-1] == "cleared", states
+    assert live_alerts[0]["top_features"][0]["feature"] in ("s0", "s3")
+    assert live_alerts == _replay(config, "press-7", payloads)
+    assert status.payloads("edgewatch/edge-1/status")[-1] == b"stopped"
+
+
+def test_kill_9_with_pending_alert_real_model(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
+    config = _config(tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1")
+    status = listen("edgewatch/edge-1/status")
+    scores = listen("edgewatch/line-2/score")
+    payloads = _payloads(n_normal=30, n_anomalous=12, n_after=0)
+    proc = _spawn_agent(config)
+    try:
+        status.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms), timeout=30)
+        time.sleep(0.2)
+        pub = Publisher(broker)
+        pub.send("line-2", payloads[:31])  # normal rows and the first anomalous one
+        scores.wait_for(lambda ms: len(ms) >= 31, timeout=20)
+        pub.send("line-2", payloads[31:33])  # the 3rd anomalous reading raises the alert ...
+        broker.freeze()  # ... and the broker never acknowledges its PUBLISH
+        outbox = tmp_path / "state" / "outbox.sqlite3"
+        deadline = time.monotonic() + 10
+        rows: list = []  # type: ignore[type-arg]
+        while not rows and time.monotonic() < deadline:
+            time.sleep(0.05)
+            rows = _outbox_rows(outbox)
+        assert rows and rows[0][0] == "edgewatch/line-2/alert"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        pub.client.loop_stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    broker.stop(kill=True)
+    broker.start()
+    alerts = listen("edgewatch/+/alert")
+    proc = _spawn_agent(config)
+    try:
+        got = alerts.wait_for(lambda ms: len(ms) >= 1, timeout=30)
+        first = json.loads(got[0][1])
+        assert first["state"] == "raised" and first["device"] == "line-2"
+        assert first["alert_id"] == f"line-2-{round((T0 + 32) * 1000)}"
+    finally:
+        output = _stop_agent(proc)
+    assert proc.returncode == 0, output
+
+
+def _outbox_rows(path: Path) -> list[tuple[str, bytes]]:
+    import sqlite3
+
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path)
+    try:
+        return [(t, bytes(p)) for t, p in db.execute("SELECT topic, payload FROM outbox ORDER BY id")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+def test_model_loaded_once_across_broker_restart(
+    tmp_path: Path, broker, listen, real_bundle: Path, monkeypatch
+) -> None:
+    import edgewatch.runtime as runtime
+    from edgewatch.agent.service import run_agent
+
+    opened: list[str] = []
+    real_open = runtime.open_backend
+
+    def counting_open(*args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(args[1] if len(args) > 1 else kwargs.get("runtime", "litert"))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "open_backend", counting_open)
+    status = listen("edgewatch/edge-1/status")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_agent,
+        args=(load_config(_config(tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1")),),
+        kwargs={"stop": stop, "handle_signals": False},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        status.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms), timeout=30)
+        pub = Publisher(broker)
+        pub.send("m", _payloads(5, 0, 0))
+        pub.close()
+        broker.stop()
+        broker.start()
+        again = listen("edgewatch/edge-1/status")
+        again.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms), timeout=15)
+        pub = Publisher(broker)
+        scores = listen("edgewatch/m/score")
+        pub.send("m", _payloads(5, 0, 0, t0=T0 + 100))
+        pub.close()
+        scores.wait_for(lambda ms: len(ms) >= 5, timeout=10)  # scored after the reconnect
+    finally:
+        stop.set()
+        thread.join(15)
+    assert opened == ["litert"]
+
+
+def test_agent_process_does_not_import_the_training_stack(real_bundle: Path) -> None:
+    code = f"""
+import sys
+from edgewatch.agent import cli, service, loop, outbox, config, health, homeassistant, metrics
+from edgewatch.transports import mqtt, memory
+from edgewatch.bundle import load_bundle
+from edgewatch.runtime import open_backend
+from edgewatch.core.pipeline import Pipeline
+bundle = load_bundle({str(real_bundle)!r})
+for runtime in ("litert", "onnx"):
+    Pipeline(bundle.manifest, open_backend(bundle, runtime))
+heavy = sorted(m for m in ("tensorflow", "keras", "sklearn", "pandas") if m in sys.modules)
+print(",".join(heavy) or "clean")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "clean"

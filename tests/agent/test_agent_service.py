@@ -1,0 +1,245 @@
+"""The assembled agent (run_agent) against a real Mosquitto, with the fake backend.
+
+End to end: readings in on plant/<device>/sensors, alerts out on edgewatch/<device>/alert; availability
+(online / stopped / offline); broker outage; SIGTERM; kill -9 with an alert still in the outbox; the
+model loaded exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from agent_fakes import FakeBackend, reading, write_fake_bundle
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edgewatch.agent.config import load_config
+from edgewatch.agent.service import run_agent
+
+pytestmark = pytest.mark.mqtt
+
+T0 = 1_767_225_600.0
+HERE = Path(__file__).resolve().parent
+
+
+def _write_config(tmp_path: Path, broker, **extra: str) -> Path:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "bundle"
+    if not bundle.exists():
+        write_fake_bundle(bundle)
+    sections = {
+        "": f'state_dir = "{tmp_path / "state"}"',
+        "mqtt": f'url = "{broker.url}"\nclient_id = "agent-under-test"\nkeepalive = 5',
+        "bundle": 'path = "bundle"',
+        "thresholds": 'mode = "fixed"',
+        "alerts": "k = 3\nn = 5\nclear_after = 3\ncooldown_s = 0.0",
+        "health": 'agent_id = "pi-7"\nthermal_file = "/nonexistent/temp"',
+    }
+    for key, value in extra.items():
+        sections[key] = sections.get(key, "") + "\n" + value
+    text = sections.pop("") + "\n" + "".join(f"[{k}]\n{v}\n" for k, v in sections.items())
+    path = tmp_path / "edgewatch.toml"
+    path.write_text(text)
+    return path
+
+
+class Publisher:
+    def __init__(self, broker) -> None:  # type: ignore[no-untyped-def]
+        self.client = paho.Client(CallbackAPIVersion.VERSION2)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def send(self, device: str, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self.client.publish(f"plant/{device}/sensors", payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _start_in_thread(config_path: Path, backend: FakeBackend):  # type: ignore[no-untyped-def]
+    stop = threading.Event()
+    result: dict[str, object] = {}
+
+    def target() -> None:
+        result["rc"] = run_agent(load_config(config_path), backend=backend, stop=stop, handle_signals=False)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return stop, thread, result
+
+
+def _alert_states(messages) -> list[str]:  # type: ignore[no-untyped-def]
+    return [json.loads(p)["state"] for t, p, _ in messages if t.endswith("/alert")]
+
+
+def test_alert_end_to_end_status_and_clean_stop(tmp_path: Path, broker, listen) -> None:
+    watch = listen("edgewatch/#")
+    backend = FakeBackend()
+    stop, thread, result = _start_in_thread(_write_config(tmp_path, broker), backend)
+    try:
+        watch.wait_for(lambda ms: ("edgewatch/pi-7/status", b"online", False) in ms)
+        pub = Publisher(broker)
+        values = [0.1] * 3 + [5.0] * 4 + [0.1] * 4
+        pub.send("pump1", [reading(T0 + i, v) for i, v in enumerate(values)])
+        got = watch.wait_for(lambda ms: "cleared" in _alert_states(ms))
+        pub.close()
+        states = [s for s in _alert_states(got) if s != "update"]
+        assert states == ["raised", "cleared"]
+        raised = next(json.loads(p) for t, p, _ in got if t == "edgewatch/pump1/alert")
+        assert raised["device"] == "pump1" and raised["model_id"] == "dense-ae-0badc0de"
+        assert raised["top_features"] and raised["score"] > raised["threshold"]
+    finally:
+        stop.set()
+        thread.join(10)
+    assert result["rc"] == 0
+    watch.wait_for(lambda ms: ms[-1][:2] == ("edgewatch/pi-7/status", b"stopped"))
+    time.sleep(0.3)
+    assert b"offline" not in watch.payloads("edgewatch/pi-7/status")  # clean stop: no last will
+    state = json.loads((tmp_path / "state" / "pipeline-state.json").read_text())
+    assert "pump1" in state["devices"]
+    assert FakeBackend.instances >= 1 and backend.calls >= 1
+
+
+def test_broker_outage_alerts_delivered_after_restart_and_model_loaded_once(tmp_path: Path, broker, listen) -> None:
+    before = FakeBackend.instances
+    backend = FakeBackend()
+    stop, thread, _ = _start_in_thread(_write_config(tmp_path, broker), backend)
+    try:
+        watch = listen("edgewatch/pi-7/status")
+        watch.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms))
+        pub = Publisher(broker)
+        pub.send("pump2", [reading(T0 + i, 0.1) for i in range(3)])
+        time.sleep(0.3)  # scored before the outage
+        pub.close()
+        broker.stop()
+        time.sleep(0.3)
+        broker.start()
+        alerts = listen("edgewatch/+/alert")
+        pub = Publisher(broker)
+        deadline = time.monotonic() + 10
+        # the agent reconnects (back-off <= a few s) and re-subscribes; then anomalous readings alert
+        while time.monotonic() < deadline:
+            pub.send("pump2", [reading(T0 + 10 + time.monotonic() % 1000, 5.0)])
+            if _alert_states(alerts.messages):
+                break
+            time.sleep(0.2)
+        assert _alert_states(alerts.wait_for(lambda ms: bool(_alert_states(ms)), timeout=5))[0] == "raised"
+        pub.close()
+    finally:
+        stop.set()
+        thread.join(10)
+    assert FakeBackend.instances == before + 1  # never reopened across the reconnect
+
+
+def _spawn(config: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "run_fake_agent.py"), str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    return proc
+
+
+def test_sigterm_saves_state_publishes_stopped_and_exits_zero(tmp_path: Path, broker, listen) -> None:
+    watch = listen("edgewatch/pi-7/status")
+    proc = _spawn(_write_config(tmp_path, broker))
+    try:
+        watch.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms), timeout=10)
+        pub = Publisher(broker)
+        pub.send("pump3", [reading(T0 + i) for i in range(3)])
+        pub.close()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert watch.payloads("edgewatch/pi-7/status")[-1] == b"stopped"
+    assert "pump3" in json.loads((tmp_path / "state" / "pipeline-state.json").read_text())["devices"]
+
+
+def _outbox_rows(path: Path) -> list[tuple[str, bytes]]:
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path)
+    try:
+        return [(t, bytes(p)) for t, p in db.execute("SELECT topic, payload FROM outbox ORDER BY id")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+def test_kill_9_with_a_pending_alert_delivers_it_after_restart(tmp_path: Path, broker, listen) -> None:
+    config = _write_config(tmp_path, broker, health="score_stream = true\nscore_every_n = 1")
+    outbox = tmp_path / "state" / "outbox.sqlite3"
+    scores = listen("edgewatch/pump4/score")
+    proc = _spawn(config)
+    try:
+        pub = Publisher(broker)
+        time.sleep(0.5)  # the agent connects and subscribes
+        pub.send("pump4", [reading(T0 + i, v) for i, v in enumerate([0.1, 0.1, 0.1, 5.0, 5.0])])
+        scores.wait_for(lambda ms: len(ms) >= 5, timeout=10)  # the agent scored all five
+        pub.send("pump4", [reading(T0 + 5, 5.0)])  # the 3rd anomalous reading raises the alert ...
+        broker.freeze()  # ... whose PUBLISH the broker will never acknowledge
+        deadline = time.monotonic() + 10
+        while not _outbox_rows(outbox) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rows = _outbox_rows(outbox)
+        assert [t for t, _ in rows] == ["edgewatch/pump4/alert"], rows
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        pub.client.loop_stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    broker.stop(kill=True)  # whatever the frozen broker had buffered is gone with it
+    broker.start()
+    alerts = listen("edgewatch/+/alert")
+    proc = _spawn(config)
+    try:
+        got = alerts.wait_for(lambda ms: len(ms) >= 1, timeout=10)
+        alert = json.loads(got[0][1])
+        assert alert["state"] == "raised" and alert["alert_id"] == f"pump4-{round((T0 + 5) * 1000)}"
+        deadline = time.monotonic() + 5
+        while _outbox_rows(outbox) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _outbox_rows(outbox) == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+
+
+def test_saved_state_is_restored_at_start(tmp_path: Path, broker, listen, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="edgewatch.agent")
+    config = _write_config(tmp_path, broker)
+    for run in range(2):
+        status = listen("edgewatch/pi-7/status")
+        stop, thread, result = _start_in_thread(config, FakeBackend())
+        status.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms))
+        if run == 0:
+            pub = Publisher(broker)
+            pub.send("pump5", [reading(T0 + i, 5.0) for i in range(4)])  # an alert is active
+            pub.close()
+            listen("edgewatch/pump5/alert").wait_for(lambda ms: len(ms) >= 1)
+        stop.set()
+        thread.join(10)
+        assert result["rc"] == 0
+    assert "restored the state of 1 device(s)" in caplog.text
+    state = json.loads((tmp_path / "state" / "pipeline-state.json").read_text())
+    assert state["devices"]["pump5"]["alert"]["alert_id"] == f"pump5-{round((T0 + 2) * 1000)}"

@@ -1,0 +1,24 @@
+"""The test side of :mod:`edgewatch.broker`: a real Mosquitto on a free loopback port, plus
+``require_mosquitto()``, which skips a test when the binary is missing, except under ``CI=true`` where a
+missing broker is a setup error (the README's setup installs it) and fails."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from edgewatch.broker import DEFAULT_BINARY, MosquittoBroker, find_mosquitto, free_port, port_accepts
+
+__all__ = ["DEFAULT_BINARY", "MosquittoBroker", "find_mosquitto", "free_port", "port_accepts", "require_mosquitto"]
+
+
+def require_mosquitto() -> str:
+    """Return the mosquitto binary; skip the test if missing (fail instead when ``CI`` is set)."""
+    binary = find_mosquitto()
+    if binary is None:
+        message = "mosquitto is not installed (apt-get install mosquitto)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + "; CI must install it", pytrace=False)
+        pytest.skip(message)
+    return binary
