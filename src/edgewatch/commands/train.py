@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--layers", type=_int_list, default=(64, 32, 64), help="dense-ae hidden sizes (64,32,64)"
     )
     parser.add_argument("--window", type=int, default=16, help="conv-ae window length in readings (16)")
-    parser.add_argument("--noise", type=float, default=0.3, help="denoising input noise, scaled units (0.3)")
+    parser.add_argument("--noise", type=float, default=0.4, help="denoising input noise, scaled units (0.4)")
+    parser.add_argument("--hidden-noise", type=float, default=0.15, help="dense-ae activation noise in training (0.15)")
     parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation-fraction", type=float, default=0.2)
@@ -74,6 +75,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         layers=tuple(args.layers),
         window=args.window,
         noise=args.noise,
+        hidden_noise=args.hidden_noise,
         n_estimators=args.trees,
         seed=args.seed,
         validation_fraction=args.validation_fraction,

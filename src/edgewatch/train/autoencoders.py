@@ -15,13 +15,21 @@ from typing import Any
 from edgewatch.train.keras_env import import_tf
 
 
-def build_dense_ae(n_features: int, layers: Sequence[int] = (64, 32, 64), *, noise: float = 0.2) -> Any:
-    """N → layers… → N with ReLU hidden layers and a linear output; input noise during training only."""
+def build_dense_ae(
+    n_features: int, layers: Sequence[int] = (64, 32, 64), *, noise: float = 0.4, hidden_noise: float = 0.15
+) -> Any:
+    """N → layers… → N with ReLU hidden layers and a linear output.
+
+    During training only: Gaussian ``noise`` on the input (denoising) and ``hidden_noise`` after every hidden
+    layer, which stands in for INT8 rounding of activations so the later layers learn not to amplify it.
+    """
     _, keras = import_tf()
     inputs = keras.Input(shape=(n_features,), name="reading")
     hidden = keras.layers.GaussianNoise(noise, name="train_noise")(inputs) if noise > 0 else inputs
     for i, width in enumerate(layers):
         hidden = keras.layers.Dense(int(width), activation="relu", name=f"dense_{i}")(hidden)
+        if hidden_noise > 0:
+            hidden = keras.layers.GaussianNoise(hidden_noise, name=f"quant_noise_{i}")(hidden)
     outputs = keras.layers.Dense(n_features, name="reconstruction")(hidden)
     return keras.Model(inputs, outputs, name="dense_ae")
 

@@ -50,7 +50,8 @@ class TrainOptions:
     layers: tuple[int, ...] = (64, 32, 64)
     window: int = 16
     filters: tuple[int, ...] = (32, 16)
-    noise: float = 0.3
+    noise: float = 0.4
+    hidden_noise: float = 0.15
     n_estimators: int = 100
     seed: int = 0
     validation_fraction: float = 0.2
@@ -270,13 +271,17 @@ def _build_autoencoder(
     seed_everything(options.seed)
     n_features = train_inputs.shape[2]
     if window == 1:
-        model = build_dense_ae(n_features, options.layers, noise=options.noise)
+        model = build_dense_ae(n_features, options.layers, noise=options.noise, hidden_noise=options.hidden_noise)
         x_train, x_val, rep = (
             train_inputs[:, 0, :],
             val_inputs[:, 0, :],
             representative.reshape(-1, n_features),
         )
-        params: dict[str, Any] = {"layers": list(options.layers), "noise": options.noise}
+        params: dict[str, Any] = {
+            "layers": list(options.layers),
+            "noise": options.noise,
+            "hidden_noise": options.hidden_noise,
+        }
         input_shape: tuple[int, ...] = (n_features,)
     else:
         model = build_conv_ae(n_features, window, options.filters, noise=options.noise)

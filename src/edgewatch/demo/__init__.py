@@ -1,0 +1,1 @@
+"""``edgewatch demo``: the whole system catching faults, on one machine, over real MQTT."""

@@ -1,0 +1,76 @@
+"""Watching the agent's output topics and printing alerts as they arrive (a paho-mqtt subscriber)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+SEVERITY_MARK = {"minor": "!", "major": "!!", "critical": "!!!"}
+
+
+@dataclass
+class Observed:
+    """Everything the agent published that the demo saw, in arrival order."""
+
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    sensor_faults: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _clock(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%H:%M:%S")
+
+
+def describe(topic: str, message: dict[str, Any]) -> str | None:
+    """One terminal line for an agent message, or None for messages not worth a line."""
+    device = topic.split("/")[1] if topic.count("/") >= 2 else "?"
+    if topic.endswith("/alert"):
+        state = message.get("state", "?")
+        if state == "update":
+            return None
+        top = ", ".join(f"{f['feature']} {f['share']:.0%}" for f in message.get("top_features", [])[:3])
+        mark = SEVERITY_MARK.get(message.get("severity", ""), "")
+        ratio = message.get("score", 0) / message.get("threshold", 1) if message.get("threshold") else 0
+        return (
+            f"  {_clock(message.get('ts', 0))}  {device:8s} ALERT {state.upper():8s} {message.get('severity', ''):8s}"
+            f"{mark:3s} score {ratio:5.1f}x threshold  top: {top}"
+        )
+    if topic.endswith("/sensor_fault"):
+        sensors = ", ".join(message.get("sensors", []))
+        return (
+            f"  {_clock(message.get('ts', 0))}  {device:8s} SENSOR FAULT {message.get('kind', '?')} "
+            f"{message.get('state', '?')}: {sensors}"
+        )
+    return None
+
+
+def watch(client: Any, observed: Observed, out: TextIO) -> None:
+    """Subscribe ``client`` (connected, loop running) to the agent's topics; print and record messages."""
+
+    def on_message(_client: Any, _userdata: Any, msg: Any) -> None:
+        try:
+            message = json.loads(msg.payload)
+        except ValueError:
+            message = {"raw": msg.payload.decode("utf-8", "replace")}
+        topic = msg.topic
+        with observed.lock:
+            if topic.endswith("/alert"):
+                observed.alerts.append({"device": topic.split("/")[1], **message})
+            elif topic.endswith("/sensor_fault"):
+                observed.sensor_faults.append({"device": topic.split("/")[1], **message})
+            elif topic.endswith("/error"):
+                observed.errors.append(message)
+            elif topic.endswith("/status"):
+                observed.status.append(msg.payload.decode("utf-8", "replace"))
+        line = describe(topic, message) if isinstance(message, dict) else None
+        if line:
+            print(line, file=out, flush=True)
+
+    client.on_message = on_message
+    for topic in ("edgewatch/+/alert", "edgewatch/+/sensor_fault", "edgewatch/+/error", "edgewatch/+/status"):
+        client.subscribe(topic, qos=1)

@@ -1,0 +1,238 @@
+"""A labelled recording of one simulated pump, and :func:`simulate`, which makes one."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from edgewatch.errors import ConfigError
+from edgewatch.sim.faults import FAULTS, FaultEvent, Injection, parse_faults
+from edgewatch.sim.pump import DEFAULT_STOPS_PER_DAY, feature_names, measure, simulate_pump
+from edgewatch.sim.schedule import fault_sequence, place_events
+from edgewatch.sim.timeutil import DEFAULT_START, parse_time
+
+DEFAULT_DURATION_S = 2 * 86400.0  # two days when neither n_rows nor duration_s is given
+DEFAULT_LEAD_SHARE = 0.4  # the first 40 % of the rows are fault-free by default
+GAP_S = 300.0  # at least 5 min of normal rows between faults (and around planned stops)
+STREAM_FAULTS = 6
+FAULT_DTYPE = np.dtype(f"<U{max(len(name) for name in FAULTS)}")
+
+
+@dataclass(eq=False)
+class Recording:
+    """Rows of readings with ground truth.
+
+    ``timestamps`` float64 epoch seconds (n,); ``values`` float64 (n, F) in ``feature_names`` order, NaN
+    where a sensor dropped out; ``anomaly`` int8 (n,), 1 inside a fault; ``fault`` str (n,), the fault type
+    or ``""``; ``events`` the injected faults in time order. ``stops`` are the planned stops as row ranges
+    ``[start, end)``: normal operation (labelled 0), listed for plotting and analysis.
+    """
+
+    timestamps: np.ndarray
+    values: np.ndarray
+    feature_names: tuple[str, ...]
+    anomaly: np.ndarray
+    fault: np.ndarray
+    events: list[FaultEvent]
+    rate_hz: float = 1.0
+    stops: list[tuple[int, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.timestamps.shape[0])
+
+    @property
+    def n_rows(self) -> int:
+        return len(self)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def column(self, name: str) -> np.ndarray:
+        """The readings of one sensor (a view)."""
+        try:
+            return self.values[:, self.feature_names.index(name)]
+        except ValueError:
+            raise KeyError(f"no feature {name!r}; features: {', '.join(self.feature_names)}") from None
+
+    def slice(self, start: int, stop: int | None = None) -> Recording:
+        """Rows ``[start, stop)`` as a new recording; events and stops are clipped and re-indexed."""
+        start, stop, _ = slice(start, stop).indices(len(self))
+        stop = max(stop, start)
+
+        def clip(a: int, b: int) -> tuple[int, int] | None:
+            a, b = max(a, start), min(b, stop)
+            return (a - start, b - start) if b > a else None
+
+        events = []
+        for ev in self.events:
+            rows = clip(ev.start_row, ev.end_row)
+            if rows is not None:
+                events.append(
+                    FaultEvent(
+                        type=ev.type,
+                        start_row=rows[0],
+                        end_row=rows[1],
+                        start_ts=max(ev.start_ts, float(self.timestamps[start])),
+                        end_ts=min(ev.end_ts, self._ts_at(stop)),
+                        sensors=ev.sensors,
+                    )
+                )
+        return Recording(
+            timestamps=self.timestamps[start:stop].copy(),
+            values=self.values[start:stop].copy(),
+            feature_names=self.feature_names,
+            anomaly=self.anomaly[start:stop].copy(),
+            fault=self.fault[start:stop].copy(),
+            events=events,
+            rate_hz=self.rate_hz,
+            stops=[r for a, b in self.stops if (r := clip(a, b)) is not None],
+        )
+
+    def normal_head(self, margin_rows: int = 0) -> Recording:
+        """The fault-free rows before the first fault (minus ``margin_rows``): training data."""
+        first = self.events[0].start_row if self.events else len(self)
+        return self.slice(0, max(first - margin_rows, 0))
+
+    def _ts_at(self, row: int) -> float:
+        if row < len(self):
+            return float(self.timestamps[row])
+        if len(self) == 0:
+            return 0.0
+        return float(self.timestamps[-1]) + 1.0 / self.rate_hz
+
+
+def _rows(n_rows: int | None, duration_s: float | None, rate_hz: float) -> int:
+    if n_rows is not None and duration_s is not None:
+        raise ConfigError("give n_rows or duration_s, not both", field="n_rows")
+    if n_rows is None:
+        seconds = DEFAULT_DURATION_S if duration_s is None else float(duration_s)
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ConfigError(f"must be a positive number of seconds, got {duration_s!r}", field="duration_s")
+        n_rows = max(1, round(seconds * rate_hz))
+    if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 1:
+        raise ConfigError(f"must be a positive integer, got {n_rows!r}", field="n_rows")
+    return int(n_rows)
+
+
+def simulate(
+    *,
+    n_rows: int | None = None,
+    duration_s: float | None = None,
+    rate_hz: float = 1.0,
+    n_features: int = 10,
+    seed: int = 0,
+    faults: Sequence[str] | str | None = None,
+    fault_count: int | None = None,
+    start_time: str | float | datetime = DEFAULT_START,
+    normal_lead_rows: int | None = None,
+    stops_per_day: float = DEFAULT_STOPS_PER_DAY,
+    severity: float = 1.0,
+) -> Recording:
+    """Simulate one pump and return a labelled :class:`Recording`. Deterministic in all arguments.
+
+    Length: ``n_rows``, or ``duration_s`` × ``rate_hz``, or two days. ``faults``: ``None``/``"none"``/``[]``
+    for none, ``"all"``, ``"bearing_wear,spike"`` or a list of names (see
+    :data:`edgewatch.sim.faults.FAULT_TYPES`). Without ``fault_count`` each selected type is injected once;
+    with it, ``fault_count`` events cycle through the selected types (all types if ``faults`` is None).
+    No fault starts in the first ``normal_lead_rows`` rows (default 40 % of the rows), faults are
+    separated by normal rows and never overlap a planned stop. The same ``seed`` gives the same plant
+    (and identical readings outside the faults) whatever faults are chosen. ``stops_per_day`` sets how
+    often the pump makes a planned stop (0: never); ``severity`` scales every fault magnitude (1.0: clearly
+    detectable at full development; 0.5 makes a harder benchmark).
+
+    Raises :class:`ConfigError` for an invalid argument or a recording too short for its faults.
+    """
+    if not (isinstance(rate_hz, int | float) and math.isfinite(rate_hz) and rate_hz > 0):
+        raise ConfigError(f"must be a positive number, got {rate_hz!r}", field="rate_hz")
+    rate_hz = float(rate_hz)
+    n = _rows(n_rows, duration_s, rate_hz)
+    names = feature_names(n_features)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"must be a non-negative integer, got {seed!r}", field="seed")
+    seed = int(seed)
+    types = parse_faults(faults)
+    if fault_count is not None:
+        if isinstance(fault_count, bool) or not isinstance(fault_count, int | np.integer) or fault_count < 0:
+            raise ConfigError(f"must be a non-negative integer, got {fault_count!r}", field="fault_count")
+        if fault_count > 0 and not types:
+            if faults is not None:
+                raise ConfigError("fault_count > 0 but no fault type selected", field="fault_count")
+            types = tuple(FAULTS)
+    lead = round(DEFAULT_LEAD_SHARE * n) if normal_lead_rows is None else int(normal_lead_rows)
+    if not 0 <= lead <= n:
+        raise ConfigError(f"must be between 0 and {n}, got {normal_lead_rows!r}", field="normal_lead_rows")
+    start_epoch = parse_time(start_time)
+    for name, value in (("stops_per_day", stops_per_day), ("severity", severity)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ConfigError(f"must be a non-negative number, got {value!r}", field=name)
+
+    trace = simulate_pump(
+        n, rate_hz=rate_hz, names=names, seed=seed, start_epoch=start_epoch, stops_per_day=stops_per_day
+    )
+    kinds = [FAULTS[name] for name in fault_sequence(types, fault_count, seed)]
+    durations = [
+        round(np.random.default_rng([seed, STREAM_FAULTS, i, 0]).uniform(*k.duration_s) * rate_hz)
+        for i, k in enumerate(kinds)
+    ]
+    gap = max(1, min(round(GAP_S * rate_hz), (n - lead) // max(4 * len(kinds), 1)))
+    spans = place_events(
+        durations,
+        min_rows=[k.min_rows for k in kinds],
+        n_rows=n,
+        lead_rows=lead,
+        blocked=trace.stops,
+        gap_rows=gap,
+        seed=seed,
+    )
+
+    injections = []
+    for i, (kind, (a, b)) in enumerate(zip(kinds, spans, strict=True)):
+        rng = np.random.default_rng([seed, STREAM_FAULTS, i, 1])
+        inj = Injection(rng=rng, trace=trace, start=a, end=b, severity=float(severity))
+        inj.sensors = kind.pick(inj)
+        injections.append((kind, inj))
+
+    true = {name: arr.copy() for name, arr in trace.true.items()}
+    for kind, inj in injections:
+        if kind.process:
+            inj.true = true
+            kind.apply(inj)
+    values = measure(trace, true)
+    for kind, inj in injections:
+        if not kind.process:
+            inj.values = values
+            kind.apply(inj)
+
+    timestamps = start_epoch + np.arange(n, dtype=np.float64) / rate_hz
+    anomaly = np.zeros(n, dtype=np.int8)
+    fault = np.zeros(n, dtype=FAULT_DTYPE)
+    events = []
+    for kind, inj in sorted(injections, key=lambda item: item[1].start):
+        anomaly[inj.start : inj.end] = 1
+        fault[inj.start : inj.end] = kind.name
+        end_ts = start_epoch + inj.end / rate_hz
+        events.append(FaultEvent(kind.name, inj.start, inj.end, float(timestamps[inj.start]), end_ts, inj.sensors))
+    return Recording(
+        timestamps=timestamps,
+        values=values,
+        feature_names=names,
+        anomaly=anomaly,
+        fault=fault,
+        events=events,
+        rate_hz=rate_hz,
+        stops=list(trace.stops),
+    )
+
+
+def simulate_normal(**kwargs: object) -> Recording:
+    """:func:`simulate` without any fault (same arguments, ``faults``/``fault_count`` not allowed):
+    fault-free data for training, identical to the normal parts of a faulty recording of the same seed."""
+    for key in ("faults", "fault_count", "normal_lead_rows"):
+        if key in kwargs:
+            raise TypeError(f"simulate_normal() got an unexpected keyword argument {key!r}")
+    return simulate(faults=None, **kwargs)  # type: ignore[arg-type]
