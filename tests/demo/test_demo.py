@@ -1,0 +1,70 @@
+"""`edgewatch demo` end to end over a real Mosquitto, and Ctrl-C leaving nothing running."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.mqtt_broker import port_accepts, require_mosquitto
+
+pytestmark = [pytest.mark.slow, pytest.mark.mqtt]
+
+
+def _demo(workdir: Path, *extra: str) -> subprocess.Popen[str]:
+    require_mosquitto()
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgewatch.cli", "demo", "--workdir", str(workdir), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _agent_running(workdir: Path) -> bool:
+    result = subprocess.run(["pgrep", "-f", str(workdir / "agent.toml")], capture_output=True)
+    return result.returncode == 0
+
+
+def test_demo_runs_end_to_end_and_lists_the_faults_it_caught(tmp_path: Path) -> None:
+    proc = _demo(tmp_path, "--hours", "2", "--rate", "3000")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    match = re.search(r"summary: (\d+) of (\d+) faults caught", out)
+    assert match, out
+    caught, total = int(match.group(1)), int(match.group(2))
+    assert total == 9 and caught >= 8, out
+    assert "ALERT RAISED" in out and "SENSOR FAULT" in out
+    report = tmp_path / "report.html"
+    assert report.is_file() and "<canvas" in report.read_text()
+    port = int(re.search(r"mosquitto on mqtt://127\.0\.0\.1:(\d+)", out).group(1))  # type: ignore[union-attr]
+    assert not port_accepts("127.0.0.1", port) and not _agent_running(tmp_path)
+
+
+def test_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
+    proc = _demo(tmp_path, "--hours", "2", "--rate", "200")
+    assert proc.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.startswith("[5/6]") or not line:
+            break
+    assert any(x.startswith("[5/6]") for x in lines), "".join(lines)
+    assert _agent_running(tmp_path)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", "".join(lines)).group(1))  # type: ignore[union-attr]
+    deadline = time.monotonic() + 10
+    while (_agent_running(tmp_path) or port_accepts("127.0.0.1", port)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _agent_running(tmp_path), "the agent outlived the demo"
+    assert not port_accepts("127.0.0.1", port), "the broker outlived the demo"
+    assert os.path.exists(tmp_path / "agent.log")
