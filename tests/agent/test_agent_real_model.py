@@ -120,6 +120,47 @@ def _replay(config_path: Path, device: str, payloads: list[bytes]) -> list[dict]
     return [e.to_json() for e in events if isinstance(e, AlertEvent)]
 
 
+def _replay_command(
+    tmp_path: Path, config_path: Path, device: str, payloads: list[bytes]
+) -> list[tuple[str, str, str]]:
+    """``edgewatch replay`` itself, on a CSV of the same readings: (state, alert id, severity) per alert."""
+    import csv
+
+    from edgewatch.cli import main
+
+    recording = tmp_path / "recording.csv"
+    with open(recording, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", *FEATURES])
+        for p in payloads:
+            message = json.loads(p)
+            writer.writerow([message["ts"], *(message["values"][f] for f in FEATURES)])
+    config = load_config(config_path)
+    out = tmp_path / "events.csv"
+    args = [
+        "replay",
+        str(config.bundle.path),
+        str(recording),
+        "--out",
+        str(out),
+        "--config",
+        str(config_path),
+        "--device",
+        device,
+        "--runtime",
+        config.runtime.backend,
+    ]
+    assert main(args) == 0
+    alerts = []
+    with open(out, newline="") as handle:
+        for row in csv.DictReader(handle):
+            for event in row["events"].split():
+                if event.startswith("alert_"):
+                    state, alert_id, severity = event.removeprefix("alert_").split(":")
+                    alerts.append((state, alert_id, severity))
+    return alerts
+
+
 @pytest.mark.parametrize("runtime", ["litert", "onnx"])
 def test_live_alerts_equal_replay(tmp_path: Path, broker, listen, real_bundle: Path, runtime: str) -> None:
     config = _config(tmp_path, broker, real_bundle, runtime)
@@ -142,6 +183,8 @@ def test_live_alerts_equal_replay(tmp_path: Path, broker, listen, real_bundle: P
     assert states[0] == "raised" and states[-1] == "cleared", states
     assert live_alerts[0]["top_features"][0]["feature"] in ("s0", "s3")
     assert live_alerts == _replay(config, "press-7", payloads)
+    live_sequence = [(a["state"], a["alert_id"], a["severity"]) for a in live_alerts]
+    assert live_sequence == _replay_command(tmp_path, config, "press-7", payloads)
     assert status.payloads("edgewatch/edge-1/status")[-1] == b"stopped"
 
 
