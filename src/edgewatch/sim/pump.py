@@ -69,22 +69,22 @@ class Sensor:
 
 # The first BASE_FEATURES are the default columns (in this order); the rest are optional extras.
 SENSORS: tuple[Sensor, ...] = (
-    Sensor("vibration_x_rms", "mm/s", 0.02, 0.04, 0.10, 2.6, 3, "drive-end bearing housing, horizontal"),
-    Sensor("vibration_y_rms", "mm/s", 0.02, 0.04, 0.07, 2.0, 3, "drive-end bearing housing, vertical"),
-    Sensor("bearing_temp", "°C", 0.15, 0.0, 0.6, 16.0, 2, "drive-end bearing temperature"),
-    Sensor("motor_temp", "°C", 0.2, 0.0, 1.7, 33.0, 2, "motor frame temperature"),
-    Sensor("motor_current", "A", 0.2, 0.005, 0.4, 27.0, 2, "motor phase current (RMS)"),
-    Sensor("voltage", "V", 0.8, 0.0, 2.3, 14.0, 1, "supply line-to-line voltage"),
-    Sensor("pressure", "bar", 0.02, 0.005, 0.05, 3.3, 3, "discharge pressure"),
-    Sensor("flow", "m3/h", 0.6, 0.01, 1.9, 58.0, 2, "volumetric flow"),
-    Sensor("speed_rpm", "rpm", 2.5, 0.0, 5.0, 580.0, 1, "shaft speed"),
-    Sensor("ambient_temp", "°C", 0.15, 0.0, 0.8, 12.0, 2, "machine-room air temperature"),
-    Sensor("power_kw", "kW", 0.05, 0.005, 0.16, 20.0, 2, "motor electrical power"),
-    Sensor("vibration_z_rms", "mm/s", 0.02, 0.04, 0.07, 2.2, 3, "drive-end bearing housing, axial"),
-    Sensor("discharge_temp", "°C", 0.1, 0.0, 0.35, 3.7, 2, "pumped-fluid temperature"),
-    Sensor("suction_pressure", "bar", 0.012, 0.0, 0.05, 0.53, 3, "suction (inlet) pressure"),
-    Sensor("oil_pressure", "bar", 0.03, 0.0, 0.03, 0.92, 3, "bearing lubrication oil pressure"),
-    Sensor("winding_temp", "°C", 0.25, 0.0, 2.2, 51.0, 2, "motor stator winding temperature"),
+    Sensor("vibration_x_rms", "mm/s", 0.02, 0.04, 0.10, 1.9, 3, "drive-end bearing housing, horizontal"),
+    Sensor("vibration_y_rms", "mm/s", 0.02, 0.04, 0.065, 1.4, 3, "drive-end bearing housing, vertical"),
+    Sensor("bearing_temp", "°C", 0.15, 0.0, 0.57, 14.0, 2, "drive-end bearing temperature"),
+    Sensor("motor_temp", "°C", 0.2, 0.0, 1.5, 28.0, 2, "motor frame temperature"),
+    Sensor("motor_current", "A", 0.2, 0.005, 0.39, 27.0, 2, "motor phase current (RMS)"),
+    Sensor("voltage", "V", 0.8, 0.0, 2.2, 13.0, 1, "supply line-to-line voltage"),
+    Sensor("pressure", "bar", 0.02, 0.005, 0.05, 3.2, 3, "discharge pressure"),
+    Sensor("flow", "m3/h", 0.6, 0.01, 1.9, 52.0, 2, "volumetric flow"),
+    Sensor("speed_rpm", "rpm", 2.5, 0.0, 6.5, 580.0, 1, "shaft speed"),
+    Sensor("ambient_temp", "°C", 0.15, 0.0, 0.76, 7.0, 2, "machine-room air temperature"),
+    Sensor("power_kw", "kW", 0.05, 0.005, 0.16, 19.5, 2, "motor electrical power"),
+    Sensor("vibration_z_rms", "mm/s", 0.02, 0.04, 0.068, 1.4, 3, "drive-end bearing housing, axial"),
+    Sensor("discharge_temp", "°C", 0.1, 0.0, 0.36, 2.4, 2, "pumped-fluid temperature"),
+    Sensor("suction_pressure", "bar", 0.012, 0.0, 0.05, 0.34, 3, "suction (inlet) pressure"),
+    Sensor("oil_pressure", "bar", 0.03, 0.0, 0.03, 0.91, 3, "bearing lubrication oil pressure"),
+    Sensor("winding_temp", "°C", 0.25, 0.0, 2.5, 50.0, 2, "motor stator winding temperature"),
 )
 SENSOR_BY_NAME: dict[str, Sensor] = {s.name: s for s in SENSORS}
 
@@ -193,7 +193,9 @@ def _setpoint(seed: int, t: np.ndarray, span: float) -> np.ndarray:
     return np.interp(t, kt, kv)
 
 
-def _stops(seed: int, t: np.ndarray, span: float, rate_hz: float, stops_per_day: float):
+def _stops(
+    seed: int, t: np.ndarray, span: float, rate_hz: float, stops_per_day: float
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Run factor (1 running, 0 stopped, linear ramps) and the planned stops as row ranges."""
     run = np.ones_like(t)
     rows: list[tuple[int, int]] = []
