@@ -1,0 +1,541 @@
+"""Benchmark ``agent``: the real agent process against a private Mosquitto broker.
+
+Starts ``mosquitto -c CONF`` on a free loopback port (never 1883) and the agent
+(``edgewatch run``, or ``python -m edgewatch.agent`` while the ``run`` command is not registered) with a
+generated configuration: the bundle, ``plant/+/sensors``, score stream on for every reading, alert policy
+k=1 of n=1 with no cool-down (so each injected fault raises one alert and the next normal reading clears
+it). The agent is pinned to one CPU; the publisher and the broker share the other. Phases:
+
+1. **start-up** — readings are published every 2 ms from before the agent is launched; measured: launch
+   (``Popen``) → first ``edgewatch/<device>/score`` message received, and the agent's VmHWM then;
+2. **latency** — ``rate_hz`` readings/s (1,000 by default) for ``seconds``; every 50th reading of the
+   device ``fault`` is pushed 12 standard deviations off on one sensor; publish time → ``raised`` alert
+   received (matched by the reading's ``ts``), p50/p99; the same run gives publish → score latency;
+3. **sustained** — a ladder of publish rates on one device, ``seconds`` each; per rate: readings published,
+   scores received and the agent's ``scored_total`` (from ``edgewatch/<agent>/stats``) — nothing lost means
+   all three agree — plus the agent's CPU seconds per reading from ``/proc/PID/stat``.
+
+Baseline in the same run: a bare MQTT round trip (publish → receive of the same message through the broker,
+no agent) at the same rate, and the bare runtime process of the ``runtime`` benchmark (start-up, RSS).
+Peak RSS is ``VmHWM`` of ``/proc/PID/status`` after all phases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgewatch.bench import machine_info, percentile, target
+
+TARGET_RSS_MB = 45.0
+TARGET_STARTUP_S = 0.5
+TARGET_ALERT_P99_MS = 10.0
+TARGET_SUSTAINED_PER_S = 10_000.0
+FAULT_EVERY = 50
+FAULT_SIGMAS = 12.0
+
+
+def find_mosquitto() -> str | None:
+    if os.access("/usr/sbin/mosquitto", os.X_OK):
+        return "/usr/sbin/mosquitto"
+    return shutil.which("mosquitto")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Broker:
+    """A private mosquitto on a free loopback port, in a temporary directory."""
+
+    def __init__(self, workdir: Path):
+        binary = find_mosquitto()
+        if binary is None:
+            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        self.port = free_port()
+        conf = workdir / "mosquitto.conf"
+        run_as = "user root\n" if os.geteuid() == 0 else ""
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 100000\nlog_dest none\n" + run_as
+        )
+        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("mosquitto did not start listening")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Listener:
+    """A paho client subscribed to the agent's topics, recording receive times (``time.time()``)."""
+
+    def __init__(self, port: int, topics: list[str]):
+        import paho.mqtt.client as mqtt
+
+        self.scores: dict[str, list[tuple[float, float]]] = {}  # device -> [(reading ts, received)]
+        self.alerts: list[tuple[dict[str, Any], float]] = []
+        self.stats: list[dict[str, Any]] = []
+        self.echo: dict[int, float] = {}
+        self.first_score: float | None = None
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-listener-{os.getpid()}")
+        self.client.on_message = self._on_message
+        self._subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a, **k: self._subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe([(t, 0) for t in topics])
+        self.client.loop_start()
+        if not self._subscribed.wait(5):
+            raise RuntimeError("listener could not subscribe")
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        now = time.time()
+        parts = msg.topic.split("/")
+        if msg.topic.startswith("bench/echo/"):
+            self.echo[int(parts[2])] = now
+            return
+        kind = parts[-1]
+        if kind == "score":
+            data = json.loads(msg.payload)
+            with self.lock:
+                if self.first_score is None:
+                    self.first_score = now
+                self.scores.setdefault(data["device"], []).append((float(data["ts"]), now))
+        elif kind == "alert" and msg.payload:
+            data = json.loads(msg.payload)
+            with self.lock:
+                self.alerts.append((data, now))
+        elif kind == "stats":
+            with self.lock:
+                self.stats.append(json.loads(msg.payload))
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class Publisher:
+    """Publishes simulated normal readings (cycled), or one of them with a sensor pushed off (a fault)."""
+
+    def __init__(self, port: int, rows: np.ndarray, spread: np.ndarray, seed: int):
+        import paho.mqtt.client as mqtt
+
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-publisher-{os.getpid()}")
+        self.client.max_queued_messages_set(0)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.rows = [",".join(f"{v:.6g}" for v in row) for row in rows]
+        rng = np.random.default_rng(seed)
+        self.faults = []
+        for row in rows[:500]:
+            j = int(rng.integers(len(row)))
+            bad = row.copy()
+            bad[j] += FAULT_SIGMAS * spread[j]
+            self.faults.append(",".join(f"{v:.6g}" for v in bad))
+        self.published = 0
+
+    def publish(self, device: str, ts: float, fault: bool = False) -> None:
+        pool = self.faults if fault else self.rows
+        values = pool[self.published % len(pool)]
+        payload = f'{{"ts":{ts!r},"values":[{values}]}}'.encode()
+        self.client.publish(f"plant/{device}/sensors", payload, qos=0)
+        self.published += 1
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _paced(rate_hz: float, seconds: float, action: Any) -> int:
+    """Call ``action(i)`` ``rate_hz`` times a second for ``seconds``; return the number of calls."""
+    n = int(rate_hz * seconds)
+    start = time.perf_counter()
+    for i in range(n):
+        due = start + i / rate_hz
+        delay = due - time.perf_counter()
+        if delay > 0.0005:
+            time.sleep(delay - 0.0003)
+        while time.perf_counter() < due:
+            pass
+        action(i)
+    return n
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("VmHWM:", "VmRSS:")):
+                    out[line.split(":")[0]] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_command(config: Path) -> list[str]:
+    """``edgewatch run`` when the command is registered, else ``python -m edgewatch.agent``."""
+    import importlib.util
+
+    if importlib.util.find_spec("edgewatch.commands.run") is not None:
+        return [sys.executable, "-m", "edgewatch.cli", "run", "--config", str(config)]
+    return [sys.executable, "-m", "edgewatch.agent", "--config", str(config)]
+
+
+def _write_config(path: Path, bundle: Path, port: int, state: Path, score_every_n: int = 1) -> None:
+    path.write_text(
+        f'state_dir = "{state}"\n'
+        f'[bundle]\npath = "{bundle}"\n'
+        f'[runtime]\nbackend = "litert"\nthreads = 1\n'
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\ntopic = "plant/+/sensors"\n'
+        '[thresholds]\nmode = "fixed"\n'
+        "[alerts]\nk = 1\nn = 1\nclear_after = 1\ncooldown_s = 0.0\nupdate_interval_s = 3600.0\n"
+        '[health]\nagent_id = "bench"\nstats_interval_s = 1.0\nscore_stream = true\n'
+        f"score_every_n = {score_every_n}\n"
+        'thermal_file = "/nonexistent/edgewatch-bench-thermal"\n'
+    )
+
+
+def _start_agent(cmd: list[str], pin: int) -> subprocess.Popen[bytes]:
+    agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.sched_setaffinity(agent.pid, [pin])  # before it has imported anything: set right after fork/exec
+    return agent
+
+
+def _stop_agent(agent: subprocess.Popen[bytes] | None, result: dict[str, Any], key: str) -> None:
+    if agent is None:
+        return
+    if agent.poll() is None:
+        agent.terminate()
+        try:
+            agent.wait(10)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait(5)
+    stderr = agent.stderr.read().decode(errors="replace") if agent.stderr else ""
+    result[key] = {"exit_code": agent.returncode, "stderr_tail": stderr[-2000:]}
+
+
+def _wait_ready(agent: subprocess.Popen[bytes], listener: Listener, timeout: float = 30.0) -> float | None:
+    deadline = time.monotonic() + timeout
+    while listener.first_score is None and time.monotonic() < deadline and agent.poll() is None:
+        time.sleep(0.001)
+    return listener.first_score
+
+
+def run(
+    *,
+    bundle: str | None = None,
+    features: int = 16,
+    train_rows: int = 20_000,
+    seed: int = 0,
+    rate_hz: float = 1000.0,
+    seconds: float = 5.0,
+    ladder: tuple[float, ...] = (2000.0, 5000.0, 8000.0, 10000.0, 12000.0),
+    agent_cpu: int | None = None,
+    say: Any = lambda _msg: None,
+) -> dict[str, Any]:
+    from edgewatch.bench.runtime import BASELINE_NUMPY, CHILD, FORBIDDEN, _startup, default_bundle
+    from edgewatch.bundle import load_bundle
+    from edgewatch.sim import simulate_normal
+
+    with tempfile.TemporaryDirectory(prefix="edgewatch-bench-agent-") as tmp_name:
+        tmp = Path(tmp_name)
+        path = (
+            Path(bundle)
+            if bundle
+            else default_bundle(tmp / "bundle", rows=train_rows, features=features, seed=seed, say=say)
+        )
+        manifest = load_bundle(path).manifest
+        spread = np.array([s.std for s in manifest.feature_stats])
+        sim = simulate_normal(n_rows=5000, n_features=manifest.n_features, seed=seed + 7)
+        if tuple(sim.feature_names) != tuple(manifest.features):
+            raise RuntimeError("the agent benchmark needs a bundle trained on simulated pump features")
+        result: dict[str, Any] = {
+            "benchmark": "agent",
+            "machine": machine_info(),
+            "parameters": {
+                "bundle": str(bundle) if bundle else f"default dense-ae trained on {train_rows} simulated rows",
+                "features": manifest.n_features,
+                "rate_hz": rate_hz,
+                "seconds_per_phase": seconds,
+                "ladder": list(ladder),
+                "fault_every": FAULT_EVERY,
+                "fault_sigmas": FAULT_SIGMAS,
+                "readings": "simulated normal rows (seed + 7), cycled; faults: one sensor + 12 sd",
+                "alert_policy": "k=1 of n=1, clear_after=1, cooldown 0, fixed threshold (benchmark config)",
+                "score_stream": "every reading for start-up/latency; every 1000th for the sustained ladder",
+            },
+        }
+        say("baselines: bare runtime process, import numpy ...")
+        py = sys.executable
+        result["baseline"] = {
+            "python_import_numpy": _startup([py, "-c", BASELINE_NUMPY], 3),
+            "bare_runtime_litert_int8": _startup(
+                [py, "-c", CHILD % (FORBIDDEN,), str(path), "litert", "litert-int8"], 3
+            ),
+        }
+        broker = Broker(tmp)
+        listener = publisher = agent = None
+        cpus = sorted(os.sched_getaffinity(0))
+        try:
+            listener = Listener(broker.port, ["edgewatch/#", "bench/echo/#"])
+            publisher = Publisher(broker.port, sim.values, spread, seed)
+            pin = agent_cpu if agent_cpu is not None else cpus[-1]
+            others = [c for c in cpus if c != pin] or cpus
+            os.sched_setaffinity(0, others)
+            result["baseline"]["mqtt_round_trip"] = _round_trip(broker.port, listener, rate_hz, min(seconds, 3.0))
+            config = tmp / "agent.toml"
+            _write_config(config, path, broker.port, tmp / "state", score_every_n=1)
+            cmd = agent_command(config)
+            result["agent_command"] = " ".join(cmd)
+            result["agent_cpu"] = pin
+            say(f"agent: {' '.join(cmd)} (pinned to CPU {pin})")
+
+            # phase 1: start-up, readings flowing from before launch
+            stop = threading.Event()
+
+            def feed() -> None:
+                while not stop.is_set():
+                    publisher.publish("startup", time.time())
+                    time.sleep(0.002)
+
+            feeder = threading.Thread(target=feed, daemon=True)
+            feeder.start()
+            time.sleep(0.1)
+            launched = time.time()
+            agent = _start_agent(cmd, pin)
+            first = _wait_ready(agent, listener)
+            stop.set()
+            feeder.join()
+            if first is None:
+                _stop_agent(agent, result, "agent_process")
+                raise RuntimeError(f"the agent never published a score: {result['agent_process']}")
+            result["startup"] = {
+                "launch_to_first_score_seconds": first - launched,
+                "rss_after_startup_kb": _proc_status(agent.pid),
+            }
+            say(f"launch to first score: {first - launched:.3f} s")
+            time.sleep(1.0)
+
+            # phase 2: publish -> alert latency at rate_hz
+            result["latency"] = _latency_phase(publisher, listener, rate_hz, seconds)
+            lat = result["latency"]
+            say(
+                f"latency at {rate_hz:.0f}/s: alert p50 {lat['alert_ms_p50']:.2f} ms p99 {lat['alert_ms_p99']:.2f} ms"
+                f" ({lat['alerts_matched']} of {lat['faults_injected']} faults); score p50 {lat['score_ms_p50']:.2f}"
+                f" ms p99 {lat['score_ms_p99']:.2f} ms"
+            )
+            status = _proc_status(agent.pid)
+            result["latency_agent_peak_rss_kb"] = status.get("VmHWM")
+            _stop_agent(agent, result, "latency_agent_process")
+            agent = None
+
+            # phase 3: sustained ladder, a fresh agent publishing every 1000th score
+            config2 = tmp / "agent-sustained.toml"
+            _write_config(config2, path, broker.port, tmp / "state2", score_every_n=1000)
+            listener.first_score = None
+            agent = _start_agent(agent_command(config2), pin)
+            stop.clear()
+            feeder = threading.Thread(target=feed, daemon=True)
+            feeder.start()
+            ok = _wait_ready(agent, listener)
+            stop.set()
+            feeder.join()
+            if ok is None:
+                raise RuntimeError("the sustained-phase agent never published a score")
+            time.sleep(1.5)
+            result["sustained"] = [_sustained(publisher, listener, agent.pid, r, seconds, say) for r in ladder]
+            status = _proc_status(agent.pid)
+            result["sustained_agent_peak_rss_kb"] = status.get("VmHWM")
+        finally:
+            _stop_agent(agent, result, "agent_process")
+            for c in (publisher, listener):
+                if c is not None:
+                    c.close()
+            broker.stop()
+            os.sched_setaffinity(0, cpus)
+
+    peaks = [v for v in (result.get("latency_agent_peak_rss_kb"), result.get("sustained_agent_peak_rss_kb")) if v]
+    peak_mb = max(peaks) / 1024 if peaks else None
+    result["agent_peak_rss_mb"] = peak_mb
+    lossless = [s for s in result.get("sustained", []) if s["lossless"]]
+    best = max(lossless, key=lambda s: s["rate_hz"]) if lossless else None
+    capacity = [s["readings_per_agent_cpu_second"] for s in result.get("sustained", []) if s["lossless"]]
+    result["highest_lossless_rate"] = None if best is None else best["rate_hz"]
+    result["highest_lossless_achieved_publish_rate"] = None if best is None else best["achieved_publish_rate"]
+    result["readings_per_agent_cpu_second_max"] = max(capacity) if capacity else None
+    result["targets"] = {
+        "agent_peak_rss_mb": target(None if peak_mb is None else round(peak_mb, 1), TARGET_RSS_MB, unit="MB"),
+        "launch_to_first_score_s": target(
+            round(result["startup"]["launch_to_first_score_seconds"], 3), TARGET_STARTUP_S, unit="s"
+        ),
+        "publish_to_alert_p99_ms": target(round(result["latency"]["alert_ms_p99"], 2), TARGET_ALERT_P99_MS, unit="ms"),
+        "sustained_lossless_readings_per_s": target(
+            None if best is None else round(best["achieved_publish_rate"]),
+            TARGET_SUSTAINED_PER_S,
+            at_most=False,
+            unit="/s",
+        ),
+    }
+    base = result["baseline"]
+    result["ratios"] = {
+        "agent_rss_over_bare_runtime": (peak_mb or float("nan"))
+        / base["bare_runtime_litert_int8"]["peak_rss_mb_median"],
+        "agent_rss_over_import_numpy": (peak_mb or float("nan")) / base["python_import_numpy"]["peak_rss_mb_median"],
+        "agent_startup_over_bare_runtime": result["startup"]["launch_to_first_score_seconds"]
+        / base["bare_runtime_litert_int8"]["launch_to_ready_seconds_median"],
+        "alert_p99_over_mqtt_round_trip_p99": result["latency"]["alert_ms_p99"] / base["mqtt_round_trip"]["ms_p99"],
+    }
+    return result
+
+
+def _round_trip(port: int, listener: Listener, rate_hz: float, seconds: float) -> dict[str, Any]:
+    """Publish → receive of the same message through the broker, no agent involved."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-echo-{os.getpid()}")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    sent: dict[int, float] = {}
+    payload = b"x" * 400
+
+    def send(i: int) -> None:
+        sent[i] = time.time()
+        client.publish(f"bench/echo/{i}", payload, qos=0)
+
+    n = _paced(rate_hz, seconds, send)
+    time.sleep(0.5)
+    client.loop_stop()
+    client.disconnect()
+    lat = [(listener.echo[i] - t) * 1000 for i, t in sent.items() if i in listener.echo]
+    return {
+        "sent": n,
+        "received": len(lat),
+        "ms_p50": percentile(lat, 50) if lat else None,
+        "ms_p99": percentile(lat, 99) if lat else None,
+    }
+
+
+def _latency_phase(publisher: Publisher, listener: Listener, rate_hz: float, seconds: float) -> dict[str, Any]:
+    sent_fault: dict[float, float] = {}
+    sent_all: dict[float, float] = {}
+    with listener.lock:
+        listener.alerts.clear()
+        listener.scores.pop("fault", None)
+
+    def send(i: int) -> None:
+        ts = round(time.time(), 6)
+        fault = i % FAULT_EVERY == FAULT_EVERY - 1
+        publisher.publish("fault", ts, fault)
+        sent_all[ts] = ts
+        if fault:
+            sent_fault[ts] = ts
+
+    n = _paced(rate_hz, seconds, send)
+    time.sleep(1.0)
+    with listener.lock:
+        raised = [(a, t) for a, t in listener.alerts if a.get("state") == "raised" and a.get("device") == "fault"]
+        scores = list(listener.scores.get("fault", []))
+    alert_ms = [(t - float(a["ts"])) * 1000 for a, t in raised if round(float(a["ts"]), 6) in sent_fault]
+    score_ms = [(t - ts) * 1000 for ts, t in scores if round(ts, 6) in sent_all]
+    return {
+        "published": n,
+        "faults_injected": len(sent_fault),
+        "alerts_raised_received": len(raised),
+        "alerts_matched": len(alert_ms),
+        "alert_ms_p50": percentile(alert_ms, 50) if alert_ms else float("nan"),
+        "alert_ms_p99": percentile(alert_ms, 99) if alert_ms else float("nan"),
+        "alert_ms_max": max(alert_ms) if alert_ms else float("nan"),
+        "scores_received": len(scores),
+        "score_ms_p50": percentile(score_ms, 50) if score_ms else float("nan"),
+        "score_ms_p99": percentile(score_ms, 99) if score_ms else float("nan"),
+    }
+
+
+def _sustained(
+    publisher: Publisher, listener: Listener, pid: int, rate_hz: float, seconds: float, say: Any
+) -> dict[str, Any]:
+    """Publish at ``rate_hz`` for ``seconds``; nothing lost when the agent scored every reading published."""
+    before = _fresh_stats(listener, time.time())
+    cpu0 = _cpu_seconds(pid)
+    t0 = time.perf_counter()
+    base = time.time()
+    device = f"load{int(rate_hz)}"
+    n = _paced(rate_hz, seconds, lambda i: publisher.publish(device, base + i * 1e-4))
+    publish_s = time.perf_counter() - t0
+    # wait until the agent's counters stop moving, then take a stats message newer than that
+    last, after = -1, before
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        after = _fresh_stats(listener, time.time())
+        if after["readings_total"] == last:
+            break
+        last = after["readings_total"]
+    cpu = _cpu_seconds(pid) - cpu0
+    received = after["readings_total"] - before["readings_total"]
+    scored = after["scored_total"] - before["scored_total"]
+    entry = {
+        "rate_hz": rate_hz,
+        "published": n,
+        "publish_seconds": publish_s,
+        "achieved_publish_rate": n / publish_s,
+        "agent_readings_total_delta": received,
+        "agent_scored_total_delta": scored,
+        "lost": n - scored,
+        "lossless": scored == n,
+        "agent_cpu_seconds": cpu,
+        "agent_cpu_us_per_reading": cpu / max(scored, 1) * 1e6,
+        "readings_per_agent_cpu_second": scored / cpu if cpu > 0 else float("nan"),
+        "agent_stats": after,
+    }
+    say(
+        f"sustained {rate_hz:.0f}/s: published {n} (at {entry['achieved_publish_rate']:.0f}/s), agent received "
+        f"{received}, scored {scored}; agent CPU {entry['agent_cpu_us_per_reading']:.0f} us/reading"
+    )
+    return entry
+
+
+def _fresh_stats(listener: Listener, newer_than: float, timeout: float = 10.0) -> dict[str, Any]:
+    """The first agent stats message stamped after ``newer_than`` (the agent sends one a second)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with listener.lock:
+            for stats in reversed(listener.stats):
+                if stats.get("ts", 0) > newer_than:
+                    return dict(stats)
+        time.sleep(0.05)
+    raise RuntimeError("no fresh stats message from the agent")

@@ -1,0 +1,132 @@
+"""``edgewatch bench NAME``: run one benchmark, print a summary and write the full result as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "run a benchmark (training, quantization, runtime, agent) and record the result as JSON"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=["training", "quantization", "runtime", "agent"], help="which benchmark")
+    parser.add_argument("--out", help="write the result here as JSON (e.g. benchmarks/results/runtime.json)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--features", type=int, default=16, help="number of simulated sensors (16)")
+    g = parser.add_argument_group("training")
+    g.add_argument("--rows", type=int, default=20_000, help="training: simulated rows (20000)")
+    g.add_argument("--max-epochs", type=int, default=200, help="training/quantization: epoch cap (200)")
+    g.add_argument("--repeats", type=int, default=2, help="training: pipeline/baseline pairs, interleaved (2)")
+    g = parser.add_argument_group("quantization")
+    g.add_argument("--days", type=float, default=1.0, help="quantization: simulated days per recording (1)")
+    g.add_argument("--rate", type=float, default=0.5, help="quantization: readings per second (0.5)")
+    g.add_argument("--variants", help="quantization: comma-separated subset of the variants (default: all)")
+    g = parser.add_argument_group("runtime / agent")
+    g.add_argument("--bundle", help="runtime/agent: bundle to measure (default: train a default one)")
+    g.add_argument("--calls", type=int, default=2000, help="runtime: batch-1 calls per backend (2000)")
+    g.add_argument("--startups", type=int, default=5, help="runtime: fresh processes per backend (5)")
+    g.add_argument(
+        "--throughput-seconds", type=float, default=1.0, help="runtime: seconds per batch-size throughput run (1)"
+    )
+    g.add_argument("--train-rows", type=int, default=20_000, help="runtime/agent: rows for the default bundle")
+    g.add_argument("--rate-hz", type=float, default=1000.0, help="agent: readings/s for the latency test (1000)")
+    g.add_argument("--seconds", type=float, default=5.0, help="agent: length of each timed phase (5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (RuntimeError, ValueError) as exc:  # e.g. mosquitto missing, an unknown variant
+        print(f"edgewatch bench: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    result: dict[str, Any]
+    if args.name == "training":
+        from edgewatch.bench import training
+
+        result = training.run(
+            rows=args.rows,
+            features=args.features,
+            seed=args.seed,
+            max_epochs=args.max_epochs,
+            repeats=args.repeats,
+            say=say,
+        )
+    elif args.name == "quantization":
+        from edgewatch.bench import quantization
+
+        variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
+        result = quantization.run(
+            days=args.days,
+            rate=args.rate,
+            features=args.features,
+            seed=args.seed,
+            max_epochs=args.max_epochs,
+            variants=variants,
+            say=say,
+        )
+    elif args.name == "runtime":
+        from edgewatch.bench import runtime
+
+        result = runtime.run(
+            bundle=args.bundle,
+            calls=args.calls,
+            startups=args.startups,
+            throughput_seconds=args.throughput_seconds,
+            features=args.features,
+            train_rows=args.train_rows,
+            seed=args.seed,
+            say=say,
+        )
+    else:
+        from edgewatch.bench import agent
+
+        result = agent.run(
+            bundle=args.bundle,
+            features=args.features,
+            train_rows=args.train_rows,
+            seed=args.seed,
+            rate_hz=args.rate_hz,
+            seconds=args.seconds,
+            say=say,
+        )
+    argv = sys.argv[sys.argv.index(args.name) :] if args.name in sys.argv else [args.name]
+    result["command"] = "edgewatch bench " + " ".join(argv)
+    text = json.dumps(result, indent=2, sort_keys=False, default=_jsonable)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        say(f"wrote {args.out}")
+    targets = result.get("targets", {})
+    for name, t in targets.items():
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[t.get("met")]
+        measured = f"{t.get('value')} {t.get('comparison')} {t.get('limit')} {t.get('unit')}"
+        print(f"{args.name} target {name}: {measured}: {verdict}")
+    for name, value in result.get("ratios", {}).items():
+        print(f"{args.name} ratio {name}: {value:.3f}")
+    if not args.out:
+        print(text)
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ModuleNotFoundError:  # pragma: no cover
+        pass
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

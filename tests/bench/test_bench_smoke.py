@@ -1,0 +1,136 @@
+"""Smoke tests of ``edgewatch bench``: each benchmark runs at tiny sizes and returns the documented
+structure. No timing assertions: performance is recorded by the benchmarks, not asserted here."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the shared mqtt_broker helper
+
+
+def _check_targets(result: dict, names: set[str]) -> None:
+    assert set(result["targets"]) >= names
+    for entry in result["targets"].values():
+        assert set(entry) >= {"value", "limit", "comparison", "unit", "met"}
+        assert entry["met"] in (True, False, None)
+    json.dumps(result, allow_nan=True)  # serialisable as recorded
+    assert result["machine"]["cpu_count"] >= 1
+    assert "python" in result["machine"]
+
+
+@pytest.mark.slow
+def test_training_benchmark_structure() -> None:
+    pytest.importorskip("tensorflow")
+    from edgewatch.bench import training
+
+    result = training.run(rows=1500, features=8, max_epochs=2, repeats=1)
+    assert result["benchmark"] == "training"
+    pipeline = result["pipeline"]
+    assert pipeline["wall_seconds"] > 0
+    assert set(pipeline["stage_seconds_first_run"]) == {"train_and_convert", "verify_and_write", "total"}
+    assert pipeline["sizes_bytes"]["model.int8.tflite"] > 0
+    assert set(pipeline["fidelity"]) == {"litert-int8", "onnx-int8"}
+    base = result["baseline"]
+    assert base["fit_seconds"] > 0
+    assert set(base["runs"][0]["export_seconds"]) == {"tflite_fp32", "tflite_int8", "onnx_fp32", "onnx_int8"}
+    assert result["ratios"]["pipeline_over_bare_fit"] > 0
+    _check_targets(result, {"pipeline_wall_seconds", "int8_tflite_kb"})
+
+
+def test_quantization_benchmark_structure() -> None:
+    pytest.importorskip("tensorflow")
+    from edgewatch.bench import quantization
+
+    result = quantization.run(days=0.1, rate=0.5, features=8, max_epochs=2, variants=["shipped-denoising-0.3"])
+    assert set(result["variants"]) == {"shipped-denoising-0.3"}
+    for entry in result["variants"].values():
+        assert set(entry["runtimes"]) == {"litert", "onnx"}
+        for figures in entry["runtimes"].values():
+            for key in ("held_out_rank_correlation", "held_out_alert_agreement", "faulty_auc_fp32", "faulty_auc_int8"):
+                assert math.isfinite(figures[key])
+            assert 0.0 <= figures["faulty_alert_agreement"] <= 1.0
+    onnx_variants = result["variants"]["shipped-denoising-0.3"]["onnx_quantization_variants"]
+    assert "no_pre_process+per_channel" in onnx_variants
+    assert result["parameters"]["test_fault_rows"] > 0
+
+
+def test_quantization_rejects_unknown_variant() -> None:
+    from edgewatch.bench import quantization
+
+    with pytest.raises(ValueError, match="unknown variant"):
+        quantization.run(variants=["no-such-variant"])
+
+
+def test_runtime_benchmark_structure(tiny_bundle: Path) -> None:
+    from edgewatch.bench import runtime
+
+    result = runtime.run(bundle=str(tiny_bundle), calls=50, startups=1, throughput_seconds=0.05)
+    assert set(result["backends"]) == {"litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32"}
+    for entry in result["backends"].values():
+        assert entry["file_bytes"] > 0
+        assert entry["batch1"]["calls"] == 50
+        assert entry["batch1"]["p99_us"] >= entry["batch1"]["median_us"] > 0
+        assert set(entry["throughput_per_s"]) == {"batch1", "batch64", "batch128"}
+        fresh = entry["fresh_process"]
+        assert fresh["forbidden_loaded"] == []  # the edge process never imports the training stack
+        assert fresh["peak_rss_mb_median"] > 0
+    assert result["baseline"]["python_import_numpy"]["peak_rss_mb_median"] > 0
+    _check_targets(result, {"litert_int8_process_peak_rss_mb", "litert_int8_launch_to_first_score_s"})
+
+
+@pytest.mark.mqtt
+def test_agent_benchmark_structure(tiny_bundle: Path) -> None:
+    from mqtt_broker import require_mosquitto
+
+    require_mosquitto()
+    from edgewatch.bench import agent
+
+    result = agent.run(bundle=str(tiny_bundle), rate_hz=200.0, seconds=0.5, ladder=(500.0,))
+    assert result["startup"]["launch_to_first_score_seconds"] > 0
+    assert result["latency"]["published"] == 100
+    assert result["latency"]["faults_injected"] == 2
+    [step] = result["sustained"]
+    assert step["published"] == 250
+    assert step["lost"] == step["published"] - step["agent_scored_total_delta"]
+    assert result["agent_peak_rss_mb"] > 0
+    _check_targets(
+        result,
+        {
+            "agent_peak_rss_mb",
+            "launch_to_first_score_s",
+            "publish_to_alert_p99_ms",
+            "sustained_lossless_readings_per_s",
+        },
+    )
+
+
+def test_bench_command_writes_json(tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edgewatch.cli import main
+
+    out = tmp_path / "runtime.json"
+    code = main(
+        [
+            "bench",
+            "runtime",
+            "--bundle",
+            str(tiny_bundle),
+            "--calls",
+            "20",
+            "--startups",
+            "1",
+            "--throughput-seconds",
+            "0.05",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["benchmark"] == "runtime"
+    assert data["command"].startswith("edgewatch bench runtime")
+    assert "target litert_int8_process_peak_rss_mb" in capsys.readouterr().out
