@@ -190,3 +190,15 @@ def test_isolation_forest_scores_outliers_higher(tmp_path: Path) -> None:
 def test_unknown_model_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="unknown model kind"):
         build_bundle(_small_recording(tmp_path, 200), TrainOptions(model="lstm"), tmp_path / "x")
+
+
+def test_each_runtime_is_judged_against_its_own_calibrated_threshold(dense_bundle: Path) -> None:
+    from edgewatch.core import Pipeline
+
+    bundle = load_bundle(dense_bundle)
+    m = bundle.manifest
+    for runtime, artifact in [("litert", "litert-int8"), ("onnx", "onnx-int8"), ("litert", "litert-fp32")]:
+        pipeline = Pipeline(m, open_backend(bundle, runtime, artifact=artifact))
+        assert pipeline.calibrated.value == m.artifacts[artifact]["threshold"], artifact
+        assert pipeline.calibrated.calibrated_on == artifact
+    assert m.artifacts["onnx-int8"]["threshold"] != m.artifacts["litert-fp32"]["threshold"]

@@ -100,6 +100,8 @@ class Pipeline:
         self.manifest = manifest
         self.scorer = scorer
         self.threshold_config = threshold_config or ThresholdConfig()
+        # each model of a bundle has its own threshold, calibrated on its own held-out scores
+        self.calibrated = manifest.threshold_for(str(getattr(scorer, "artifact", "")))
         self.alert_config = alert_config or AlertConfig()
         self.check_config = check_config or CheckConfig()
         self.features: tuple[str, ...] = tuple(manifest.features)
@@ -269,7 +271,7 @@ class Pipeline:
     # ------------------------------------------------------------------ helpers
     def _new_threshold(self) -> DeviceThreshold:
         return make_threshold(
-            self.manifest.threshold.value, self.manifest.threshold.params, self.threshold_config
+            self.calibrated.value, self.calibrated.params, self.threshold_config
         )
 
     def _new_device(self, name: str) -> DeviceState:
