@@ -202,3 +202,20 @@ def test_each_runtime_is_judged_against_its_own_calibrated_threshold(dense_bundl
         assert pipeline.calibrated.value == m.artifacts[artifact]["threshold"], artifact
         assert pipeline.calibrated.calibrated_on == artifact
     assert m.artifacts["onnx-int8"]["threshold"] != m.artifacts["litert-fp32"]["threshold"]
+
+
+def test_normalized_feature_errors_are_recorded_and_applied_by_every_runtime(tmp_path: Path) -> None:
+    rec = _small_recording(tmp_path, 1500)
+    options = TrainOptions(fit=FAST_FIT, normalize_features=True, allow_low_fidelity=True)
+    bundle = build_bundle(rec, options, tmp_path / "norm").bundle
+    weights = np.asarray(bundle.manifest.score["feature_weights"])
+    assert weights.shape == (8,) and np.isclose(weights.mean(), 1.0)
+    x = bundle.manifest.scaler.transform(rec.values[-300:])[:, None, :]
+    plain = open_backend(load_bundle(tmp_path / "norm"), "litert", artifact="litert-fp32")
+    # the last 300 rows are the held-out rows the weights were fitted on: there every feature's weighted mean
+    # error is the same common level, except features whose normal error was floored (their weight is capped)
+    weighted = plain.score_batch(x).feature_errors.mean(axis=0)
+    at_level = np.isclose(weighted, weighted.max(), rtol=1e-3)
+    assert at_level.sum() >= 4 and np.all(weights[~at_level] >= weights[at_level].max() - 1e-9)
+    onnx = open_backend(bundle, "onnx", artifact="onnx-fp32").score_batch(x)
+    assert np.allclose(onnx.scores, plain.score_batch(x).scores, rtol=1e-3, atol=1e-6)

@@ -30,12 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-col", help="0/1 label column; rows labelled 1 are excluded from training")
     parser.add_argument("--sep", help="CSV separator (default: detected)")
     parser.add_argument("--head", type=int, metavar="N", help="train on the first N rows of each file only")
-    parser.add_argument(
-        "--layers", type=_int_list, default=(64, 32, 64), help="dense-ae hidden sizes (64,32,64)"
-    )
+    parser.add_argument("--layers", type=_int_list, default=(64, 32, 64), help="dense-ae hidden sizes (64,32,64)")
     parser.add_argument("--window", type=int, default=16, help="conv-ae window length in readings (16)")
     parser.add_argument("--noise", type=float, default=0.4, help="denoising input noise, scaled units (0.4)")
     parser.add_argument("--hidden-noise", type=float, default=0.15, help="dense-ae activation noise in training (0.15)")
+    parser.add_argument(
+        "--normalize-features",
+        action="store_true",
+        help="weight each feature's error by 1 / its normal error: catches more small offsets, costs INT8 fidelity",
+    )
     parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation-fraction", type=float, default=0.2)
@@ -45,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold-margin", type=float, default=1.0)
     parser.add_argument("--min-rank-correlation", type=float, default=0.99)
     parser.add_argument("--min-alert-agreement", type=float, default=0.995)
-    parser.add_argument(
-        "--allow-low-fidelity", action="store_true", help="write the bundle even if INT8 fails"
-    )
+    parser.add_argument("--allow-low-fidelity", action="store_true", help="write the bundle even if INT8 fails")
     parser.add_argument("--max-epochs", type=int, default=200)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -76,6 +77,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         window=args.window,
         noise=args.noise,
         hidden_noise=args.hidden_noise,
+        normalize_features=args.normalize_features,
         n_estimators=args.trees,
         seed=args.seed,
         validation_fraction=args.validation_fraction,

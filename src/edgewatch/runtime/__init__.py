@@ -16,9 +16,7 @@ RUNTIMES = ("litert", "onnx")
 __all__ = ["RUNTIMES", "Backend", "ScoreBatch", "open_backend"]
 
 
-def open_backend(
-    bundle: Bundle, runtime: str = "litert", *, artifact: str | None = None, threads: int = 1
-) -> Backend:
+def open_backend(bundle: Bundle, runtime: str = "litert", *, artifact: str | None = None, threads: int = 1) -> Backend:
     """Load the model of ``bundle`` for ``runtime`` ("litert" or "onnx"); ``artifact`` overrides the
     manifest's default artifact for that runtime (e.g. "litert-fp32")."""
     if runtime not in RUNTIMES:
@@ -28,11 +26,17 @@ def open_backend(
     manifest = bundle.manifest
     name, entry = manifest.artifact_for(runtime, artifact)
     path = bundle.file(entry["file"])
+    weights = manifest.score.get("feature_weights")
     if runtime == "litert":
         from edgewatch.runtime.litert import LiteRTBackend
 
         return LiteRTBackend(
-            path, artifact=name, window=manifest.window, n_features=manifest.n_features, threads=threads
+            path,
+            artifact=name,
+            window=manifest.window,
+            n_features=manifest.n_features,
+            threads=threads,
+            feature_weights=weights,
         )
     from edgewatch.runtime.onnx import OnnxBackend
 
@@ -43,4 +47,5 @@ def open_backend(
         n_features=manifest.n_features,
         output=str(entry.get("output", "reconstruction")),
         threads=threads,
+        feature_weights=weights if entry.get("output", "reconstruction") == "reconstruction" else None,
     )

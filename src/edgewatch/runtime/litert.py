@@ -40,9 +40,7 @@ def _interpreter_class() -> Any:
 class _Slot:
     """One interpreter prepared for a fixed batch size, with its I/O quantization parameters."""
 
-    def __init__(
-        self, interpreter_class: Any, model: bytes, batch: int, shape: tuple[int, ...], threads: int
-    ):
+    def __init__(self, interpreter_class: Any, model: bytes, batch: int, shape: tuple[int, ...], threads: int):
         self.batch = batch
         self.interpreter = interpreter_class(model_content=model, num_threads=threads)
         inp = self.interpreter.get_input_details()[0]
@@ -80,8 +78,18 @@ class LiteRTBackend:
 
     name = "litert"
 
-    def __init__(self, model_path: Path, *, artifact: str, window: int, n_features: int, threads: int = 1):
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        artifact: str,
+        window: int,
+        n_features: int,
+        threads: int = 1,
+        feature_weights: np.ndarray | None = None,
+    ):
         self.artifact = artifact
+        self._weights = None if feature_weights is None else np.asarray(feature_weights, dtype=np.float64)
         self.window = window
         self.n_features = n_features
         try:
@@ -124,4 +132,4 @@ class LiteRTBackend:
 
     def score_batch(self, x: np.ndarray) -> ScoreBatch:
         x = np.ascontiguousarray(x, dtype=np.float32)
-        return reconstruction_scores(x, self.reconstruct(x))
+        return reconstruction_scores(x, self.reconstruct(x), self._weights)

@@ -41,6 +41,7 @@ class OnnxBackend:
         n_features: int,
         output: str = "reconstruction",
         threads: int = 1,
+        feature_weights: np.ndarray | None = None,
     ):
         if output not in ("reconstruction", "score"):
             raise RuntimeBackendError(f"unknown ONNX model output kind {output!r}")
@@ -52,14 +53,13 @@ class OnnxBackend:
         options.log_severity_level = 3
         try:
             model = Path(model_path).read_bytes()
-            self._session = ort.InferenceSession(
-                model, sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            self._session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
         except OSError as exc:
             raise RuntimeBackendError(f"{model_path}: cannot read model ({exc})") from None
         except Exception as exc:  # onnxruntime raises its own exception types
             raise RuntimeBackendError(f"{model_path}: ONNX Runtime cannot load the model ({exc})") from None
         self.artifact = artifact
+        self._weights = None if feature_weights is None else np.asarray(feature_weights, dtype=np.float64)
         self.window = window
         self.n_features = n_features
         self._output_kind = output
@@ -77,4 +77,4 @@ class OnnxBackend:
         out = self._run(x)
         if self._output_kind == "score":
             return ScoreBatch(scores=out.reshape(-1).astype(np.float64), feature_errors=deviation_errors(x))
-        return reconstruction_scores(x, out.reshape(x.shape).astype(np.float32))
+        return reconstruction_scores(x, out.reshape(x.shape).astype(np.float32), self._weights)

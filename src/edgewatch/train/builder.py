@@ -52,6 +52,7 @@ class TrainOptions:
     filters: tuple[int, ...] = (32, 16)
     noise: float = 0.4
     hidden_noise: float = 0.15
+    normalize_features: bool = False  # weight each feature's error by 1 / its normal error (docs/evaluation.md)
     n_estimators: int = 100
     seed: int = 0
     validation_fraction: float = 0.2
@@ -153,16 +154,14 @@ def build_bundle(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgewatch-build-") as staging:
         if options.model == "iforest":
-            files, artifacts, model_params, training_info = _build_iforest(
-                train_inputs, options, Path(staging)
-            )
+            files, artifacts, model_params, training_info = _build_iforest(train_inputs, options, Path(staging))
         else:
             files, artifacts, model_params, training_info = _build_autoencoder(
                 train_inputs, val_inputs, representative, options, window
             )
         trained = time.perf_counter()
-        scores = _score_artifacts(
-            files, artifacts, val_inputs, window, len(recording.features), Path(staging)
+        scores, weights = _score_artifacts(
+            files, artifacts, val_inputs, window, len(recording.features), Path(staging), options.normalize_features
         )
 
     thresholds = {name: options.threshold.fit(s) for name, s in scores.items()}
@@ -189,12 +188,12 @@ def build_bundle(
         "feature_stats": [s.to_json() for s in stats],
         "score": {
             "definition": (
-                "mean over features of the squared reconstruction error in scaled units, "
-                "averaged over the window"
+                "mean over features of the squared reconstruction error in scaled units, averaged over the window"
                 if options.model != "iforest"
                 else "negated scikit-learn IsolationForest decision_function (positive = outlier)"
             ),
             "higher_is_more_anomalous": True,
+            **({"feature_weights": [float(w) for w in weights]} if weights is not None else {}),
             "feature_errors": (
                 "squared reconstruction error per feature"
                 if options.model != "iforest"
@@ -336,9 +335,7 @@ def _build_iforest(
     rows = train_inputs[:, 0, :]
     model = fit_iforest(rows, seed=options.seed, n_estimators=options.n_estimators)
     files = {"model.onnx": iforest_to_onnx(model, rows.shape[1])}
-    artifacts = {
-        "onnx-fp32": {"file": "model.onnx", "runtime": "onnx", "precision": "fp32", "output": "score"}
-    }
+    artifacts = {"onnx-fp32": {"file": "model.onnx", "runtime": "onnx", "precision": "fp32", "output": "score"}}
     params = {"n_estimators": options.n_estimators, "max_samples": int(model.max_samples_)}
     return files, artifacts, params, {"offset": float(model.offset_)}
 
@@ -350,25 +347,41 @@ def _score_artifacts(
     window: int,
     n_features: int,
     staging: Path,
-) -> dict[str, np.ndarray]:
-    """Scores of ``inputs`` by every artifact, computed with the edge runtimes the device will use."""
+    normalize: bool,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Scores of ``inputs`` by every artifact, computed with the edge runtimes the device will use, and the
+    per-feature weights (autoencoders: from the FP32 model's errors on these held-out inputs)."""
+    from edgewatch.runtime.errors_math import feature_weights
     from edgewatch.runtime.litert import LiteRTBackend
     from edgewatch.runtime.onnx import OnnxBackend
 
+    for entry in artifacts.values():
+        (staging / entry["file"]).write_bytes(files[entry["file"]])
+
+    def open_backend(name: str, weights: np.ndarray | None) -> Any:
+        entry = artifacts[name]
+        path = staging / entry["file"]
+        if entry["runtime"] == "litert":
+            return LiteRTBackend(path, artifact=name, window=window, n_features=n_features, feature_weights=weights)
+        reconstructs = entry["output"] == "reconstruction"
+        return OnnxBackend(
+            path,
+            artifact=name,
+            window=window,
+            n_features=n_features,
+            output=entry["output"],
+            feature_weights=weights if reconstructs else None,
+        )
+
+    weights = None
+    if normalize and "litert-fp32" in artifacts:
+        weights = feature_weights(open_backend("litert-fp32", None).score_batch(inputs).feature_errors)
     scores = {}
     for name, entry in artifacts.items():
-        path = staging / entry["file"]
-        path.write_bytes(files[entry["file"]])
-        backend: Any
-        if entry["runtime"] == "litert":
-            backend = LiteRTBackend(path, artifact=name, window=window, n_features=n_features)
-        else:
-            backend = OnnxBackend(
-                path, artifact=name, window=window, n_features=n_features, output=entry["output"]
-            )
+        backend = open_backend(name, weights)
         scores[name] = backend.score_batch(inputs).scores
         entry["_backend"] = backend
-    return scores
+    return scores, weights
 
 
 def _fidelity(
@@ -393,9 +406,7 @@ def _fidelity(
     }
     failures: list[str] = []
     for int8_name, fp32_name in pairs:
-        held_out = fidelity.compare(
-            scores[fp32_name], thresholds[fp32_name], scores[int8_name], thresholds[int8_name]
-        )
+        held_out = fidelity.compare(scores[fp32_name], thresholds[fp32_name], scores[int8_name], thresholds[int8_name])
         stress_fp32 = backends[fp32_name].score_batch(stressed).scores
         stress_int8 = backends[int8_name].score_batch(stressed).scores
         combined_fp32 = np.concatenate([scores[fp32_name], stress_fp32])
