@@ -10,7 +10,6 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
 log = logging.getLogger("edgewatch.metrics")
@@ -60,6 +59,10 @@ class MetricsServer:
     """``GET /metrics`` on ``host:port`` in a daemon thread; ``port=0`` picks a free port (see ``.port``)."""
 
     def __init__(self, host: str, port: int, collect: Callable[[], Iterable[Sample]]) -> None:
+        # imported here: http.server (and the email package under it) costs ~1 MB of RSS, only worth paying
+        # when metrics are switched on
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
         self._collect = collect
         outer = self
 
