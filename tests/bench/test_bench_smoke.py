@@ -46,15 +46,15 @@ def test_quantization_benchmark_structure() -> None:
     pytest.importorskip("tensorflow")
     from edgewatch.bench import quantization
 
-    result = quantization.run(days=0.1, rate=0.5, features=8, max_epochs=2, variants=["shipped-denoising-0.3"])
-    assert set(result["variants"]) == {"shipped-denoising-0.3"}
+    result = quantization.run(days=0.1, rate=0.5, features=8, max_epochs=2, variants=["shipped-noise-0.4-hidden-0.15"])
+    assert set(result["variants"]) == {"shipped-noise-0.4-hidden-0.15"}
     for entry in result["variants"].values():
         assert set(entry["runtimes"]) == {"litert", "onnx"}
         for figures in entry["runtimes"].values():
             for key in ("held_out_rank_correlation", "held_out_alert_agreement", "faulty_auc_fp32", "faulty_auc_int8"):
                 assert math.isfinite(figures[key])
             assert 0.0 <= figures["faulty_alert_agreement"] <= 1.0
-    onnx_variants = result["variants"]["shipped-denoising-0.3"]["onnx_quantization_variants"]
+    onnx_variants = result["variants"]["shipped-noise-0.4-hidden-0.15"]["onnx_quantization_variants"]
     assert "no_pre_process+per_channel" in onnx_variants
     assert result["parameters"]["test_fault_rows"] > 0
 

@@ -230,7 +230,7 @@ class AgentLoop:
         elif isinstance(event, AlertEvent):
             self.stats.record_event("alert", event.state)
             log.warning(
-                "alert %s %s (%s) on %s: score %.4g > %.4g",
+                "alert %s %s (%s) on %s: score %.4g, threshold %.4g",
                 event.alert_id,
                 event.state,
                 event.severity,

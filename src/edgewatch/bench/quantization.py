@@ -11,7 +11,8 @@ compared with the FP32 model of the same bundle:
   (quantile 0.995 of its validation scores);
 * on the faulty recording: the same two figures, and the ROC-AUC of FP32 and of INT8 against the labels.
 
-Variants: plain 64-32-64 (noise 0), the shipped denoising 64-32-64 (noise 0.3), noise 0.5, a 64-8-64
+Variants: plain 64-32-64 (no noise), input noise 0.3 or 0.5 alone, the shipped one (input noise 0.4 and
+activation noise 0.15), the shipped one with normalised feature errors, a 64-8-64
 bottleneck (noise 0), and the shipped model calibrated on 5 rows or on 200 raw (unscaled) rows instead of
 200 evenly spread scaled rows. On the shipped variant the FP32 ONNX model is also re-quantized three ways
 (with/without ``quant_pre_process`` fusion, per-channel/per-tensor weights) to measure those choices.
@@ -31,14 +32,16 @@ import numpy as np
 from edgewatch.bench import machine_info
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "plain-64-32-64": {"noise": 0.0, "layers": (64, 32, 64)},
-    "shipped-denoising-0.3": {"noise": 0.3, "layers": (64, 32, 64)},
-    "denoising-0.5": {"noise": 0.5, "layers": (64, 32, 64)},
-    "bottleneck-64-8-64": {"noise": 0.0, "layers": (64, 8, 64)},
-    "calibration-5-rows": {"noise": 0.3, "layers": (64, 32, 64), "calibration_rows": 5},
-    "calibration-raw-rows": {"noise": 0.3, "layers": (64, 32, 64), "raw_representative": True},
+    "plain-64-32-64": {"noise": 0.0, "hidden_noise": 0.0, "layers": (64, 32, 64)},
+    "input-noise-0.3": {"noise": 0.3, "hidden_noise": 0.0, "layers": (64, 32, 64)},
+    "shipped-noise-0.4-hidden-0.15": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64)},
+    "input-noise-0.5": {"noise": 0.5, "hidden_noise": 0.0, "layers": (64, 32, 64)},
+    "bottleneck-64-8-64": {"noise": 0.0, "hidden_noise": 0.0, "layers": (64, 8, 64)},
+    "shipped-normalized-features": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "normalize": True},
+    "calibration-5-rows": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "calibration_rows": 5},
+    "calibration-raw-rows": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "raw_representative": True},
 }
-SHIPPED = "shipped-denoising-0.3"
+SHIPPED = "shipped-noise-0.4-hidden-0.15"
 
 
 def run(
@@ -94,7 +97,13 @@ def run(
     }
     for name in chosen:
         spec = VARIANTS[name]
-        options = replace(base, noise=spec["noise"], layers=tuple(spec["layers"]))
+        options = replace(
+            base,
+            noise=spec["noise"],
+            hidden_noise=spec["hidden_noise"],
+            layers=tuple(spec["layers"]),
+            normalize_features=bool(spec.get("normalize", False)),
+        )
         if "calibration_rows" in spec:
             options = replace(options, calibration_rows=spec["calibration_rows"])
         if spec.get("raw_representative"):
