@@ -20,7 +20,6 @@ bottleneck (noise 0), and the shipped model calibrated on 5 rows or on 200 raw (
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from dataclasses import replace
@@ -178,6 +177,7 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
     """Re-quantize the bundle's FP32 ONNX model with and without ``quant_pre_process`` and with per-tensor
     weights; score the held-out rows with each and compare with FP32 (rank correlation, agreement)."""
     from edgewatch.export.fidelity import compare
+    from edgewatch.export.onnx import quantize_onnx_int8
     from edgewatch.runtime import open_backend
     from edgewatch.runtime.onnx import OnnxBackend
 
@@ -201,7 +201,7 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
             ("no_pre_process+per_tensor", False, False),
         ):
             try:
-                model = _quantize(fp32_bytes, rep, pre_process=pre, per_channel=per_channel, tmp=tmp)
+                model = quantize_onnx_int8(fp32_bytes, rep, pre_process=pre, per_channel=per_channel)
             except Exception as exc:  # a variant that cannot be built is a result too
                 out[label] = {"error": f"{type(exc).__name__}: {exc}"}
                 continue
@@ -211,49 +211,6 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
             s = backend.score_batch(val).scores
             out[label] = compare(s_fp32, th_fp32, s, options.threshold.fit(s))
     return out
-
-
-def _quantize(fp32_model: bytes, rows: np.ndarray, *, pre_process: bool, per_channel: bool, tmp: str) -> bytes:
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    rows = np.asarray(rows, dtype=np.float32)
-    input_name = onnx.load_from_string(fp32_model).graph.input[0].name
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._iter = iter(rows)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            row = next(self._iter, None)
-            return None if row is None else {input_name: row[None, ...]}
-
-    source = os.path.join(tmp, "src.onnx")
-    prepared = os.path.join(tmp, "prepared.onnx")
-    target = os.path.join(tmp, "q.onnx")
-    Path(source).write_bytes(fp32_model)
-    if pre_process:
-        quant_pre_process(source, prepared, skip_symbolic_shape=True)
-    else:
-        prepared = source
-    quantize_static(
-        prepared,
-        target,
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-        per_channel=per_channel,
-        calibrate_method=CalibrationMethod.MinMax,
-    )
-    return Path(target).read_bytes()
 
 
 def _summary_line(name: str, entry: dict[str, Any]) -> str:

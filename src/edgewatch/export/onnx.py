@@ -44,9 +44,12 @@ def _make_reproducible(proto: Any) -> None:
                 dim.dim_param = "batch"
 
 
-def quantize_onnx_int8(fp32_model: bytes, representative: np.ndarray) -> bytes:
-    """Static INT8 quantization (QDQ format, int8 activations and weights) calibrated on ``representative``
-    scaled rows (MinMax calibration, per-tensor)."""
+def quantize_onnx_int8(
+    fp32_model: bytes, representative: np.ndarray, *, pre_process: bool = True, per_channel: bool = True
+) -> bytes:
+    """Static INT8 quantization (QDQ format, int8 activations and weights, MinMax calibration) calibrated on
+    ``representative`` scaled rows. The defaults are the shipped choices; the switches exist so the
+    quantization benchmark can measure them (docs/quantization.md)."""
     try:
         from onnxruntime.quantization import (
             CalibrationDataReader,
@@ -79,15 +82,16 @@ def quantize_onnx_int8(fp32_model: bytes, representative: np.ndarray) -> bytes:
             handle.write(fp32_model)
         # Fuses MatMul+Add(+Relu) before quantizing, so activations are quantized after the ReLU (the
         # non-negative range gets all 256 levels) — measurably closer to FP32 (docs/quantization.md).
-        quant_pre_process(source, prepared, skip_symbolic_shape=True)
+        if pre_process:
+            quant_pre_process(source, prepared, skip_symbolic_shape=True)
         quantize_static(
-            prepared,
+            prepared if pre_process else source,
             target,
             Reader(),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
-            per_channel=True,
+            per_channel=per_channel,
             calibrate_method=CalibrationMethod.MinMax,
         )
         with open(target, "rb") as handle:
