@@ -111,7 +111,8 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         n_faults = sum(len(r.events) for r in scenario.streams.values())
         _say(
             out,
-            f"[2/6] simulated a pump: one day of normal operation ({scenario.training.n_rows} readings x "
+            f"[2/6] simulated a pump: {scenario.training.n_rows / scenario.training.rate_hz / 86_400:g} days of "
+            f"normal operation ({scenario.training.n_rows} readings x "
             f"{scenario.training.n_features} sensors) and {len(scenario.streams)} pumps x "
             f"{options.stream_hours:g} h with {n_faults} injected faults",
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from edgewatch.sim import Recording, simulate
 
-TRAIN_SECONDS = 86_400  # one day: the simulator has a daily ambient-temperature cycle
+TRAIN_SECONDS = 2 * 86_400  # two days: the daily ambient cycle twice, and ~6 planned stops to learn
 STREAM_SECONDS = 4 * 3600
 FAULTS_BY_DEVICE = {
     "pump-01": ("bearing_wear", "cavitation", "misalignment"),
