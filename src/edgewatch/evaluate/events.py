@@ -120,6 +120,16 @@ def _search_ends(segs: list[tuple[int, int]], t: np.ndarray, tolerance_s: float)
     return ends
 
 
+def _checked_rows(labels: Any, predicted: Any, timestamps: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated 0/1 labels, 0/1 predictions and epoch-second timestamps of one file, all of one length."""
+    lab = as_binary(labels, "labels")
+    n = lab.shape[0]
+    pred = as_binary(predicted, "predicted")
+    if pred.shape[0] != n:
+        raise ValueError(f"predicted has {pred.shape[0]} rows, expected {n}")
+    return lab, pred, as_seconds(timestamps, n)
+
+
 def event_report(
     labels: Any,
     predicted: Any,
@@ -130,12 +140,8 @@ def event_report(
     source: str = "",
 ) -> list[EventResult]:
     """Evaluate every labelled event of one file (see the module docstring for the rules)."""
-    lab = as_binary(labels, "labels")
+    lab, pred, t = _checked_rows(labels, predicted, timestamps)
     n = lab.shape[0]
-    pred = as_binary(predicted, "predicted")
-    if pred.shape[0] != n:
-        raise ValueError(f"predicted has {pred.shape[0]} rows, expected {n}")
-    t = as_seconds(timestamps, n)
     types = as_fault_types(fault_types, n)
     segs = segments(lab, types)
     results = []
@@ -167,12 +173,8 @@ def false_alarm_events(
     source: str = "",
 ) -> list[FalseAlarmEvent]:
     """Runs of predicted-positive rows that overlap no labelled event nor its tolerance window."""
-    lab = as_binary(labels, "labels")
+    lab, pred, t = _checked_rows(labels, predicted, timestamps)
     n = lab.shape[0]
-    pred = as_binary(predicted, "predicted")
-    if pred.shape[0] != n:
-        raise ValueError(f"predicted has {pred.shape[0]} rows, expected {n}")
-    t = as_seconds(timestamps, n)
     segs = segments(lab)
     covered = np.zeros(n, dtype=bool)
     for (start, _), stop in zip(segs, _search_ends(segs, t, tolerance_s), strict=True):
