@@ -39,12 +39,8 @@ import numpy as np
 
 from edgewatch.errors import DataError
 
-BASELINE_SCRIPT = r"""
-import sys, time
-t0 = float(sys.argv[1])
-import numpy as np
-x = np.zeros((1, 1, 8), np.float32); float((x * x).mean())
-t1 = time.time()
+# Both child scripts report the process's own peak RSS (VmHWM); see docs/evaluation.md for why not ru_maxrss.
+_REPORT = r"""
 import resource, json
 def _hwm_kb():
     try:
@@ -55,9 +51,18 @@ def _hwm_kb():
     except OSError:
         pass
     return None
+heavy = sorted(k for k in sys.modules if k.split(".")[0] in ("tensorflow", "keras", "sklearn", "pandas", "torch"))
 print(json.dumps({"startup_s": t1 - t0, "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "hwm_kb": _hwm_kb()}))
+                  "hwm_kb": _hwm_kb(), "heavy_modules": heavy[:5]}))
 """
+
+BASELINE_SCRIPT = r"""
+import sys, time
+t0 = float(sys.argv[1])
+import numpy as np
+x = np.zeros((1, 1, 8), np.float32); float((x * x).mean())
+t1 = time.time()
+""" + _REPORT
 
 SCORER_SCRIPT = r"""
 import sys, time, json
@@ -75,20 +80,7 @@ backend.score_batch(x[:1])
 t1 = time.time()
 for i in range(1, n):
     backend.score_batch(x[i:i + 1])
-import resource
-def _hwm_kb():
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-heavy = sorted(k for k in sys.modules if k.split(".")[0] in ("tensorflow", "keras", "sklearn", "pandas", "torch"))
-print(json.dumps({"startup_s": t1 - t0, "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "hwm_kb": _hwm_kb(), "heavy_modules": heavy[:5]}))
-"""
+""" + _REPORT
 
 
 @dataclass
