@@ -224,3 +224,17 @@ def test_command_line_validate_and_errors(tmp_path: Path, bundle_dir: Path, caps
     assert "do-not-print-me" not in out
     assert main(["--config", str(config), "--validate-config", "--threads", "0"]) == 2
     assert "edgewatch run: error: runtime.threads: expected an integer 1-64, got 0" in capsys.readouterr().err
+
+
+def test_flags_alone_configure_the_agent(tmp_path: Path, bundle_dir: Path, capsys, monkeypatch) -> None:
+    from edgewatch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "--bundle", str(bundle_dir), "--broker", "mqtt://127.0.0.1:1884", "--topic", "site/+/readings"]
+    assert main([*args, "--validate-config"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["mqtt"]["url"] == "mqtt://127.0.0.1:1884" and shown["mqtt"]["topic"] == "site/+/readings"
+    assert shown["bundle"]["path"] == str(bundle_dir)
+    assert shown["state_dir"] == str(tmp_path / "edgewatch-state")
+    assert main(["run", "--broker", "mqtt://127.0.0.1:1884", "--validate-config"]) == 2
+    assert "bundle.path: give --bundle" in capsys.readouterr().err
