@@ -207,3 +207,34 @@ def test_device_cap_ignores_new_devices_beyond_it(rig) -> None:  # type: ignore[
     for device in ("a", "b", "c"):
         _feed(t, device, [reading(T0)])
     assert loop.step(0.01) == 2 and loop.devices == {"a", "b"} and loop.ignored_total == 1
+
+
+def test_a_failing_batch_is_skipped_without_reopening_the_model(rig) -> None:  # type: ignore[no-untyped-def]
+    """The reference deployment's worst bug: a restart path that reloaded the model every cycle. Here a batch
+    whose scoring fails is logged and skipped; the same backend scores the next batches; nothing reopens it."""
+    from agent_fakes import FakeBackend
+
+    from edgewatch.errors import RuntimeBackendError
+
+    loop, t, _ = rig()
+    backend = loop.pipeline.scorer
+    opened = FakeBackend.instances
+    real_score = backend.score_batch
+    failures = {"left": 2}
+
+    def flaky(x):  # type: ignore[no-untyped-def]
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeBackendError("simulated runtime failure")
+        return real_score(x)
+
+    backend.score_batch = flaky
+    for batch in range(2):
+        _feed(t, "p", [reading(T0 + 10 * batch + i) for i in range(3)])
+        assert loop.step(0.01) == 3  # consumed, not scored: the runtime failed
+    assert loop.failures == 2 and loop.stats.scored_total == 0
+    _feed(t, "p", [reading(T0 + 100 + i, 5.0) for i in range(4)])
+    loop.step(0.01)
+    assert loop.failures == 0 and loop.stats.scored_total == 4
+    assert [a["state"] for a in _published(t, "edgewatch/p/alert")] == ["raised"]
+    assert loop.pipeline.scorer is backend and FakeBackend.instances == opened
