@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
 from edgewatch.errors import EdgewatchError
 
 
@@ -158,7 +156,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
 
         results, false_alarms = outcomes(scenario.streams, observed.alerts, observed.sensor_faults)
         _print_summary(out, results, false_alarms, stats.messages, scenario, FAULTS_BY_DEVICE)
-        report_path = _report(workdir, bundle_dir, scenario, observed)
+        report_path = _report(workdir, bundle_dir, scenario)
         _say(out, f"[6/6] report: {report_path}")
         _say(out, f"done in {time.monotonic() - started:.0f} s; everything is in {workdir}")
         return 0
@@ -224,44 +222,11 @@ def _print_summary(out, results, false_alarms, messages, scenario, faults_by_dev
     _say(out, f"  false alarms: {len(false_alarms)} in {hours:.0f} simulated pump-hours")
 
 
-def _report(workdir: Path, bundle_dir: Path, scenario, observed) -> Path:  # type: ignore[no-untyped-def]
-    """Replay each pump's stream through the same pipeline for the report (scores over time, heat map),
-    and check that replay raises exactly the alerts the live agent raised."""
-    from edgewatch.bundle import load_bundle
-    from edgewatch.evaluate.metrics import evaluate_arrays, pool
-    from edgewatch.evaluate.report import ReportSeries, render_report, write_report
-    from edgewatch.replay import replay_table
-    from edgewatch.runtime import open_backend
-    from edgewatch.tables import read_table
+def _report(workdir: Path, bundle_dir: Path, scenario) -> Path:  # type: ignore[no-untyped-def]
+    """The HTML report of ``edgewatch evaluate``: each pump's stream replayed through the agent's own
+    pipeline (scores over time, heat map, metrics, model card)."""
+    from edgewatch.evaluate.report import write_report
+    from edgewatch.evaluate.run import evaluate_bundle, render_run_report
 
-    bundle = load_bundle(bundle_dir)
-    backend = open_backend(bundle, "litert")
-    series, results = [], []
-    for device in scenario.streams:
-        table = read_table(workdir / f"{device}.csv", features=bundle.manifest.features, allow_missing=True)
-        replayed = replay_table(table, backend, bundle.manifest, device=device)
-        fault = np.asarray(table.extra.get("fault", [""] * table.n_rows))
-        labels = table.labels if table.labels is not None else np.zeros(table.n_rows, dtype=np.int8)
-        results.append(
-            evaluate_arrays(labels, replayed.flagged, replayed.score, table.timestamps, fault, source=device)
-        )
-        series.append(
-            ReportSeries(
-                name=device,
-                timestamps=table.timestamps,
-                scores=replayed.score,
-                thresholds=replayed.threshold,
-                alert_active=replayed.flagged,
-                labels=labels,
-                fault_types=fault,
-                feature_errors=replayed.feature_errors,
-            )
-        )
-    html = render_report(
-        title="edgewatch demo",
-        series=series,
-        result=pool(results),
-        model_card=bundle.manifest.to_json(),
-        feature_names=list(bundle.manifest.features),
-    )
-    return write_report(workdir / "report.html", html)
+    run = evaluate_bundle(bundle_dir, [workdir / f"{device}.csv" for device in scenario.streams])
+    return write_report(workdir / "report.html", render_run_report(run, title="edgewatch demo"))
