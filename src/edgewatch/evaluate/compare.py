@@ -161,7 +161,7 @@ def compare_models(
     """Train every model kind on the head of ``paths`` and measure every artifact (see module docstring)."""
     from edgewatch.bundle import load_bundle
     from edgewatch.evaluate.metrics import pool
-    from edgewatch.evaluate.run import _tail, evaluate_table, manifest_for_artifact, read_labelled
+    from edgewatch.evaluate.run import _tail, evaluate_table, read_labelled
     from edgewatch.runtime import open_backend
     from edgewatch.train.builder import TrainOptions, build_bundle
     from edgewatch.train.data import load_recordings
@@ -220,8 +220,7 @@ def compare_models(
                     row.startup_s = proc["startup_s"]
                     row.rss_ratio = row.peak_rss_kb / base["maxrss_kb"]
                     row.startup_ratio = row.startup_s / base["startup_s"] if base["startup_s"] > 0 else None
-                    m = manifest_for_artifact(manifest, name)
-                    results = [evaluate_table(t, f, backend, m, source=Path(t.path).name)[1] for t, f in tables]
+                    results = [evaluate_table(t, f, backend, manifest, source=Path(t.path).name)[1] for t, f in tables]
                     pooled = pool(results)
                     row.quality = {
                         "event_recall": pooled.event_recall,

@@ -231,12 +231,6 @@ def evaluate_table(
     return replay, result
 
 
-def manifest_for_artifact(manifest: Any, artifact: str) -> Any:
-    """``manifest`` whose top-level threshold is the one calibrated for ``artifact`` (for scorers that wrap a
-    backend and so do not name their artifact to the pipeline)."""
-    return replace(manifest, threshold=manifest.threshold_for(artifact))
-
-
 def _default_runtime(manifest: Any) -> str:
     return "litert" if "litert" in manifest.default_artifact else "onnx"
 
@@ -266,8 +260,7 @@ def evaluate_bundle(
     manifest = bundle.manifest
     runtime = runtime or _default_runtime(manifest)
     backend = open_backend(bundle, runtime, artifact=artifact)
-    manifest = manifest_for_artifact(manifest, backend.artifact)
-    scorer = backend_wrapper(backend) if backend_wrapper else backend
+    scorer = backend_wrapper(backend) if backend_wrapper else backend  # the pipeline picks its threshold
     files = []
     for path in paths:
         table, faults = read_labelled(path, manifest.features, label_col=label_col, time_col=time_col, sep=sep)
@@ -297,7 +290,8 @@ def evaluate_bundle(
         pooled=pool([f.result for f in files]),
         runtime=runtime,
         configs=configs,
-        model_card=manifest.to_json(),
+        # the card shows the threshold calibrated for the model that ran
+        model_card=replace(manifest, threshold=manifest.threshold_for(backend.artifact)).to_json(),
         feature_names=tuple(manifest.features),
         options={
             "bundle": str(bundle_path),
