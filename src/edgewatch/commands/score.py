@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from edgewatch.explain import format_top_features, top_features
     from edgewatch.runtime import open_backend
     from edgewatch.tables import read_table
+    from edgewatch.windows import make_windows
 
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest
@@ -52,13 +53,12 @@ def run(args: argparse.Namespace) -> int:
     scores = np.full(n, np.nan)
     errors = np.zeros((n, manifest.n_features))
     missing = np.isnan(table.values)
-    offsets = np.arange(-window + 1, 1)
     # a row is scored when its window (itself, for window 1) has no missing value
     complete = np.convolve(missing.any(axis=1).astype(int), np.ones(window, dtype=int))[:n] == 0
     ends = np.flatnonzero(complete[window - 1 :]) + window - 1
     for start in range(0, len(ends), CHUNK):
         chunk = ends[start : start + CHUNK]
-        batch = backend.score_batch(scaled[chunk[:, None] + offsets[None, :]])
+        batch = backend.score_batch(make_windows(scaled, chunk, window))
         scores[chunk] = batch.scores
         errors[chunk] = batch.feature_errors
     handle = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")

@@ -35,7 +35,7 @@ from edgewatch.export import fidelity
 from edgewatch.train.calibrate import ThresholdRule
 from edgewatch.train.data import Recording, check_trainable
 from edgewatch.train.fit import FitSettings
-from edgewatch.train.windows import make_windows, window_ends
+from edgewatch.windows import make_windows, window_ends
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Sliding windows over consecutive readings, never crossing a file boundary."""
+"""Sliding windows over consecutive readings, never crossing a file boundary (numpy only: used by training
+and by `edgewatch score`)."""
 
 from __future__ import annotations
 
