@@ -168,6 +168,16 @@ def test_conv_autoencoder_over_windows(tmp_path: Path) -> None:
     assert np.median(backend.score_batch(faulty).scores) > 5 * np.median(backend.score_batch(windows).scores)
     onnx_scores = open_backend(report.bundle, "onnx").score_batch(windows).scores
     assert np.corrcoef(onnx_scores, backend.score_batch(windows).scores)[0, 1] > 0.95
+    # edgewatch score over windows: the first 7 rows fill the window, row 8 onwards is scored
+    import csv
+
+    from edgewatch.cli import main
+
+    data = write_csv(tmp_path / "conv.csv", rec.values[:40], names=list(m.features))
+    assert main(["score", str(tmp_path / "conv"), str(data), "--out", str(tmp_path / "s.csv")]) == 0
+    with open(tmp_path / "s.csv", newline="") as handle:
+        statuses = [row["status"] for row in csv.DictReader(handle)]
+    assert statuses == ["window"] * 7 + ["scored"] * 33
 
 
 def test_isolation_forest_scores_outliers_higher(tmp_path: Path) -> None:
