@@ -40,7 +40,7 @@ def _write_config(tmp_path: Path, broker, **extra: str) -> Path:  # type: ignore
         "mqtt": f'url = "{broker.url}"\nclient_id = "agent-under-test"\nkeepalive = 5',
         "bundle": 'path = "bundle"',
         "thresholds": 'mode = "fixed"',
-        "alerts": "k = 3\nn = 5\nclear_after = 3\ncooldown_s = 0.0",
+        "alerts": "k = 3\nn = 5\nclear_after = 3\ncooldown_s = 0.0\ninstant_ratio = inf",
         "health": 'agent_id = "pi-7"\nthermal_file = "/nonexistent/temp"',
     }
     for key, value in extra.items():

@@ -13,6 +13,8 @@ T = 1.0
 HI = 1.5  # above T, minor
 MID = 0.9  # below T but above the hysteresis threshold 0.8
 LO = 0.5  # below the hysteresis threshold
+# The rules are tested with 3 of 5 (short sequences); the shipped default, 5 of 10, has its own test.
+K3_OF_5 = AlertConfig(k=3, n=5)
 
 
 def run(policy: AlertPolicy, scores: list[float], start: float = 1000.0, step: float = 1.0) -> list:
@@ -36,18 +38,39 @@ def test_severity_bands() -> None:
 
 
 def test_two_of_five_does_not_raise() -> None:
-    assert run(AlertPolicy("d"), [HI, HI, LO, LO, LO, HI, LO, LO, LO, HI]) == []
+    assert run(AlertPolicy("d", K3_OF_5), [HI, HI, LO, LO, LO, HI, LO, LO, LO, HI]) == []
 
 
 def test_three_of_five_raises_on_third_exceedance() -> None:
-    assert run(AlertPolicy("d"), [HI, LO, HI, LO, HI]) == [(4, "raised", "minor")]
-    assert run(AlertPolicy("d"), [HI, HI, HI]) == [(2, "raised", "minor")]
+    assert run(AlertPolicy("d", K3_OF_5), [HI, LO, HI, LO, HI]) == [(4, "raised", "minor")]
+    assert run(AlertPolicy("d", K3_OF_5), [HI, HI, HI]) == [(2, "raised", "minor")]
     # the first exceedance drops out of the last-5 window before the third arrives
-    assert run(AlertPolicy("d"), [HI, LO, LO, HI, LO, HI]) == []
+    assert run(AlertPolicy("d", K3_OF_5), [HI, LO, LO, HI, LO, HI]) == []
+
+
+def test_default_is_five_of_ten() -> None:
+    assert run(AlertPolicy("d"), [HI, LO] * 4 + [HI]) == [(8, "raised", "minor")]
+    assert run(AlertPolicy("d"), [HI, LO, LO] * 5) == []
+
+
+def test_a_reading_far_above_the_threshold_raises_at_once() -> None:
+    """``instant_ratio`` (default 4): one reading scoring >= 4 x T raises without waiting for k of n."""
+    assert AlertConfig().instant_ratio == 4.0
+    assert run(AlertPolicy("d"), [LO, LO, 4.0 * T]) == [(2, "raised", "major")]
+    assert run(AlertPolicy("d"), [LO, LO, 3.9 * T]) == []
+    never = AlertPolicy("d", AlertConfig(instant_ratio=float("inf")))
+    assert run(never, [LO, 100.0 * T, LO]) == []
+
+
+def test_an_instant_raise_respects_the_cool_down() -> None:
+    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=30.0))
+    transitions = run(policy, [HI] * 3 + [LO] * 5 + [LO, 10.0 * T] + [LO] * 27 + [10.0 * T])
+    # cleared at index 7 (t=1007): the instant reading at t=1009 is blocked, the one at t=1037 raises
+    assert transitions == [(2, "raised", "minor"), (7, "cleared", "minor"), (37, "raised", "critical")]
 
 
 def test_alert_id_is_deterministic() -> None:
-    policy = AlertPolicy("pump-7")
+    policy = AlertPolicy("pump-7", K3_OF_5)
     for i, s in enumerate([HI, HI, HI]):
         d = policy.observe(1767225600.123 + i, s, T)
     assert d is not None and d.alert_id == "pump-7-1767225602123"
@@ -56,14 +79,14 @@ def test_alert_id_is_deterministic() -> None:
 
 
 def test_hysteresis_clear() -> None:
-    policy = AlertPolicy("d")
+    policy = AlertPolicy("d", K3_OF_5)
     scores = [HI] * 3 + [MID] * 10 + [LO] * 4 + [MID] + [LO] * 5
     assert run(policy, scores) == [(2, "raised", "minor"), (22, "cleared", "minor")]
     assert not policy.active
 
 
 def test_cool_down_blocks_raises_for_30s_of_reading_time() -> None:
-    policy = AlertPolicy("d")
+    policy = AlertPolicy("d", K3_OF_5)
     transitions = run(policy, [HI] * 3 + [LO] * 5 + [HI] * 40, step=1.0)
     # cleared at index 7 (t=1007); raises are blocked until t >= 1037, i.e. index 37
     assert transitions[:2] == [(2, "raised", "minor"), (7, "cleared", "minor")]
@@ -71,24 +94,24 @@ def test_cool_down_blocks_raises_for_30s_of_reading_time() -> None:
 
 
 def test_cool_down_then_persisting_anomaly_needs_k_of_n() -> None:
-    policy = AlertPolicy("d", AlertConfig(cooldown_s=5.0))
+    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=5.0))
     scores = [HI] * 3 + [LO] * 5 + [LO] * 10 + [HI] * 3
     assert run(policy, scores)[2] == (20, "raised", "minor")
 
 
 def test_updates_are_rate_limited() -> None:
-    policy = AlertPolicy("d")
+    policy = AlertPolicy("d", K3_OF_5)
     transitions = run(policy, [HI] * 40, step=1.0)
     assert [t[:2] for t in transitions] == [(2, "raised"), (12, "update"), (22, "update"), (32, "update")]
 
 
 def test_no_update_when_back_below_threshold() -> None:
-    policy = AlertPolicy("d")
+    policy = AlertPolicy("d", K3_OF_5)
     assert run(policy, [HI] * 3 + [MID] * 30) == [(2, "raised", "minor")]
 
 
 def test_severity_rise_updates_immediately_and_never_falls() -> None:
-    policy = AlertPolicy("d")
+    policy = AlertPolicy("d", K3_OF_5)
     scores = [HI, HI, HI, 2.5, 2.6, 6.0, 1.2] + [HI] * 12
     transitions = run(policy, scores)
     assert transitions[:3] == [(2, "raised", "minor"), (3, "update", "major"), (5, "update", "critical")]
@@ -97,12 +120,12 @@ def test_severity_rise_updates_immediately_and_never_falls() -> None:
 
 
 def test_raise_severity_from_raising_reading() -> None:
-    assert run(AlertPolicy("d"), [HI, HI, 7.0]) == [(2, "raised", "critical")]
+    assert run(AlertPolicy("d", K3_OF_5), [HI, HI, 7.0]) == [(2, "raised", "critical")]
 
 
 def test_state_round_trip_mid_alert() -> None:
     scores = [HI, LO, HI, HI, 3.0, MID, LO, LO, HI, HI, 9.0, LO, LO, LO, LO, LO, LO, HI, HI, HI]
-    a = AlertPolicy("d")
+    a = AlertPolicy("d", K3_OF_5)
     run(a, scores[:9])
     assert a.active
     b = AlertPolicy.from_state(json.loads(json.dumps(a.to_state(), allow_nan=False)))
@@ -124,7 +147,7 @@ def test_state_round_trip_mid_alert() -> None:
     ],
 )
 def test_state_validation(change: dict, field: str) -> None:
-    state = AlertPolicy("d").to_state() | change
+    state = AlertPolicy("d", K3_OF_5).to_state() | change
     with pytest.raises(ConfigError) as info:
         AlertPolicy.from_state(state)
     assert info.value.field == field
@@ -136,6 +159,8 @@ def test_state_validation(change: dict, field: str) -> None:
         ({"k": 0}, "alerts.k"),
         ({"k": 6, "n": 5}, "alerts.k"),
         ({"n": 65, "k": 3}, "alerts.n"),
+        ({"instant_ratio": 0.5}, "alerts.instant_ratio"),
+        ({"instant_ratio": True}, "alerts.instant_ratio"),
         ({"clear_after": 0}, "alerts.clear_after"),
         ({"hysteresis": 1.2}, "alerts.hysteresis"),
         ({"cooldown_s": -1}, "alerts.cooldown_s"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from edgewatch.core import (
     COUNTER_KEYS,
+    AlertConfig,
     AlertEvent,
     CheckConfig,
     InputRejected,
@@ -84,7 +86,9 @@ def make_stream(n: int, seed: int = 0, devices: tuple[str, ...] = ("pump-1", "pu
 
 
 def new_pipeline(manifest, scorer, **kwargs) -> Pipeline:
-    kwargs.setdefault("threshold_config", ThresholdConfig(warmup=20))
+    """A pipeline with the mechanisms under test pinned: adaptive threshold, 3 of 5, no instant raise."""
+    kwargs.setdefault("threshold_config", ThresholdConfig(mode="adaptive", warmup=20))
+    kwargs.setdefault("alert_config", AlertConfig(k=3, n=5, instant_ratio=math.inf))
     return Pipeline(manifest, scorer, **kwargs)
 
 
@@ -331,7 +335,7 @@ def test_alert_lifecycle(make_manifest, fake_scorer) -> None:
 
 
 def test_threshold_does_not_learn_during_alert(make_manifest, fake_scorer) -> None:
-    pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(warmup=0))
+    pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(mode="adaptive", warmup=0))
     pipe.process([("d", payload([0.1, 0.1, 0.1], T0 + i), 0.0) for i in range(3)])
     learned = pipe.devices["d"].threshold.to_state()["n_learned"]
     # alert raised at the 3rd high reading, then readings between the hysteresis and the threshold
@@ -343,7 +347,7 @@ def test_threshold_does_not_learn_during_alert(make_manifest, fake_scorer) -> No
 
 def test_adaptive_threshold_follows_a_device(make_manifest, fake_scorer) -> None:
     # validation median 0.8 (manifest); this device runs at about twice that level
-    pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(warmup=100))
+    pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(mode="adaptive", warmup=100))
     rng = np.random.default_rng(5)
     batch = [("d", payload([float(v) for v in rng.normal(0, 1.25, 3)], T0 + i), 0.0) for i in range(3000)]
     events = pipe.process(batch)

@@ -106,13 +106,15 @@ def baseline_of(threshold: FixedThreshold | AdaptiveThreshold) -> float:
 
 
 def test_baseline_from_bundle_or_fallback_ratio() -> None:
-    assert baseline_of(make_threshold(T0, {"validation_median": 0.5})) == 0.5
-    assert baseline_of(make_threshold(T0, {})) == T0 / 4
-    assert baseline_of(make_threshold(T0, {"validation_median": "bad"})) == T0 / 4
-    assert baseline_of(make_threshold(T0, {"validation_median": -1})) == T0 / 4
-    custom = ThresholdConfig(fallback_ratio=2.0)
+    adaptive = ThresholdConfig(mode="adaptive")
+    assert baseline_of(make_threshold(T0, {"validation_median": 0.5}, adaptive)) == 0.5
+    assert baseline_of(make_threshold(T0, {}, adaptive)) == T0 / 4
+    assert baseline_of(make_threshold(T0, {"validation_median": "bad"}, adaptive)) == T0 / 4
+    assert baseline_of(make_threshold(T0, {"validation_median": -1}, adaptive)) == T0 / 4
+    custom = ThresholdConfig(mode="adaptive", fallback_ratio=2.0)
     assert baseline_of(make_threshold(T0, None, custom)) == T0 / 2
     assert isinstance(make_threshold(T0, {}, ThresholdConfig(mode="fixed")), FixedThreshold)
+    assert isinstance(make_threshold(T0, {}), FixedThreshold)  # the shipped default
 
 
 def test_state_round_trip_continues_identically() -> None:

@@ -58,8 +58,10 @@ def test_manifest_records_everything_the_device_needs(dense_bundle: Path) -> Non
     fid = m.fidelity
     assert fid is not None and fid["passed"] is True
     for name in ("litert-int8", "onnx-int8"):
-        held_out = fid[name]["held_out"]
-        assert held_out["rank_correlation"] >= 0.99 and held_out["alert_agreement"] >= 0.995
+        held_out, with_stress = fid[name]["held_out"], fid[name]["held_out_plus_stress"]
+        assert held_out["alert_agreement"] >= 0.995
+        assert with_stress["rank_correlation"] >= 0.99
+        assert m.artifacts[name]["fidelity"]["with_stress"] == with_stress
     assert m.training["rows"] + m.training["validation_rows"] == 4000
     assert all(len(entry["sha256"]) == 64 for entry in m.files.values())
 
@@ -80,7 +82,7 @@ def test_every_runtime_scores_like_keras_and_higher_means_anomalous(dense_bundle
         a, b = backend.score_batch(normal), backend.score_batch(faulty)
         assert np.median(b.scores) > 10 * np.median(a.scores), artifact
         assert (np.argmax(b.feature_errors, axis=1) == 3).mean() > 0.95, artifact
-        assert np.allclose(a.feature_errors.mean(axis=1), a.scores)
+        assert np.allclose(a.feature_errors.max(axis=1), a.scores)  # the default score, max-z
     fp32_lite = open_backend(bundle, "litert", artifact="litert-fp32").score_batch(normal).scores
     fp32_onnx = open_backend(bundle, "onnx", artifact="onnx-fp32").score_batch(normal).scores
     assert np.allclose(fp32_lite, fp32_onnx, rtol=1e-3, atol=1e-6)
@@ -214,9 +216,35 @@ def test_each_runtime_is_judged_against_its_own_calibrated_threshold(dense_bundl
     assert m.artifacts["onnx-int8"]["threshold"] != m.artifacts["litert-fp32"]["threshold"]
 
 
+def test_the_default_score_is_the_worst_sensor_in_units_of_its_normal_error(dense_bundle: Path) -> None:
+    """max-z: per-feature errors weighted by 1 / normal error, score = their maximum (higher = more anomalous)."""
+    bundle = load_bundle(dense_bundle)
+    m = bundle.manifest
+    assert m.score["aggregate"] == "max" and len(m.score["feature_weights"]) == len(m.features)
+    normal = m.scaler.transform(correlated_rows(200, seed=11))[:, None, :]
+    for runtime in ("litert", "onnx"):
+        batch = open_backend(bundle, runtime).score_batch(normal)
+        assert np.allclose(batch.scores, batch.feature_errors.max(axis=1))
+
+
+def test_score_mse_records_no_weights_and_averages(tmp_path: Path) -> None:
+    rec = _small_recording(tmp_path, 1500)
+    bundle = build_bundle(rec, TrainOptions(fit=FAST_FIT, score="mse", allow_low_fidelity=True), tmp_path / "mse").bundle
+    assert bundle.manifest.score["aggregate"] == "mean" and "feature_weights" not in bundle.manifest.score
+    x = bundle.manifest.scaler.transform(rec.values[-50:])[:, None, :]
+    batch = open_backend(bundle, "litert").score_batch(x)
+    assert np.allclose(batch.scores, batch.feature_errors.mean(axis=1))
+
+
+def test_unknown_score_kind_is_refused(tmp_path: Path) -> None:
+    rec = _small_recording(tmp_path, 1500)
+    with pytest.raises(DataError, match="unknown score 'median'"):
+        build_bundle(rec, TrainOptions(fit=FAST_FIT, score="median"), tmp_path / "bad")
+
+
 def test_normalized_feature_errors_are_recorded_and_applied_by_every_runtime(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path, 1500)
-    options = TrainOptions(fit=FAST_FIT, normalize_features=True, allow_low_fidelity=True)
+    options = TrainOptions(fit=FAST_FIT, score="mean-z", allow_low_fidelity=True)
     bundle = build_bundle(rec, options, tmp_path / "norm").bundle
     weights = np.asarray(bundle.manifest.score["feature_weights"])
     assert weights.shape == (8,) and np.isclose(weights.mean(), 1.0)

@@ -61,6 +61,23 @@ def test_newer_schema_is_refused(bundle_copy: Path) -> None:
         load_bundle(bundle_copy)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"aggregate": "median"}, r"score\.aggregate 'median' is not one of mean, max"),
+        ({"feature_weights": [1.0, 2.0]}, r"score\.feature_weights must be 16 positive finite numbers"),
+        ({"feature_weights": [0.0] * 16}, r"score\.feature_weights must be"),
+    ],
+)
+def test_a_score_section_the_runtimes_cannot_apply_is_refused(bundle_copy: Path, change: dict, message: str) -> None:
+    path = bundle_copy / "manifest.json"
+    data = json.loads(path.read_text())
+    data["score"].update(change)
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle_copy)
+
+
 @pytest.mark.parametrize("damage", ["not json", "[]", '{"schema_version": 1}'])
 def test_broken_manifest_is_refused(bundle_copy: Path, damage: str) -> None:
     (bundle_copy / "manifest.json").write_text(damage)

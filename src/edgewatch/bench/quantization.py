@@ -36,7 +36,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "shipped-noise-0.4-hidden-0.15": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64)},
     "input-noise-0.5": {"noise": 0.5, "hidden_noise": 0.0, "layers": (64, 32, 64)},
     "bottleneck-64-8-64": {"noise": 0.0, "hidden_noise": 0.0, "layers": (64, 8, 64)},
-    "shipped-normalized-features": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "normalize": True},
+    "score-mean-z": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "score": "mean-z"},
+    "score-mse": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "score": "mse"},
     "calibration-5-rows": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "calibration_rows": 5},
     "calibration-raw-rows": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "raw_representative": True},
 }
@@ -101,7 +102,7 @@ def run(
             noise=spec["noise"],
             hidden_noise=spec["hidden_noise"],
             layers=tuple(spec["layers"]),
-            normalize_features=bool(spec.get("normalize", False)),
+            score=str(spec.get("score", base.score)),
         )
         if "calibration_rows" in spec:
             options = replace(options, calibration_rows=spec["calibration_rows"])

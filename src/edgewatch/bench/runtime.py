@@ -7,8 +7,9 @@ Per backend (litert-int8, litert-fp32, onnx-int8, onnx-fp32), pinned to 1 thread
 * throughput at batch 64 and 128 (readings/s);
 * a *fresh process* that imports only numpy, the vendor runtime, ``edgewatch.bundle`` and
   ``edgewatch.runtime``, loads the bundle and scores one reading: launch → first score (measured by the
-  parent, from ``Popen`` to the child's line on stdout), the child's peak RSS (``ru_maxrss``), and a check
-  that tensorflow / keras / sklearn / pandas are not in the child's ``sys.modules``.
+  parent, from ``Popen`` to the child's line on stdout), the child's peak RSS (``VmHWM``; both measured by
+  :mod:`edgewatch.bench.fresh_process`), and a check that tensorflow / keras / sklearn / pandas are not in
+  the child's ``sys.modules``.
 
 Baseline in the same run: a bare ``python -c "import numpy"`` process (launch → ready, peak RSS), and a bare
 ``python -c "pass"``; ratios are reported against the numpy one. Issue targets for the agent, reported for
@@ -17,9 +18,7 @@ the bare runtime process with the INT8 dense-ae on LiteRT: peak RSS ≤ 45 MB, l
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,27 +28,19 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bench import machine_info, percentile, target
+from edgewatch.bench.fresh_process import FreshProcess, FreshProcessError, run_fresh_process
 
 ARTIFACTS = ("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32")
 FORBIDDEN = ("tensorflow", "keras", "sklearn", "pandas")
 TARGET_RSS_MB = 45.0
 TARGET_STARTUP_S = 0.5
 
-# Peak RSS is VmHWM of /proc/self/status: ru_maxrss is NOT usable here -- on Linux it keeps the high-water
-# mark of the memory image the process had before execve, i.e. of the (large) benchmark parent that spawned it.
-VMHWM = (
-    "def vmhwm_kb():\n"
-    "    try:\n"
-    "        with open('/proc/self/status') as fh:\n"
-    "            return next(int(l.split()[1]) for l in fh if l.startswith('VmHWM:'))\n"
-    "    except (OSError, StopIteration):\n"
-    "        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-)
-
-CHILD = (
-    "import json, resource, sys, time\n"
-    + VMHWM
-    + r"""
+# Each child ends with fresh_report() (edgewatch.bench.fresh_process): peak RSS = its own VmHWM, not ru_maxrss,
+# which on Linux keeps the high-water mark of the (large) benchmark parent that spawned it. Launch -> ready is
+# timed by the parent, up to the child's report line on stdout. The children import json and resource up front
+# as they always did, so the timings and the ``modules`` count include them.
+CHILD = r"""
+import json, resource, sys, time
 t0 = time.perf_counter()
 import numpy as np
 from edgewatch.bundle import load_bundle
@@ -63,21 +54,17 @@ reading = np.array([s.mean for s in m.feature_stats], dtype=np.float64)
 x = m.scaler.transform(reading)[None, None, :]
 score = float(backend.score_batch(x).scores[0])
 t3 = time.perf_counter()
-print(json.dumps({
-    "score": score,
-    "import_seconds": t1 - t0, "load_seconds": t2 - t1, "first_score_seconds": t3 - t2,
-    "maxrss_kb": vmhwm_kb(),
-    "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    "forbidden_loaded": sorted(k for k in %r if k in sys.modules),
-    "modules": len(sys.modules),
-}), flush=True)
+fresh_report(
+    time.time(),
+    score=score,
+    import_seconds=t1 - t0, load_seconds=t2 - t1, first_score_seconds=t3 - t2,
+    forbidden_loaded=sorted(k for k in %r if k in sys.modules),
+    modules=len(sys.modules),
+)
 """
-)
 
-BASELINE_NUMPY = (
-    "import json, resource\n" + VMHWM + "import numpy\nprint(json.dumps({'maxrss_kb': vmhwm_kb()}), flush=True)\n"
-)
-BASELINE_PASS = "import json, resource\n" + VMHWM + "print(json.dumps({'maxrss_kb': vmhwm_kb()}), flush=True)\n"
+BASELINE_NUMPY = "import json, resource\nimport numpy\nfresh_report(time.time())\n"
+BASELINE_PASS = "import json, resource\nfresh_report(time.time())\n"
 
 
 def default_bundle(out: Path, *, rows: int, features: int, seed: int, say: Any) -> Path:
@@ -93,23 +80,21 @@ def default_bundle(out: Path, *, rows: int, features: int, seed: int, say: Any) 
     return out
 
 
-def _spawn(args: list[str]) -> tuple[float, dict[str, Any]]:
-    """Launch a process, return (seconds from launch to its first stdout line, that line as JSON)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    elapsed = time.perf_counter() - start
-    _, err = proc.communicate(timeout=60)
-    if proc.returncode != 0 or not line:
-        raise RuntimeError(f"benchmark subprocess failed ({proc.returncode}): {err.strip()[-2000:]}")
-    return elapsed, json.loads(line)
+def _spawn(python: str, script: str, args: list[str]) -> FreshProcess:
+    try:
+        return run_fresh_process(script, args, python=python)
+    except FreshProcessError as exc:
+        raise RuntimeError(f"benchmark subprocess failed ({exc.returncode}): {exc.stderr.strip()[-2000:]}") from exc
 
 
 def _startup(args: list[str], repeats: int) -> dict[str, Any]:
-    runs = [_spawn(args) for _ in range(repeats)]
-    seconds = [r[0] for r in runs]
-    rss = [r[1]["maxrss_kb"] / 1024 for r in runs]
+    """Launch ``[python, "-c", script, *script_args]`` ``repeats`` times: launch → ready and peak RSS."""
+    python, flag, script, *rest = args
+    if flag != "-c":
+        raise ValueError(f"expected [python, '-c', script, ...], got {args[:2]}")
+    runs = [_spawn(python, script, rest) for _ in range(repeats)]
+    seconds = [r.launch_to_output_s for r in runs]
+    rss = [r.peak_rss_kb / 1024 for r in runs]
     out: dict[str, Any] = {
         "launch_to_ready_seconds_median": statistics.median(seconds),
         "launch_to_ready_seconds_min": min(seconds),
@@ -117,7 +102,7 @@ def _startup(args: list[str], repeats: int) -> dict[str, Any]:
         "peak_rss_mb_median": statistics.median(rss),
         "peak_rss_mb_max": max(rss),
     }
-    last = runs[-1][1]
+    last = runs[-1].report
     for key in ("import_seconds", "load_seconds", "first_score_seconds", "forbidden_loaded", "modules"):
         if key in last:
             out[key] = last[key]

@@ -11,7 +11,7 @@ Schema version 1 (see docs/bundle.md for the field-by-field description)::
       "features": ["a", "b", ...],              # the order every runtime expects
       "scaler": {"center": [...], "scale": [...]},
       "feature_stats": [{"name", "min", "max", "mean", "std", "q001", "q01", "q50", "q99", "q999"}],
-      "score": {"definition": "...", "reduction": "mean"},
+      "score": {"definition": "...", "aggregate": "max", "feature_weights": [...]},
       "artifacts": {"litert-int8": {"file": "model.int8.tflite", "input": {...}, "output": {...}}, ...},
       "default_artifact": {"litert": "litert-int8", "onnx": "onnx-int8"},
       "threshold": {"value": 1.23, "rule": "quantile", "params": {...}, "calibrated_on": "litert-int8"},
@@ -20,8 +20,11 @@ Schema version 1 (see docs/bundle.md for the field-by-field description)::
       "files": {"model.int8.tflite": {"sha256": "...", "bytes": 12345}, ...}
     }
 
-Scores: **higher = more anomalous**. For autoencoders the score is the mean over features of the
-squared reconstruction error in scaled units; per-feature errors are reported alongside.
+Scores: **higher = more anomalous**. For autoencoders the per-feature error is the squared
+reconstruction error in scaled units, times ``score.feature_weights`` when present (1 / the feature's
+mean error on normal held-out rows, so every sensor's normal error is about 1); the score is the
+maximum (``score.aggregate == "max"``, the default since 0.1) or the mean (``"mean"``; also what a
+manifest without ``aggregate`` means) of those per-feature errors.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from edgewatch.errors import BundleError
 
 SCHEMA_VERSION = 1
 MODEL_KINDS = ("dense-ae", "conv-ae", "iforest")
+SCORE_AGGREGATES = ("mean", "max")
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,7 @@ class Manifest:
             window = int(model.get("window", 1))
             if window < 1:
                 raise BundleError("manifest model.window must be >= 1")
+            _check_score(data["score"], len(features))
             return cls(
                 schema_version=version,
                 edgewatch_version=str(data["edgewatch_version"]),
@@ -278,3 +283,19 @@ class Manifest:
             raise BundleError(f"manifest.json: missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"manifest.json: malformed field ({exc})") from None
+
+
+def _check_score(score: Any, n_features: int) -> None:
+    """Reject a ``score`` section the runtimes could not apply, naming the field."""
+    if not isinstance(score, dict):
+        raise BundleError("manifest score must be an object")
+    aggregate = score.get("aggregate", "mean")
+    if aggregate not in SCORE_AGGREGATES:
+        raise BundleError(f"manifest score.aggregate {aggregate!r} is not one of {', '.join(SCORE_AGGREGATES)}")
+    weights = score.get("feature_weights")
+    if weights is not None:
+        values = np.asarray(weights, dtype=np.float64)
+        if values.shape != (n_features,) or not (np.isfinite(values).all() and (values > 0).all()):
+            raise BundleError(
+                f"manifest score.feature_weights must be {n_features} positive finite numbers, one per feature"
+            )

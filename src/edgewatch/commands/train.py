@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgewatch.errors import DataError
+from edgewatch.train.calibrate import ThresholdRule
 
 HELP = "train a model of normal operation, quantize it to INT8 and write a verified bundle"
 
@@ -35,9 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", type=float, default=0.4, help="denoising input noise, scaled units (0.4)")
     parser.add_argument("--hidden-noise", type=float, default=0.15, help="dense-ae activation noise in training (0.15)")
     parser.add_argument(
-        "--normalize-features",
-        action="store_true",
-        help="weight each feature's error by 1 / its normal error: catches more small offsets, costs INT8 fidelity",
+        "--score",
+        choices=["max-z", "mean-z", "mse"],
+        default="max-z",
+        help="autoencoder score: the worst sensor's error in units of its normal error (max-z, default), "
+        "the mean of those (mean-z) or the plain mean squared error (mse)",
     )
     parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
     parser.add_argument("--seed", type=int, default=0)
@@ -45,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration-rows", type=int, default=200, help="INT8 representative rows (200)")
     parser.add_argument("--precision", choices=["int8", "fp32"], default="int8", help="model the device runs")
     parser.add_argument("--threshold-quantile", type=float, default=0.995)
-    parser.add_argument("--threshold-margin", type=float, default=1.0)
+    parser.add_argument(
+        "--threshold-margin", type=float, default=ThresholdRule().margin, help="threshold = margin x quantile (2.0)"
+    )
     parser.add_argument("--min-rank-correlation", type=float, default=0.99)
     parser.add_argument("--min-alert-agreement", type=float, default=0.995)
     parser.add_argument("--allow-low-fidelity", action="store_true", help="write the bundle even if INT8 fails")
@@ -77,7 +82,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         window=args.window,
         noise=args.noise,
         hidden_noise=args.hidden_noise,
-        normalize_features=args.normalize_features,
+        score=args.score,
         n_estimators=args.trees,
         seed=args.seed,
         validation_fraction=args.validation_fraction,

@@ -3,8 +3,9 @@
 Rules (all times are *reading* timestamps, never the wall clock; defaults in :class:`AlertConfig`):
 
 * **Raise** — when the current reading is above the threshold (``score > T``) and at least ``k`` of
-  the last ``n`` scored readings (this one included) were above it (default 3 of 5), unless the
-  device is in cool-down. The alert id is ``f"{device}-{ts_ms}"`` with ``ts_ms`` the raising
+  the last ``n`` scored readings (this one included) were above it (default 5 of 10), or at once
+  when it scores at least ``instant_ratio * T`` (default 4: a reading this far out is never noise
+  the k-of-n rule should wait out — a one-sample spike), unless the device is in cool-down. The alert id is ``f"{device}-{ts_ms}"`` with ``ts_ms`` the raising
   reading's timestamp in whole milliseconds (rounded), so a replay and a live run of the same data
   give the same ids.
 * **Clear** — after ``clear_after`` consecutive readings (default 5) strictly below the hysteresis
@@ -59,12 +60,13 @@ def alert_id_for(device: str, ts: float) -> str:
 class AlertConfig:
     """Parameters of :class:`AlertPolicy` (see the module docstring for the rules)."""
 
-    k: int = 3
-    n: int = 5
+    k: int = 5
+    n: int = 10
     clear_after: int = 5
     hysteresis: float = 0.8
     cooldown_s: float = 30.0
     update_interval_s: float = 10.0
+    instant_ratio: float = 4.0  # a reading scoring >= this x T raises at once; inf: never
 
     def __post_init__(self) -> None:
         for name in ("k", "n", "clear_after"):
@@ -77,6 +79,10 @@ class AlertConfig:
             raise ConfigError("must be at most 64", field="alerts.n")
         if not (0 < self.hysteresis <= 1):
             raise ConfigError("must be in (0, 1]", field="alerts.hysteresis")
+        if isinstance(self.instant_ratio, bool) or not (
+            isinstance(self.instant_ratio, int | float) and self.instant_ratio >= 1
+        ):
+            raise ConfigError("must be a number >= 1 (or inf to disable)", field="alerts.instant_ratio")
         for name in ("cooldown_s", "update_interval_s"):
             value = getattr(self, name)
             if not (0 <= value < math.inf):
@@ -127,7 +133,14 @@ class AlertPolicy:
         above = score > threshold
         self._history = ((self._history << 1) | above) & self._mask
         if self.alert_id is None:
-            if above and ts >= self.cooldown_until and self._history.bit_count() >= self.config.k:
+            if (
+                above
+                and ts >= self.cooldown_until
+                and (
+                    self._history.bit_count() >= self.config.k
+                    or score >= self.config.instant_ratio * threshold
+                )
+            ):
                 self.alert_id = alert_id_for(self.device, ts)
                 self.severity = severity_for(score, threshold)
                 self._below = 0

@@ -9,11 +9,11 @@ measures:
   window for conv-ae), over ``calls`` calls in this process, after a few warm-up calls;
 * **peak RSS** and **start-up time** of a fresh scoring process: ``python -c`` that imports only numpy and
   the runtime, loads the model with :func:`edgewatch.runtime.open_backend`, scores ``n_readings``
-  readings one by one and prints ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` and ``VmHWM`` from
-  ``/proc/self/status``. The peak reported is VmHWM where available: on Linux ``ru_maxrss`` of a
-  child keeps the *parent's* high-water mark across fork+exec, and the parent here has TensorFlow
-  loaded. Start-up is measured in that process from a launch timestamp passed on its command line to
-  the end of the first score;
+  readings one by one and reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` and ``VmHWM`` from
+  ``/proc/self/status`` (measured with :mod:`edgewatch.bench.fresh_process`). The peak reported is VmHWM
+  where available: on Linux ``ru_maxrss`` of a child keeps the *parent's* high-water mark across
+  fork+exec, and the parent here has TensorFlow loaded. Start-up is measured in that process from a
+  launch timestamp passed on its command line to the end of the first score;
 * **quality**: the rest of each file (rows ``train_rows..end``) replayed through the device pipeline
   (:mod:`edgewatch.evaluate.run`), pooled: event recall, F1, FAR, MAR, ROC-AUC.
 
@@ -23,11 +23,8 @@ RSS and start-up are also given as ratios to it.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -37,28 +34,18 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.bench.fresh_process import FreshProcessError, run_fresh_process
 from edgewatch.errors import DataError
 
-# Both child scripts report the process's own peak RSS (VmHWM); see docs/evaluation.md for why not ru_maxrss.
+# Both child scripts end with fresh_report() (edgewatch.bench.fresh_process): start-up from the launch timestamp
+# on the command line to t1, peak RSS = the process's own VmHWM (see docs/evaluation.md for why not ru_maxrss).
 _REPORT = r"""
-import resource, json
-def _hwm_kb():
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 heavy = sorted(k for k in sys.modules if k.split(".")[0] in ("tensorflow", "keras", "sklearn", "pandas", "torch"))
-print(json.dumps({"startup_s": t1 - t0, "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "hwm_kb": _hwm_kb(), "heavy_modules": heavy[:5]}))
+fresh_report(t1, heavy_modules=heavy[:5])
 """
 
 BASELINE_SCRIPT = r"""
 import sys, time
-t0 = float(sys.argv[1])
 import numpy as np
 x = np.zeros((1, 1, 8), np.float32); float((x * x).mean())
 t1 = time.time()
@@ -66,8 +53,7 @@ t1 = time.time()
 
 SCORER_SCRIPT = r"""
 import sys, time, json
-t0 = float(sys.argv[1])
-bundle_dir, runtime, artifact, n = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+bundle_dir, runtime, artifact, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 import numpy as np
 from edgewatch.bundle import load_bundle
 from edgewatch.runtime import open_backend
@@ -111,23 +97,16 @@ def _measure_process(script: str, args: Sequence[str], repeats: int = 3) -> dict
     runs = []
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     for _ in range(repeats):
-        t0 = time.time()
-        proc = subprocess.run(
-            [sys.executable, "-c", script, repr(t0), *args], capture_output=True, text=True, env=env, timeout=300
-        )
-        if proc.returncode != 0:
-            last = proc.stderr.strip().splitlines()[-1:] or ["scoring process failed"]
-            raise RuntimeError(last[0])
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    # Linux carries the parent's RSS high-water mark into ru_maxrss across fork+exec, so a child of this
-    # (TensorFlow-laden) process would report the parent's peak; VmHWM belongs to the new address space.
-    # ru_maxrss is used where VmHWM is unavailable (non-Linux).
-    peaks = [r["hwm_kb"] if r.get("hwm_kb") else r["ru_maxrss_kb"] for r in runs]
+        try:
+            runs.append(run_fresh_process(script, args, env=env, timeout=300))
+        except FreshProcessError as exc:
+            last = exc.stderr.strip().splitlines()[-1:] or ["scoring process failed"]
+            raise RuntimeError(last[0]) from exc
     return {
-        "startup_s": float(np.median([r["startup_s"] for r in runs])),
-        "maxrss_kb": int(max(peaks)),
-        "ru_maxrss_kb": int(max(r["ru_maxrss_kb"] for r in runs)),
-        "heavy_modules": runs[0].get("heavy_modules", []),
+        "startup_s": float(np.median([r.startup_s for r in runs])),
+        "maxrss_kb": int(max(r.peak_rss_kb for r in runs)),
+        "ru_maxrss_kb": int(max(r.ru_maxrss_kb for r in runs)),
+        "heavy_modules": runs[0].report.get("heavy_modules", []),
     }
 
 

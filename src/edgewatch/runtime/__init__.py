@@ -27,6 +27,7 @@ def open_backend(bundle: Bundle, runtime: str = "litert", *, artifact: str | Non
     name, entry = manifest.artifact_for(runtime, artifact)
     path = bundle.file(entry["file"])
     weights = manifest.score.get("feature_weights")
+    aggregate = str(manifest.score.get("aggregate", "mean"))
     if runtime == "litert":
         from edgewatch.runtime.litert import LiteRTBackend
 
@@ -37,6 +38,7 @@ def open_backend(bundle: Bundle, runtime: str = "litert", *, artifact: str | Non
             n_features=manifest.n_features,
             threads=threads,
             feature_weights=weights,
+            aggregate=aggregate,
         )
     from edgewatch.runtime.onnx import OnnxBackend
 
@@ -48,4 +50,5 @@ def open_backend(bundle: Bundle, runtime: str = "litert", *, artifact: str | Non
         output=str(entry.get("output", "reconstruction")),
         threads=threads,
         feature_weights=weights if entry.get("output", "reconstruction") == "reconstruction" else None,
+        aggregate=aggregate,
     )

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgewatch.errors import RuntimeBackendError
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.errors_math import deviation_errors, reconstruction_scores
+from edgewatch.runtime.errors_math import check_aggregate, deviation_errors, reconstruction_scores
 
 
 def _onnxruntime() -> Any:
@@ -42,6 +42,7 @@ class OnnxBackend:
         output: str = "reconstruction",
         threads: int = 1,
         feature_weights: np.ndarray | None = None,
+        aggregate: str = "mean",
     ):
         if output not in ("reconstruction", "score"):
             raise RuntimeBackendError(f"unknown ONNX model output kind {output!r}")
@@ -60,6 +61,10 @@ class OnnxBackend:
             raise RuntimeBackendError(f"{model_path}: ONNX Runtime cannot load the model ({exc})") from None
         self.artifact = artifact
         self._weights = None if feature_weights is None else np.asarray(feature_weights, dtype=np.float64)
+        try:
+            self._aggregate = check_aggregate(aggregate)
+        except ValueError as exc:
+            raise RuntimeBackendError(str(exc)) from None
         self.window = window
         self.n_features = n_features
         self._output_kind = output
@@ -77,4 +82,4 @@ class OnnxBackend:
         out = self._run(x)
         if self._output_kind == "score":
             return ScoreBatch(scores=out.reshape(-1).astype(np.float64), feature_errors=deviation_errors(x))
-        return reconstruction_scores(x, out.reshape(x.shape).astype(np.float32), self._weights)
+        return reconstruction_scores(x, out.reshape(x.shape).astype(np.float32), self._weights, self._aggregate)

@@ -40,6 +40,12 @@ from edgewatch.windows import make_windows, window_ends
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("dense-ae", "conv-ae", "iforest")
+# How an autoencoder's per-feature errors become a score: (weighted by 1 / normal error?, aggregate).
+SCORE_KINDS: dict[str, tuple[bool, str]] = {
+    "max-z": (True, "max"),  # the sensor furthest from what the others predict, in units of its normal error
+    "mean-z": (True, "mean"),  # every sensor's error in units of its normal error, averaged
+    "mse": (False, "mean"),  # plain mean squared error in scaled units
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class TrainOptions:
     filters: tuple[int, ...] = (32, 16)
     noise: float = 0.4
     hidden_noise: float = 0.15
-    normalize_features: bool = False  # weight each feature's error by 1 / its normal error (docs/evaluation.md)
+    score: str = "max-z"  # autoencoders: a key of SCORE_KINDS (docs/evaluation.md)
     n_estimators: int = 100
     seed: int = 0
     validation_fraction: float = 0.2
@@ -122,6 +128,8 @@ def build_bundle(
     """Train, quantize, verify and write a bundle. Raises DataError or FidelityError on refusal."""
     if options.model not in MODEL_KINDS:
         raise DataError(f"unknown model kind {options.model!r}; choose one of {', '.join(MODEL_KINDS)}")
+    if options.score not in SCORE_KINDS:
+        raise DataError(f"unknown score {options.score!r}; choose one of {', '.join(SCORE_KINDS)}")
     recording, excluded = drop_labelled(recording)
     if excluded:
         say(f"excluded {excluded} rows labelled anomalous from training")
@@ -160,8 +168,8 @@ def build_bundle(
                 train_inputs, val_inputs, representative, options, window
             )
         trained = time.perf_counter()
-        scores, weights = _score_artifacts(
-            files, artifacts, val_inputs, window, len(recording.features), Path(staging), options.normalize_features
+        scores, weights, aggregate = _score_artifacts(
+            files, artifacts, val_inputs, window, len(recording.features), Path(staging), options
         )
 
     thresholds = {name: options.threshold.fit(s) for name, s in scores.items()}
@@ -187,12 +195,9 @@ def build_bundle(
         "scaler": scaler.to_json(),
         "feature_stats": [s.to_json() for s in stats],
         "score": {
-            "definition": (
-                "mean over features of the squared reconstruction error in scaled units, averaged over the window"
-                if options.model != "iforest"
-                else "negated scikit-learn IsolationForest decision_function (positive = outlier)"
-            ),
+            "definition": _score_definition(options),
             "higher_is_more_anomalous": True,
+            "aggregate": aggregate,
             **({"feature_weights": [float(w) for w in weights]} if weights is not None else {}),
             "feature_errors": (
                 "squared reconstruction error per feature"
@@ -347,10 +352,10 @@ def _score_artifacts(
     window: int,
     n_features: int,
     staging: Path,
-    normalize: bool,
-) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """Scores of ``inputs`` by every artifact, computed with the edge runtimes the device will use, and the
-    per-feature weights (autoencoders: from the FP32 model's errors on these held-out inputs)."""
+    options: TrainOptions,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, str]:
+    """Scores of ``inputs`` by every artifact, computed with the edge runtimes the device will use, the
+    per-feature weights (z scores: from the FP32 model's errors on these held-out inputs) and the aggregate."""
     from edgewatch.runtime.errors_math import feature_weights
     from edgewatch.runtime.litert import LiteRTBackend
     from edgewatch.runtime.onnx import OnnxBackend
@@ -358,11 +363,15 @@ def _score_artifacts(
     for entry in artifacts.values():
         (staging / entry["file"]).write_bytes(files[entry["file"]])
 
-    def open_backend(name: str, weights: np.ndarray | None) -> Any:
+    normalize, aggregate = SCORE_KINDS[options.score] if options.model != "iforest" else (False, "mean")
+
+    def open_backend(name: str, weights: np.ndarray | None, aggregate: str) -> Any:
         entry = artifacts[name]
         path = staging / entry["file"]
         if entry["runtime"] == "litert":
-            return LiteRTBackend(path, artifact=name, window=window, n_features=n_features, feature_weights=weights)
+            return LiteRTBackend(
+                path, artifact=name, window=window, n_features=n_features, feature_weights=weights, aggregate=aggregate
+            )
         reconstructs = entry["output"] == "reconstruction"
         return OnnxBackend(
             path,
@@ -371,17 +380,29 @@ def _score_artifacts(
             n_features=n_features,
             output=entry["output"],
             feature_weights=weights if reconstructs else None,
+            aggregate=aggregate,
         )
 
     weights = None
     if normalize and "litert-fp32" in artifacts:
-        weights = feature_weights(open_backend("litert-fp32", None).score_batch(inputs).feature_errors)
+        weights = feature_weights(open_backend("litert-fp32", None, "mean").score_batch(inputs).feature_errors)
     scores = {}
     for name, entry in artifacts.items():
-        backend = open_backend(name, weights)
+        backend = open_backend(name, weights, aggregate)
         scores[name] = backend.score_batch(inputs).scores
         entry["_backend"] = backend
-    return scores, weights
+    return scores, weights, aggregate
+
+
+def _score_definition(options: TrainOptions) -> str:
+    if options.model == "iforest":
+        return "negated scikit-learn IsolationForest decision_function (positive = outlier)"
+    per_feature = "squared reconstruction error in scaled units, averaged over the window"
+    if options.score == "max-z":
+        return f"maximum over features of the {per_feature}, divided by that feature's mean on normal held-out rows"
+    if options.score == "mean-z":
+        return f"mean over features of the {per_feature}, divided by that feature's mean on normal held-out rows"
+    return f"mean over features of the {per_feature}"
 
 
 def _fidelity(
@@ -394,7 +415,8 @@ def _fidelity(
     window: int,
     n_features: int,
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """INT8-vs-FP32 figures per INT8 artifact, on held-out rows (gated) and on a stress set (reported)."""
+    """INT8-vs-FP32 figures per INT8 artifact, on held-out rows and on held-out + stress rows; the gate is
+    :func:`edgewatch.export.fidelity.check_gate`."""
     backends = {name: entry.pop("_backend") for name, entry in artifacts.items()}
     pairs = [(q, q.replace("int8", "fp32")) for q in artifacts if q.endswith("int8")]
     if not pairs:
@@ -412,9 +434,9 @@ def _fidelity(
         combined_fp32 = np.concatenate([scores[fp32_name], stress_fp32])
         combined_int8 = np.concatenate([scores[int8_name], stress_int8])
         stress = fidelity.compare(combined_fp32, thresholds[fp32_name], combined_int8, thresholds[int8_name])
-        failures += fidelity.check(held_out, options.bars, artifact=int8_name)
+        failures += fidelity.check_gate(held_out, stress, options.bars, artifact=int8_name)
         figures[int8_name] = {"reference": fp32_name, "held_out": held_out, "held_out_plus_stress": stress}
-        artifacts[int8_name]["fidelity"] = held_out
+        artifacts[int8_name]["fidelity"] = {**held_out, "with_stress": stress}
     figures["passed"] = not failures
     figures["failures"] = failures
     return figures, failures
