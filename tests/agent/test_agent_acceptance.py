@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from build_real_bundle import FEATURES, sensor_rows
-from test_agent_real_model import T0, Publisher, _config, _outbox_rows, _payloads, _spawn_agent, _stop_agent
+from test_agent_real_model import T0, THIRD_READING_RAISES, Publisher, _config, _outbox_rows, _payloads, _spawn_agent, _stop_agent
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -97,7 +97,9 @@ def test_every_bad_payload_yields_an_error_message_and_no_crash(
 
 
 def test_broker_stopped_for_10_s_loses_no_alert(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
-    config = _config(tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1")
+    config = _config(
+        tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1", alerts=THIRD_READING_RAISES
+    )
     scores = listen("edgewatch/line-5/score")
     proc = _spawn_agent(config)
     try:

@@ -45,6 +45,11 @@ def _payloads(n_normal: int = 120, n_anomalous: int = 12, n_after: int = 40, t0:
     ]
 
 
+# Tests that stop the broker right after "the 3rd anomalous reading raises" pin that rule (the shipped
+# defaults are 5 of 10 plus an instant raise, which would raise at the first reading of this fault).
+THIRD_READING_RAISES = "[alerts]\nk = 3\nn = 5\ninstant_ratio = inf"
+
+
 def _config(tmp_path: Path, broker, bundle: Path, runtime: str = "litert", **extra: str) -> Path:  # type: ignore[no-untyped-def]
     text = f"""
 state_dir = "{tmp_path / "state"}"
@@ -60,6 +65,7 @@ keepalive = 5
 agent_id = "edge-1"
 thermal_file = "/nonexistent"
 {extra.get("health", "")}
+{extra.get("alerts", "")}
 """
     path = tmp_path / "agent.toml"
     path.write_text(text)
@@ -189,7 +195,9 @@ def test_live_alerts_equal_replay(tmp_path: Path, broker, listen, real_bundle: P
 
 
 def test_kill_9_with_pending_alert_real_model(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
-    config = _config(tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1")
+    config = _config(
+        tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1", alerts=THIRD_READING_RAISES
+    )
     status = listen("edgewatch/edge-1/status")
     scores = listen("edgewatch/line-2/score")
     payloads = _payloads(n_normal=30, n_anomalous=12, n_after=0)
