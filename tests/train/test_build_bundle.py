@@ -59,7 +59,7 @@ def test_manifest_records_everything_the_device_needs(dense_bundle: Path) -> Non
     assert fid is not None and fid["passed"] is True
     for name in ("litert-int8", "onnx-int8"):
         held_out, with_stress = fid[name]["held_out"], fid[name]["held_out_plus_stress"]
-        assert held_out["alert_agreement"] >= 0.995
+        assert held_out["alert_agreement"] >= 0.995 and held_out["reconstruction_rank_correlation"] >= 0.99
         assert with_stress["rank_correlation"] >= 0.99
         assert m.artifacts[name]["fidelity"]["with_stress"] == with_stress
     assert m.training["rows"] + m.training["validation_rows"] == 4000

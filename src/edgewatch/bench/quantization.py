@@ -91,7 +91,8 @@ def run(
             "test_rows": int(complete.sum()),
             "test_fault_rows": int(test_labels.sum()),
             "test_incomplete_rows_skipped": int((~complete).sum()),
-            "threshold_rule": "quantile 0.995 of each model's own validation scores (margin 1.0)",
+            "threshold_rule": f"quantile {base.threshold.quantile} of each model's own validation scores "
+            f"(margin {base.threshold.margin})",
         },
         "variants": {},
     }
@@ -208,7 +209,14 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
                 continue
             path = Path(tmp) / f"{len(out)}.onnx"
             path.write_bytes(model)
-            backend = OnnxBackend(path, artifact="onnx-int8", window=1, n_features=manifest.n_features)
+            backend = OnnxBackend(
+                path,
+                artifact="onnx-int8",
+                window=1,
+                n_features=manifest.n_features,
+                feature_weights=manifest.score.get("feature_weights"),
+                aggregate=str(manifest.score.get("aggregate", "mean")),
+            )  # scored exactly like the bundle's own ONNX artifacts
             s = backend.score_batch(val).scores
             out[label] = compare(s_fp32, th_fp32, s, options.threshold.fit(s))
     return out

@@ -10,11 +10,15 @@ They are measured on two row sets: the *held-out* normal rows, and those rows pl
 held-out rows with one sensor at a time pushed off by 2-6 standard deviations, which exercises the
 decision boundary the way faults do). The gate (:func:`check_gate`) requires
 
-* alert agreement on the held-out rows (the same decisions on normal operation), and
-* rank correlation on held-out + stress rows (the same ordering of normal and faulty readings).
+* ``reconstruction_rank_correlation`` on held-out rows — the rank correlation of the plain mean squared
+  reconstruction error, before the score's per-feature weighting and aggregation: INT8 *reconstructs*
+  like FP32 (this catches a carelessly calibrated model: too few calibration rows, unscaled rows);
+* alert agreement of the score on held-out rows (the same decisions on normal operation);
+* rank correlation of the score on held-out + stress rows (the same ordering of normal and faulty
+  readings).
 
-The other two figures are recorded but not gated. The rank correlation of the held-out rows alone: with a
-max-over-sensors score (``max-z``, the default) the ordering *among* normal readings is mostly
+The other figures are recorded but not gated. The rank correlation of the *score* on held-out rows alone:
+with a max-over-sensors score (``max-z``, the default) the ordering *among* normal readings is mostly
 measurement noise, and rounding reorders readings far below the threshold without changing a decision.
 The alert agreement on held-out + stress rows: the stress rows are built to sit around the threshold,
 where a row-by-row comparison counts every near-threshold flip (the k-of-n alert policy absorbs those).
@@ -99,6 +103,12 @@ def check_gate(
 ) -> list[str]:
     """The gate (see the module docstring): reasons it fails, empty when the INT8 model may ship."""
     failures = check(held_out, bars, artifact=artifact, rows="held-out rows", rank=False)
+    recon = held_out.get("reconstruction_rank_correlation", held_out["rank_correlation"])
+    if not np.isfinite(recon) or recon < bars.min_rank_correlation:
+        failures.append(
+            f"{artifact}: reconstruction error rank correlation with FP32 on held-out rows {recon:.4f} "
+            f"< {bars.min_rank_correlation}"
+        )
     rc = held_out_plus_stress["rank_correlation"]
     if not np.isfinite(rc) or rc < bars.min_rank_correlation:
         failures.append(

@@ -178,7 +178,7 @@ def build_bundle(
         entry["threshold_params"] = {"validation_median": float(np.median(scores[name]))}
 
     fidelity_figures, failures = _fidelity(
-        artifacts, scores, thresholds, val_inputs, files, options, window, len(recording.features)
+        artifacts, scores, thresholds, val_inputs, weights, options
     )
     default_artifact = _default_artifacts(options, artifacts)
     primary = default_artifact.get("litert") or default_artifact["onnx"]
@@ -410,10 +410,8 @@ def _fidelity(
     scores: dict[str, np.ndarray],
     thresholds: dict[str, float],
     val_inputs: np.ndarray,
-    files: dict[str, bytes],
+    weights: np.ndarray | None,
     options: TrainOptions,
-    window: int,
-    n_features: int,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """INT8-vs-FP32 figures per INT8 artifact, on held-out rows and on held-out + stress rows; the gate is
     :func:`edgewatch.export.fidelity.check_gate`."""
@@ -429,6 +427,10 @@ def _fidelity(
     failures: list[str] = []
     for int8_name, fp32_name in pairs:
         held_out = fidelity.compare(scores[fp32_name], thresholds[fp32_name], scores[int8_name], thresholds[int8_name])
+        held_out["reconstruction_rank_correlation"] = fidelity.spearman(
+            _reconstruction_error(backends[fp32_name], val_inputs, weights),
+            _reconstruction_error(backends[int8_name], val_inputs, weights),
+        )
         stress_fp32 = backends[fp32_name].score_batch(stressed).scores
         stress_int8 = backends[int8_name].score_batch(stressed).scores
         combined_fp32 = np.concatenate([scores[fp32_name], stress_fp32])
@@ -440,6 +442,13 @@ def _fidelity(
     figures["passed"] = not failures
     figures["failures"] = failures
     return figures, failures
+
+
+def _reconstruction_error(backend: Any, inputs: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Plain mean squared reconstruction error per input: the autoencoder's per-feature errors before the
+    score's weighting (``weights``) and aggregation."""
+    errors = backend.score_batch(inputs).feature_errors
+    return np.asarray((errors if weights is None else errors / weights).mean(axis=1))
 
 
 def _default_artifacts(options: TrainOptions, artifacts: dict[str, dict[str, Any]]) -> dict[str, str]:
