@@ -97,7 +97,9 @@ def make_pipeline():  # type: ignore[no-untyped-def]
 
     def make(**kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("threshold_config", ThresholdConfig(mode="fixed"))
-        kwargs.setdefault("alert_config", AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf")))
+        kwargs.setdefault(
+            "alert_config", AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf"))
+        )
         return Pipeline(Manifest.from_json(manifest_data()), FakeBackend(), **kwargs)
 
     return make

@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 from build_real_bundle import FEATURES, sensor_rows
-from test_agent_real_model import T0, THIRD_READING_RAISES, Publisher, _config, _outbox_rows, _payloads, _spawn_agent, _stop_agent
+from test_agent_real_model import (
+    T0,
+    THIRD_READING_RAISES,
+    Publisher,
+    _config,
+    _outbox_rows,
+    _payloads,
+    _spawn_agent,
+    _stop_agent,
+)
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 

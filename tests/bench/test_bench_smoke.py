@@ -51,7 +51,13 @@ def test_quantization_benchmark_structure() -> None:
     for entry in result["variants"].values():
         assert set(entry["runtimes"]) == {"litert", "onnx"}
         for figures in entry["runtimes"].values():
-            for key in ("held_out_rank_correlation", "held_out_alert_agreement", "faulty_auc_fp32", "faulty_auc_int8"):
+            for key in (
+                "held_out_reconstruction_rank_correlation",
+                "held_out_rank_correlation",
+                "held_out_alert_agreement",
+                "faulty_auc_fp32",
+                "faulty_auc_int8",
+            ):
                 assert math.isfinite(figures[key])
             assert 0.0 <= figures["faulty_alert_agreement"] <= 1.0
     onnx_variants = result["variants"]["shipped-noise-0.4-hidden-0.15"]["onnx_quantization_variants"]

@@ -229,7 +229,8 @@ def test_the_default_score_is_the_worst_sensor_in_units_of_its_normal_error(dens
 
 def test_score_mse_records_no_weights_and_averages(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path, 1500)
-    bundle = build_bundle(rec, TrainOptions(fit=FAST_FIT, score="mse", allow_low_fidelity=True), tmp_path / "mse").bundle
+    options = TrainOptions(fit=FAST_FIT, score="mse", allow_low_fidelity=True)
+    bundle = build_bundle(rec, options, tmp_path / "mse").bundle
     assert bundle.manifest.score["aggregate"] == "mean" and "feature_weights" not in bundle.manifest.score
     x = bundle.manifest.scaler.transform(rec.values[-50:])[:, None, :]
     batch = open_backend(bundle, "litert").score_batch(x)

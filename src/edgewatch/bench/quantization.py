@@ -160,6 +160,7 @@ def _measure(report: Any, test_raw: np.ndarray, labels: np.ndarray) -> dict[str,
         th_fp32 = manifest.threshold_for(fp32).value
         th_int8 = manifest.threshold_for(int8).value
         entry["runtimes"][runtime] = {
+            "held_out_reconstruction_rank_correlation": held["held_out"].get("reconstruction_rank_correlation"),
             "held_out_rank_correlation": held["held_out"]["rank_correlation"],
             "held_out_alert_agreement": held["held_out"]["alert_agreement"],
             "held_out_rows": held["held_out"]["rows"],
@@ -226,7 +227,8 @@ def _summary_line(name: str, entry: dict[str, Any]) -> str:
     parts = [f"{name}: {entry['build_seconds']:.0f} s, {entry['fit']['epochs_run']} epochs"]
     for runtime, r in entry["runtimes"].items():
         parts.append(
-            f"{runtime}: rho {r['held_out_rank_correlation']:.4f} agree {r['held_out_alert_agreement']:.4f} "
+            f"{runtime}: recon rho {r['held_out_reconstruction_rank_correlation']:.4f} "
+            f"rho {r['held_out_rank_correlation']:.4f} agree {r['held_out_alert_agreement']:.4f} "
             f"AUC fp32 {r['faulty_auc_fp32']:.3f} int8 {r['faulty_auc_int8']:.3f}"
         )
     return " | ".join(parts)

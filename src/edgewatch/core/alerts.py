@@ -5,9 +5,9 @@ Rules (all times are *reading* timestamps, never the wall clock; defaults in :cl
 * **Raise** — when the current reading is above the threshold (``score > T``) and at least ``k`` of
   the last ``n`` scored readings (this one included) were above it (default 5 of 10), or at once
   when it scores at least ``instant_ratio * T`` (default 4: a reading this far out is never noise
-  the k-of-n rule should wait out — a one-sample spike), unless the device is in cool-down. The alert id is ``f"{device}-{ts_ms}"`` with ``ts_ms`` the raising
-  reading's timestamp in whole milliseconds (rounded), so a replay and a live run of the same data
-  give the same ids.
+  the k-of-n rule should wait out — a one-sample spike), unless the device is in cool-down. The
+  alert id is ``f"{device}-{ts_ms}"`` with ``ts_ms`` the raising reading's timestamp in whole
+  milliseconds (rounded), so a replay and a live run of the same data give the same ids.
 * **Clear** — after ``clear_after`` consecutive readings (default 5) strictly below the hysteresis
   threshold ``hysteresis * T`` (default 0.8 T). Any reading at or above ``hysteresis * T`` restarts
   the count.

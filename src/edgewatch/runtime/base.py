@@ -8,7 +8,9 @@ A backend wraps one model file of a bundle and turns a batch of *scaled* inputs 
     batch.feature_errors             # float64 (n, n_features), >= 0; shares of the score per feature
 
 For autoencoders ``feature_errors[i, j]`` is the squared reconstruction error of feature ``j`` (averaged
-over the window) and ``scores[i] = feature_errors[i].mean()``. For the isolation forest, which has no
+over the window), times the bundle's ``score.feature_weights[j]`` when it has them (1 / that feature's
+normal error), and ``scores[i]`` is ``feature_errors[i].max()`` (manifest ``score.aggregate == "max"``,
+the default ``max-z`` score) or ``feature_errors[i].mean()`` (``"mean"``). For the isolation forest, which has no
 per-feature reconstruction, ``feature_errors`` is the squared standardised deviation of the newest
 reading (a "which sensor is furthest from normal" explanation) and ``scores`` is the negated
 scikit-learn ``score_samples`` computed by the model file itself.
