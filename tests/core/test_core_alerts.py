@@ -144,6 +144,8 @@ def test_state_round_trip_mid_alert() -> None:
         ({"below_run": "x"}, "state.alert.below_run"),
         ({"cooldown_until": float("inf")}, "state.alert.cooldown_until"),
         ({"last_emit_ts": "now"}, "state.alert.last_emit_ts"),
+        ({"machine_stopped": "yes"}, "state.alert.machine_stopped"),
+        ({"suppress_until": "soon"}, "state.alert.suppress_until"),
     ],
 )
 def test_state_validation(change: dict, field: str) -> None:
@@ -161,6 +163,8 @@ def test_state_validation(change: dict, field: str) -> None:
         ({"n": 65, "k": 3}, "alerts.n"),
         ({"instant_ratio": 0.5}, "alerts.instant_ratio"),
         ({"instant_ratio": True}, "alerts.instant_ratio"),
+        ({"suppress_below": float("nan")}, "alerts.suppress_below"),
+        ({"suppress_settle_s": -1.0}, "alerts.suppress_settle_s"),
         ({"clear_after": 0}, "alerts.clear_after"),
         ({"hysteresis": 1.2}, "alerts.hysteresis"),
         ({"cooldown_s": -1}, "alerts.cooldown_s"),
@@ -180,3 +184,50 @@ def test_custom_k_of_n() -> None:
         (1, "cleared", "minor"),
         (2, "raised", "minor"),
     ]
+
+
+# ---------------------------------------------------------------- suppression while the machine is stopped
+SUPPRESS = AlertConfig(k=3, n=5, suppress_feature="speed", suppress_below=100.0, suppress_settle_s=10.0)
+
+
+def test_no_alert_is_raised_while_stopped_or_settling() -> None:
+    policy = AlertPolicy("d", SUPPRESS)
+    out = []
+    for i in range(30):
+        ts = 1000.0 + i
+        speed = 0.0 if i < 5 else 1500.0  # stopped for 5 readings, running from t=1005
+        policy.note_run_state(ts, speed)
+        d = policy.observe(ts, HI, T)
+        out.append((i, policy.suppressed(ts), d.state if d else None))
+    assert all(sup for i, sup, _ in out[:15]) and not any(sup for i, sup, _ in out[15:])
+    # above the threshold all along: the first reading after the 10 s settle time raises
+    assert [(i, state) for i, _, state in out if state] == [(15, "raised"), (25, "update")]
+
+
+def test_an_active_alert_still_updates_and_clears_during_a_stop() -> None:
+    policy = AlertPolicy("d", SUPPRESS)
+    for i in range(3):
+        policy.note_run_state(1000.0 + i, 1500.0)
+        policy.observe(1000.0 + i, HI, T)
+    assert policy.active
+    policy.note_run_state(1003.0, 0.0)
+    assert policy.observe(1003.0, 6.0 * T, T).state == "update"  # severity rose
+    decisions = [policy.observe(1004.0 + i, LO, T) for i in range(5)]
+    assert decisions[-1] is not None and decisions[-1].state == "cleared"
+
+
+def test_suppression_survives_a_restart_and_old_states_restore() -> None:
+    policy = AlertPolicy("d", SUPPRESS)
+    policy.note_run_state(1000.0, 0.0)
+    stopped = AlertPolicy.from_state(json.loads(json.dumps(policy.to_state())), SUPPRESS)
+    assert stopped.suppressed(5000.0)
+    stopped.note_run_state(5000.0, 1500.0)
+    settling = AlertPolicy.from_state(json.loads(json.dumps(stopped.to_state())), SUPPRESS)
+    assert settling.suppressed(5009.0) and not settling.suppressed(5010.0)
+    old = {k: v for k, v in policy.to_state().items() if k not in ("machine_stopped", "suppress_until")}
+    assert not AlertPolicy.from_state(old, SUPPRESS).suppressed(1000.0)
+
+
+def test_without_a_run_indicator_nothing_is_suppressed() -> None:
+    assert AlertConfig().suppress_feature == ""
+    assert run(AlertPolicy("d", K3_OF_5), [HI, HI, HI]) == [(2, "raised", "minor")]

@@ -356,6 +356,34 @@ def test_adaptive_threshold_follows_a_device(make_manifest, fake_scorer) -> None
     assert 1.35 * 4.0 < thresholds[-1] <= 1.5 * 4.0
 
 
+def test_no_alert_while_the_run_indicator_says_stopped(make_manifest, fake_scorer) -> None:
+    """alerts.suppress_feature: 'pressure' < 1 means stopped; raising waits until 5 s after the restart."""
+    config = AlertConfig(k=3, n=5, suppress_feature="pressure", suppress_below=1.0, suppress_settle_s=5.0)
+    pipe = new_pipeline(make_manifest(), fake_scorer, alert_config=config)
+    # vibration far off all along; pressure 0 (stopped) for 10 readings, then 2 (running)
+    seq = [[0.1, 0.0 if i < 10 else 2.0, 6.0] for i in range(20)]
+    events = pipe.process([("d", payload(v, T0 + i), 0.0) for i, v in enumerate(seq)])
+    raised = [e for e in events if isinstance(e, AlertEvent) and e.state == "raised"]
+    assert [e.ts for e in raised] == [T0 + 15]  # restart at T0 + 10, settled at T0 + 15
+    assert sum(isinstance(e, ScoredReading) for e in events) == 20  # scored all along
+
+
+def test_a_missing_run_indicator_keeps_the_run_state(make_manifest, fake_scorer) -> None:
+    config = AlertConfig(k=1, n=1, suppress_feature="pressure", suppress_below=1.0, suppress_settle_s=0.0)
+    pipe = new_pipeline(make_manifest(), fake_scorer, alert_config=config)
+    pipe.process([("d", payload([0.1, 0.0, 0.1], T0), 0.0)])  # stopped
+    pipe.process([("d", payload([0.1, None, 0.1], T0 + 1), 0.0)])  # run indicator missing: still stopped
+    events = pipe.process([("d", payload([0.1, 0.5, 6.0], T0 + 2), 0.0)])
+    assert not any(isinstance(e, AlertEvent) for e in events)
+    assert pipe.devices["d"].alert.suppressed(T0 + 2)
+
+
+def test_an_unknown_run_indicator_is_refused(make_manifest, fake_scorer) -> None:
+    with pytest.raises(ConfigError) as info:
+        new_pipeline(make_manifest(), fake_scorer, alert_config=AlertConfig(suppress_feature="speed_rpm"))
+    assert info.value.field == "alerts.suppress_feature" and "'speed_rpm' is not a feature" in str(info.value)
+
+
 def test_fixed_threshold_mode(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(mode="fixed"))
     rng = np.random.default_rng(5)

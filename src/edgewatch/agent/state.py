@@ -1,9 +1,10 @@
-"""Persisted pipeline state (adaptive thresholds, alert states, last timestamps) in ``state_dir``.
+"""Persisted pipeline state in ``state_dir``: per device the threshold, the alert state (including the
+run state behind alert suppression), the last timestamp, the stuck-sensor counters and the missing sensors.
 
 One JSON file, replaced atomically: written to a temporary file, fsync'ed, renamed over the old one, and
 the directory fsync'ed -- a crash or power cut leaves either the old or the new state, never a torn
-file. Written on clean shutdown and every ``state_save_interval_s`` (default 5 min: a few hundred bytes
-per device, negligible SD card wear), so even ``kill -9`` loses at most that much threshold learning.
+file. Written on clean shutdown and every ``state_save_interval_s`` (default 5 min: under a kilobyte per
+device for 16 features, negligible SD card wear), so even ``kill -9`` loses at most that much learning.
 """
 
 from __future__ import annotations

@@ -17,6 +17,13 @@ Rules (all times are *reading* timestamps, never the wall clock; defaults in :cl
 * **Update** — while active, an ``update`` is emitted immediately when the severity rises, and
   otherwise when the reading is above ``T`` and at least ``update_interval_s`` (default 10 s) have
   passed since the last raised/update message.
+* **Suppression while the machine is stopped** (off by default; ISA-18.2 "state-based" suppression) —
+  with ``suppress_feature`` set (a run indicator such as the shaft speed or the motor current), no alert
+  is *raised* while that feature reads below ``suppress_below``, nor for ``suppress_settle_s`` seconds
+  (default 600) after it rises above it again: a machine that is stopped, or still warming up after a
+  stop, is in states a model of normal operation has seen little of. Readings are still scored, an active
+  alert still updates and clears, and readings keep entering the k-of-n window. The pipeline feeds the run
+  indicator's value of every accepted reading to :meth:`AlertPolicy.note_run_state`.
 * **Severity** — from ``ratio = score / T`` (see :func:`severity_for`): ``minor`` below 2,
   ``major`` below 5, ``critical`` from 5. An alert's severity is the highest reached since it was
   raised; it never decreases while the alert is active.
@@ -67,6 +74,9 @@ class AlertConfig:
     cooldown_s: float = 30.0
     update_interval_s: float = 10.0
     instant_ratio: float = 4.0  # a reading scoring >= this x T raises at once; inf: never
+    suppress_feature: str = ""  # run indicator; "" = no suppression
+    suppress_below: float = 0.0  # stopped while suppress_feature < this
+    suppress_settle_s: float = 600.0  # ... and this long after it rises above it again
 
     def __post_init__(self) -> None:
         for name in ("k", "n", "clear_after"):
@@ -83,7 +93,9 @@ class AlertConfig:
             isinstance(self.instant_ratio, int | float) and self.instant_ratio >= 1
         ):
             raise ConfigError("must be a number >= 1 (or inf to disable)", field="alerts.instant_ratio")
-        for name in ("cooldown_s", "update_interval_s"):
+        if not math.isfinite(self.suppress_below):
+            raise ConfigError("must be a finite number", field="alerts.suppress_below")
+        for name in ("cooldown_s", "update_interval_s", "suppress_settle_s"):
             value = getattr(self, name)
             if not (0 <= value < math.inf):
                 raise ConfigError("must be a finite number of seconds >= 0", field=f"alerts.{name}")
@@ -106,6 +118,7 @@ class AlertPolicy:
         "_history",
         "_last_emit",
         "_mask",
+        "_suppress_until",
         "alert_id",
         "config",
         "cooldown_until",
@@ -121,12 +134,24 @@ class AlertPolicy:
         self._below = 0  # consecutive readings below the hysteresis threshold while active
         self._last_emit = -math.inf  # ts of the last raised/update message
         self.cooldown_until = -math.inf
+        self._suppress_until = -math.inf  # inf while the machine is stopped
         self.alert_id: str | None = None
         self.severity: str | None = None
 
     @property
     def active(self) -> bool:
         return self.alert_id is not None
+
+    def note_run_state(self, ts: float, value: float) -> None:
+        """Feed the run indicator's value of an accepted reading (see "Suppression" above)."""
+        if value < self.config.suppress_below:
+            self._suppress_until = math.inf
+        elif self._suppress_until == math.inf:  # the first running reading after a stop
+            self._suppress_until = ts + self.config.suppress_settle_s
+
+    def suppressed(self, ts: float) -> bool:
+        """True while raising is suppressed: the machine is stopped or still settling after a stop."""
+        return ts < self._suppress_until
 
     def observe(self, ts: float, score: float, threshold: float) -> AlertDecision | None:
         """Feed one scored reading (in timestamp order); return the transition it causes, if any."""
@@ -136,6 +161,7 @@ class AlertPolicy:
             if (
                 above
                 and ts >= self.cooldown_until
+                and ts >= self._suppress_until
                 and (
                     self._history.bit_count() >= self.config.k
                     or score >= self.config.instant_ratio * threshold
@@ -181,6 +207,8 @@ class AlertPolicy:
             "below_run": self._below,
             "last_emit_ts": None if math.isinf(self._last_emit) else self._last_emit,
             "cooldown_until": None if math.isinf(self.cooldown_until) else self.cooldown_until,
+            "machine_stopped": self._suppress_until == math.inf,
+            "suppress_until": None if math.isinf(self._suppress_until) else self._suppress_until,
         }
 
     @classmethod
@@ -210,6 +238,12 @@ class AlertPolicy:
         policy._below = _int(state.get("below_run"), "state.alert.below_run")
         policy._last_emit = _time(state.get("last_emit_ts"), "state.alert.last_emit_ts")
         policy.cooldown_until = _time(state.get("cooldown_until"), "state.alert.cooldown_until")
+        # absent in states written before suppression existed: not suppressed
+        stopped = state.get("machine_stopped", False)
+        if not isinstance(stopped, bool):
+            raise ConfigError("must be true or false", field="state.alert.machine_stopped")
+        until = _time(state.get("suppress_until"), "state.alert.suppress_until")
+        policy._suppress_until = math.inf if stopped else until
         return policy
 
 

@@ -21,8 +21,9 @@ Nothing here reads a clock or does I/O; the pipeline owns the per-device state o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +116,57 @@ class StuckState:
     @property
     def active(self) -> bool:
         return self.n_stuck > 0
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-safe snapshot; a missing (NaN) last value is stored as ``null``."""
+        return {
+            "last": [float(v) if math.isfinite(v) else None for v in self.last],
+            "runs": list(self.runs),
+            "n_stuck": self.n_stuck,
+        }
+
+    @classmethod
+    def from_state(cls, state: Any, n_features: int) -> StuckState:
+        """Rebuild from :meth:`to_state` output; raise :class:`ConfigError` naming a bad field.
+
+        ``last`` and ``runs`` must each hold exactly ``n_features`` items. ``n_stuck`` is restored as
+        saved; :class:`StuckDetector` users should recount it (see ``edgewatch.core.device``).
+        """
+        if not isinstance(state, Mapping):
+            raise ConfigError("must be an object", field="state.stuck")
+        last = state.get("last")
+        if not isinstance(last, list) or len(last) != n_features:
+            message = f"must be a list of {n_features} numbers or nulls (one per feature)"
+            raise ConfigError(message, field="state.stuck.last")
+        values = [_finite_or_nan(v, j) for j, v in enumerate(last)]
+        runs = state.get("runs")
+        if not isinstance(runs, list) or len(runs) != n_features:
+            raise ConfigError(f"must be a list of {n_features} integers (one per feature)", field="state.stuck.runs")
+        for j, v in enumerate(runs):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"item {j} must be a non-negative integer", field="state.stuck.runs")
+        n_stuck = state.get("n_stuck")
+        if isinstance(n_stuck, bool) or not isinstance(n_stuck, int) or not 0 <= n_stuck <= n_features:
+            raise ConfigError(f"must be an integer from 0 to {n_features}", field="state.stuck.n_stuck")
+        restored = cls(n_features)
+        restored.last = values
+        restored.runs = list(runs)
+        restored.n_stuck = n_stuck
+        return restored
+
+
+def _finite_or_nan(value: Any, j: int) -> float:
+    """A saved ``last`` value: a finite number, or ``null`` for "none yet" (NaN)."""
+    if value is None:
+        return math.nan
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    raise ConfigError(f"item {j} must be a finite number or null", field="state.stuck.last")
 
 
 _NO_CHANGE: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())

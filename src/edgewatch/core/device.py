@@ -1,20 +1,34 @@
 """Per-device state of the pipeline, and its JSON snapshot for restarts.
 
-A snapshot holds, per device, the adaptive threshold, the alert state and the last accepted
-timestamp (so an MQTT QoS 1 redelivery after a restart is still a duplicate). Windows and the
-stuck/missing-sensor trackers are not saved: they rebuild from the next readings.
+A snapshot holds, per device, the adaptive threshold, the alert state, the last accepted
+timestamp (so an MQTT QoS 1 redelivery after a restart is still a duplicate), the stuck-sensor run
+counters and the names of the sensors currently reporting null (so a sensor reported stuck or
+missing before a restart still gets its ``recovered`` event, and a stuck sensor is not scored
+again meanwhile). Windows are not saved: they rebuild from the next readings.
+
+Per device (``version`` 1)::
+
+    {"last_ts": float | null, "threshold": {...}, "alert": {...},
+     "stuck": {"last": [float | null, ...], "runs": [int, ...], "n_stuck": int},
+     "missing": [sensor name, ...]}
+
+``stuck`` holds one ``last``/``runs`` item per model feature (``null``: no value seen yet, as
+JSON has no NaN). ``stuck`` and ``missing`` were added without a version bump: a snapshot
+without them (older agents) restores with fresh stuck/missing tracking, and older agents ignore
+them. On restore ``n_stuck`` is recounted from ``runs`` with the current check configuration, and
+the counters of features the current configuration does not watch are reset.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from edgewatch.core.alerts import AlertConfig, AlertPolicy
-from edgewatch.core.checks import StuckState
+from edgewatch.core.checks import StuckDetector, StuckState
 from edgewatch.core.thresholds import AdaptiveThreshold, FixedThreshold, ThresholdConfig, threshold_from_state
 from edgewatch.errors import ConfigError
 
@@ -43,6 +57,8 @@ class DeviceState:
             "last_ts": self.last_ts,
             "threshold": self.threshold.to_state(),
             "alert": self.alert.to_state(),
+            "stuck": self.stuck.to_state(),
+            "missing": list(self.missing),
         }
 
 
@@ -62,13 +78,16 @@ def restore_devices(
     threshold_config: ThresholdConfig,
     alert_config: AlertConfig,
     new_threshold: Callable[[], DeviceThreshold],
-    new_stuck: Callable[[], StuckState],
+    stuck_detector: StuckDetector,
+    features: Sequence[str],
 ) -> dict[str, DeviceState]:
     """Rebuild devices from :func:`snapshot` output; raise :class:`ConfigError` naming the bad field.
 
     The snapshot must come from the same ``model_id``. A threshold saved under another threshold
-    mode than ``threshold_config.mode`` is replaced by ``new_threshold()``.
+    mode than ``threshold_config.mode`` is replaced by ``new_threshold()``. A device entry without
+    ``stuck`` or ``missing`` (an older snapshot) gets fresh stuck/missing-sensor tracking.
     """
+    index = {name: j for j, name in enumerate(features)}
     if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
         raise ConfigError(f"expected a version {STATE_VERSION} pipeline snapshot", field="state.version")
     if state.get("model_id") != model_id:
@@ -100,11 +119,50 @@ def restore_devices(
             alert = AlertPolicy.from_state(entry.get("alert", {}), alert_config)
             if alert.device != name:
                 raise ConfigError(f"belongs to device {alert.device!r}", field="state.alert.device")
+            stuck = _restore_stuck(entry, stuck_detector)
+            missing = _restore_missing(entry, index)
         except ConfigError as exc:
             field = (exc.field or "state").replace("state", f"state.devices.{name}", 1)
             message = str(exc)[len(exc.field) + 2 :] if exc.field else str(exc)
             raise ConfigError(message, field=field) from None
-        dev = DeviceState(name, threshold, alert, new_stuck())
+        dev = DeviceState(name, threshold, alert, stuck)
         dev.last_ts = None if last_ts is None else float(last_ts)
+        dev.missing = missing
         restored[name] = dev
     return restored
+
+
+def _restore_stuck(entry: Mapping[str, Any], detector: StuckDetector) -> StuckState:
+    """The saved stuck-sensor counters, made consistent with the current check configuration.
+
+    ``n_stuck`` is recounted rather than trusted: with another ``min_stuck_run`` or
+    ``stuck_detection`` setting than the saving agent's, a saved count could disagree with the
+    runs and leave the device "stuck" for good (or go negative on the next recovery).
+    """
+    if "stuck" not in entry:
+        return detector.new_state()
+    stuck = StuckState.from_state(entry["stuck"], detector.n_features)
+    watched = set(detector.watched)
+    for j in range(detector.n_features):
+        if j not in watched:
+            stuck.last[j] = math.nan
+            stuck.runs[j] = 0
+    stuck.n_stuck = len(detector.stuck_features(stuck))
+    return stuck
+
+
+def _restore_missing(entry: Mapping[str, Any], index: Mapping[str, int]) -> tuple[str, ...]:
+    """The saved names of the sensors reporting null, in feature order (as the parser reports them)."""
+    if "missing" not in entry:
+        return ()
+    saved = entry["missing"]
+    if not isinstance(saved, list):
+        raise ConfigError("must be a list of feature names", field="state.missing")
+    seen: set[str] = set()
+    for i, name in enumerate(saved):
+        if not isinstance(name, str) or name not in index:
+            raise ConfigError(f"item {i} ({name!r}) is not a feature of this model", field="state.missing")
+        if name in seen:
+            raise ConfigError(f"item {i} ({name!r}) is listed twice", field="state.missing")
+        seen.add(name)
+    return tuple(sorted(seen, key=index.__getitem__))

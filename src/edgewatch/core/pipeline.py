@@ -17,6 +17,10 @@ For each reading, in arrival order::
 * Every scored reading gives a :class:`ScoredReading`; the threshold value it is compared with is
   the one in force *before* the reading is learned. Alert transitions give :class:`AlertEvent`.
 * Missing or stuck readings are not scored and so neither raise nor clear alerts.
+* With ``alerts.suppress_feature`` set, every accepted reading's value of that feature (the run
+  indicator) is passed to the device's alert policy, which raises no alert while the machine is stopped
+  or settling after a stop (see ``edgewatch.core.alerts``). A feature the model does not have is a
+  :class:`ConfigError` naming ``alerts.suppress_feature``, raised when the pipeline is built.
 
 ``process`` does the numpy work once per batch (stacking, range test, scaling, windows, one
 ``scorer.score_batch`` call) and only cheap per-reading Python in between; the events are the same
@@ -51,7 +55,7 @@ from edgewatch.core.events import (
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
 from edgewatch.core.thresholds import ThresholdConfig, make_threshold
 from edgewatch.core.windows import BatchWindows
-from edgewatch.errors import PayloadError, RuntimeBackendError
+from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
 
 if TYPE_CHECKING:
     from edgewatch.bundle.manifest import Manifest
@@ -112,6 +116,7 @@ class Pipeline:
         self._range = RangeCheck(manifest.feature_stats, self.check_config.range_factor)
         self._stuck = StuckDetector(manifest.feature_stats, self.check_config)
         self._scaler = manifest.scaler
+        self._run_indicator = self._resolve_run_indicator(self.alert_config.suppress_feature)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
 
@@ -164,6 +169,7 @@ class Pipeline:
         devices = self.devices
         stuck_update = self._stuck.update
         features = self.features
+        run_indicator = self._run_indicator
 
         pending: list[Any] = []  # events, and (k, device_state, ts) placeholders for scored rows
         windows = BatchWindows(self.window, len(rows))
@@ -187,6 +193,10 @@ class Pipeline:
                 continue
             dev.last_ts = ts
             counters["accepted"] += 1
+            if run_indicator is not None:
+                running = rows[ri][run_indicator]
+                if running == running:  # a missing run indicator leaves the run state as it was
+                    dev.alert.note_run_state(ts, running)
 
             if extra or dev.missing:
                 self._missing_transition(dev, extra, ts, pending)
@@ -269,6 +279,17 @@ class Pipeline:
         return events
 
     # ------------------------------------------------------------------ helpers
+    def _resolve_run_indicator(self, name: str) -> int | None:
+        """Index of ``alerts.suppress_feature`` among the model's features (None: no suppression)."""
+        if not name:
+            return None
+        if name not in self.features:
+            raise ConfigError(
+                f"{name!r} is not a feature of model {self.model_id} (features: {', '.join(self.features)})",
+                field="alerts.suppress_feature",
+            )
+        return self.features.index(name)
+
     def _new_threshold(self) -> DeviceThreshold:
         return make_threshold(
             self.calibrated.value, self.calibrated.params, self.threshold_config
@@ -304,15 +325,19 @@ class Pipeline:
 
     # ------------------------------------------------------------------ persistence
     def state_snapshot(self) -> dict[str, Any]:
-        """JSON-safe per-device thresholds, alert states and last timestamps (for restarts)."""
+        """JSON-safe per-device thresholds, alert states, last timestamps, stuck-sensor counters and
+        missing-sensor names (for restarts; see ``edgewatch.core.device``)."""
         return snapshot(self.devices, self.model_id)
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_snapshot` taken with the same model (see ``edgewatch.core.device``).
 
-        Devices in the snapshot replace any current state of the same name; windows and the
-        stuck/missing-sensor tracking start afresh. Raises :class:`ConfigError` naming the bad field,
-        before changing anything, if the snapshot is malformed or was taken with another model.
+        Devices in the snapshot replace any current state of the same name, including their
+        stuck-sensor counters and missing sensors (so a sensor reported stuck or missing before the
+        restart gets its ``recovered`` event); windows start afresh. A snapshot without the
+        stuck/missing fields (older agents) restores with fresh stuck/missing-sensor tracking.
+        Raises :class:`ConfigError` naming the bad field, before changing anything, if the snapshot
+        is malformed or was taken with another model.
         """
         self.devices.update(
             restore_devices(
@@ -321,7 +346,8 @@ class Pipeline:
                 threshold_config=self.threshold_config,
                 alert_config=self.alert_config,
                 new_threshold=self._new_threshold,
-                new_stuck=self._stuck.new_state,
+                stuck_detector=self._stuck,
+                features=self.features,
             )
         )
 
