@@ -161,6 +161,19 @@ def test_bundle_option_equals_positional(bundle, labelled, tmp_path):
     assert ja["pooled"] == jb["pooled"]
 
 
+def test_config_sections_apply_without_a_bundle_section(bundle, labelled, tmp_path, capsys):
+    """--config takes the agent file's thresholds/alerts/checks; [bundle] may be left out."""
+    config = tmp_path / "policy.toml"
+    config.write_text('[alerts]\nk = 2\nn = 3\nsuppress_feature = "motor_current"\nsuppress_below = 1.0\n')
+    out = tmp_path / "c.json"
+    assert main(["evaluate", str(bundle), str(labelled[1]), "--config", str(config), "--json", str(out)]) == 0
+    alerts = json.loads(out.read_text())["configs"]["alerts"]
+    assert (alerts["k"], alerts["n"], alerts["suppress_feature"]) == (2, 3, "motor_current")
+    config.write_text('[alerts]\nsuppress_feature = "rpm"\n')
+    assert main(["evaluate", str(bundle), str(labelled[1]), "--config", str(config)]) != 0
+    assert "alerts.suppress_feature" in capsys.readouterr().err
+
+
 def test_runtime_onnx(bundle, labelled, tmp_path):
     out = tmp_path / "o.json"
     assert main(["evaluate", str(bundle), str(labelled[1]), "--runtime", "onnx", "--json", str(out)]) == 0

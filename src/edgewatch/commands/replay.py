@@ -28,12 +28,16 @@ def _iso(ts: float) -> str:
 
 
 def pipeline_configs(config_path: str | None):  # type: ignore[no-untyped-def]
-    """(threshold, alert, check) configs from an agent config file, or the defaults."""
+    """(threshold, alert, check) configs from an agent config file, or the defaults.
+
+    Only the ``thresholds``, ``alerts`` and ``checks`` sections matter here; the file may leave out
+    ``[bundle]`` (the bundle comes from the command line), and every section is still validated.
+    """
     if not config_path:
         return None, None, None
     from edgewatch.agent.config import load_config
 
-    config = load_config(config_path, check_paths=False)
+    config = load_config(config_path, overrides={"bundle.path": "(from the command line)"}, check_paths=False)
     return config.thresholds, config.alerts, config.checks
 
 
