@@ -66,6 +66,8 @@ def test_info_shows_the_manifest_for_a_person(dense_bundle: Path, capsys: pytest
     out = capsys.readouterr().out
     for needle in ("dense-ae", "litert-int8", "threshold", "sensor_0", "fidelity     passed", "KB"):
         assert needle in out
+    assert "score        max-z (max over features" in out
+    assert "reconstruction rank corr 0.9" in out and "rank corr with stress set 0.9" in out
     assert main(["info", str(dense_bundle), "--json"]) == 0
     assert '"schema_version": 1' in capsys.readouterr().out
 
@@ -93,7 +95,8 @@ def test_train_command_end_to_end_with_label_column(tmp_path: Path, capsys: pyte
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "excluded 10 rows labelled anomalous" in captured.err
-    assert "fidelity litert-int8 vs litert-fp32: rank correlation" in captured.out
+    assert "fidelity litert-int8 vs litert-fp32 on" in captured.out
+    assert "reconstruction rank correlation 0.9" in captured.out
 
 
 def test_score_and_info_never_import_the_training_stack(tmp_path: Path, dense_bundle: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 HELP = "show what a bundle holds: model, features, threshold, fidelity, files"
 
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         f"seed {m.training.get('seed')}",
         f"threshold    {m.threshold.value:.6g} on {m.threshold.calibrated_on}  rule {m.threshold.rule} "
         f"{json.dumps({k: v for k, v in m.threshold.params.items() if k in ('quantile', 'margin')})}",
+        f"score        {_score_line(m)}",
         f"defaults     {', '.join(f'{k}: {v}' for k, v in sorted(m.default_artifact.items()))}",
         "features     (raw units: min / mean / max)",
     ]
@@ -40,11 +42,7 @@ def run(args: argparse.Namespace) -> int:
     for name, entry in sorted(m.artifacts.items()):
         size = m.files[entry["file"]]["bytes"]
         fid = entry.get("fidelity")
-        extra = (
-            f"  fidelity: rank corr {fid['rank_correlation']:.4f}, agreement {fid['alert_agreement']:.2%}"
-            if fid
-            else ""
-        )
+        extra = f"  fidelity: {_fidelity_line(fid)}" if fid else ""
         lines.append(
             f"  {name:12s} {entry['file']:20s} {size / 1024:7.1f} KB  "
             f"threshold {entry['threshold']:.6g}{extra}"
@@ -56,3 +54,29 @@ def run(args: argparse.Namespace) -> int:
         )
     print("\n".join(lines))
     return 0
+
+
+def _score_line(m: Any) -> str:
+    """How the bundle scores a reading (higher = more anomalous)."""
+    if m.model_kind == "iforest":
+        return "isolation forest path length (negated), higher = more anomalous"
+    weighted = "feature_weights" in m.score
+    aggregate = m.score.get("aggregate", "mean")
+    kinds = {(True, "max"): "max-z", (True, "mean"): "mean-z", (False, "mean"): "mse"}
+    name = kinds.get((weighted, aggregate), aggregate)
+    return f"{name} ({aggregate} over features of the squared reconstruction error" + (
+        ", each in units of its normal error)" if weighted else ")"
+    ) + ", higher = more anomalous"
+
+
+def _fidelity_line(fid: dict[str, Any]) -> str:
+    """INT8 vs FP32 figures; the gated ones first (older bundles lack some)."""
+    parts = []
+    if "reconstruction_rank_correlation" in fid:
+        parts.append(f"reconstruction rank corr {fid['reconstruction_rank_correlation']:.4f}")
+    parts.append(f"agreement {fid['alert_agreement']:.2%}")
+    stress = fid.get("with_stress")
+    if stress:
+        parts.append(f"rank corr with stress set {stress['rank_correlation']:.4f}")
+    parts.append(f"score rank corr {fid['rank_correlation']:.4f}")
+    return ", ".join(parts)

@@ -123,7 +123,8 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         _say(
             out,
             f"[3/6] trained {manifest.model_id}: INT8 model {report.sizes['model.int8.tflite'] / 1024:.1f} KB, "
-            f"fidelity vs FP32: rank correlation {lite.get('rank_correlation', float('nan')):.4f}, "
+            f"INT8 vs FP32: reconstruction rank correlation "
+            f"{lite.get('reconstruction_rank_correlation', float('nan')):.4f}, "
             f"alert agreement {lite.get('alert_agreement', float('nan')):.2%} ({report.seconds['total']:.0f} s)",
         )
 
