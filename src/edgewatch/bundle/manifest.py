@@ -1,6 +1,6 @@
 """The bundle manifest: a typed view of ``manifest.json``.
 
-Schema version 1 (see docs/bundle.md for the field-by-field description)::
+Schema version 1 (the fields below; docs/ARCHITECTURE.md places the bundle in the system)::
 
     {
       "schema_version": 1,
