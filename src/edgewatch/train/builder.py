@@ -365,12 +365,12 @@ def _score_artifacts(
 
     normalize, aggregate = SCORE_KINDS[options.score] if options.model != "iforest" else (False, "mean")
 
-    def open_backend(name: str, weights: np.ndarray | None, aggregate: str) -> Any:
+    def open_backend(name: str, weights: np.ndarray | None, how: str) -> Any:
         entry = artifacts[name]
         path = staging / entry["file"]
         if entry["runtime"] == "litert":
             return LiteRTBackend(
-                path, artifact=name, window=window, n_features=n_features, feature_weights=weights, aggregate=aggregate
+                path, artifact=name, window=window, n_features=n_features, feature_weights=weights, aggregate=how
             )
         reconstructs = entry["output"] == "reconstruction"
         return OnnxBackend(
@@ -380,7 +380,7 @@ def _score_artifacts(
             n_features=n_features,
             output=entry["output"],
             feature_weights=weights if reconstructs else None,
-            aggregate=aggregate,
+            aggregate=how,
         )
 
     weights = None
@@ -398,10 +398,11 @@ def _score_definition(options: TrainOptions) -> str:
     if options.model == "iforest":
         return "negated scikit-learn IsolationForest decision_function (positive = outlier)"
     per_feature = "squared reconstruction error in scaled units, averaged over the window"
+    weighted = "times feature_weights (1 / that feature's mean error on normal held-out rows, mean 1)"
     if options.score == "max-z":
-        return f"maximum over features of the {per_feature}, divided by that feature's mean on normal held-out rows"
+        return f"maximum over features of the {per_feature}, {weighted}"
     if options.score == "mean-z":
-        return f"mean over features of the {per_feature}, divided by that feature's mean on normal held-out rows"
+        return f"mean over features of the {per_feature}, {weighted}"
     return f"mean over features of the {per_feature}"
 
 
