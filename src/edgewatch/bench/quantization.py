@@ -182,6 +182,7 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
     from edgewatch.export.fidelity import compare
     from edgewatch.export.onnx import quantize_onnx_int8
     from edgewatch.runtime import open_backend
+    from edgewatch.runtime.errors_math import Scoring
     from edgewatch.runtime.onnx import OnnxBackend
 
     bundle = report.bundle
@@ -215,8 +216,7 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
                 artifact="onnx-int8",
                 window=1,
                 n_features=manifest.n_features,
-                feature_weights=manifest.score.get("feature_weights"),
-                aggregate=str(manifest.score.get("aggregate", "mean")),
+                scoring=Scoring.from_manifest(manifest.score),
             )  # scored exactly like the bundle's own ONNX artifacts
             s = backend.score_batch(val).scores
             out[label] = compare(s_fp32, th_fp32, s, options.threshold.fit(s))

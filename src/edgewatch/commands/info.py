@@ -58,15 +58,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _score_line(m: Any) -> str:
     """How the bundle scores a reading (higher = more anomalous)."""
+    from edgewatch.runtime.errors_math import Scoring
+
     if m.model_kind == "iforest":
         return "isolation forest path length (negated), higher = more anomalous"
-    weighted = "feature_weights" in m.score
-    aggregate = m.score.get("aggregate", "mean")
-    kinds = {(True, "max"): "max-z", (True, "mean"): "mean-z", (False, "mean"): "mse"}
-    name = kinds.get((weighted, aggregate), aggregate)
-    return f"{name} ({aggregate} over features of the squared reconstruction error" + (
-        ", each in units of its normal error)" if weighted else ")"
-    ) + ", higher = more anomalous"
+    scoring = Scoring.from_manifest(m.score)
+    unit = ", each in units of its normal error)" if scoring.weights is not None else ")"
+    return f"{scoring.kind} ({scoring.aggregate} over features of the squared reconstruction error{unit}" + (
+        ", higher = more anomalous"
+    )
 
 
 def _fidelity_line(fid: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from edgewatch.bundle import Bundle
 from edgewatch.errors import RuntimeBackendError
 from edgewatch.runtime.base import Backend, ScoreBatch
+from edgewatch.runtime.errors_math import Scoring
 
 RUNTIMES = ("litert", "onnx")
 
@@ -26,8 +27,7 @@ def open_backend(bundle: Bundle, runtime: str = "litert", *, artifact: str | Non
     manifest = bundle.manifest
     name, entry = manifest.artifact_for(runtime, artifact)
     path = bundle.file(entry["file"])
-    weights = manifest.score.get("feature_weights")
-    aggregate = str(manifest.score.get("aggregate", "mean"))
+    scoring = Scoring.from_manifest(manifest.score)
     if runtime == "litert":
         from edgewatch.runtime.litert import LiteRTBackend
 
@@ -37,8 +37,7 @@ def open_backend(bundle: Bundle, runtime: str = "litert", *, artifact: str | Non
             window=manifest.window,
             n_features=manifest.n_features,
             threads=threads,
-            feature_weights=weights,
-            aggregate=aggregate,
+            scoring=scoring,
         )
     from edgewatch.runtime.onnx import OnnxBackend
 
@@ -49,6 +48,5 @@ def open_backend(bundle: Bundle, runtime: str = "litert", *, artifact: str | Non
         n_features=manifest.n_features,
         output=str(entry.get("output", "reconstruction")),
         threads=threads,
-        feature_weights=weights if entry.get("output", "reconstruction") == "reconstruction" else None,
-        aggregate=aggregate,
+        scoring=scoring,  # unused by a model whose output is the score itself (isolation forest)
     )

@@ -2,41 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
+from edgewatch.bundle.manifest import SCORE_AGGREGATES as AGGREGATES
 from edgewatch.runtime.base import ScoreBatch
 
 WEIGHT_FLOOR = 0.25  # a feature's normal error counts as at least this share of the mean: weights <= 4x
-AGGREGATES = ("mean", "max")  # how a row's per-feature errors become its score (manifest ``score.aggregate``)
+# The autoencoder scores ``edgewatch train --score`` offers: name -> (weighted by 1 / normal error?, aggregate).
+SCORE_KINDS: dict[str, tuple[bool, str]] = {
+    "max-z": (True, "max"),  # the sensor furthest from what the others predict, in units of its normal error
+    "mean-z": (True, "mean"),  # every sensor's error in units of its normal error, averaged
+    "mse": (False, "mean"),  # plain mean squared error in scaled units
+}
 
 
-def reconstruction_scores(
-    x: np.ndarray,
-    reconstruction: np.ndarray,
-    weights: np.ndarray | None = None,
-    aggregate: str = "mean",
-) -> ScoreBatch:
-    """Scores of inputs ``x`` (n, window, F) given their reconstructions (same shape).
+@dataclass(frozen=True)
+class Scoring:
+    """How an autoencoder's reconstruction becomes a score: the manifest's ``score`` section.
 
     ``feature_errors[i, j]`` is the squared error of feature ``j`` averaged over the window, times
-    ``weights[j]`` (the bundle's per-feature normalisation, ``score.feature_weights``; none: 1).
-    ``scores[i]`` is their mean over features (``aggregate="mean"``) or their maximum (``"max"``: the
-    error of the one sensor furthest from what the others predict). Higher = more anomalous.
+    ``weights[j]`` (``score.feature_weights``; None: 1). ``scores[i]`` is their mean over features
+    (``aggregate="mean"``) or their maximum (``"max"``: the error of the one sensor furthest from what the
+    others predict). Higher = more anomalous. ``Scoring()`` is the plain mean squared error.
     """
-    diff = x - reconstruction
-    np.square(diff, out=diff)
-    feature_errors = diff.mean(axis=1, dtype=np.float64) if diff.shape[1] > 1 else diff[:, 0, :].astype(np.float64)
-    if weights is not None:
-        feature_errors *= weights
-    scores = feature_errors.max(axis=1) if aggregate == "max" else feature_errors.mean(axis=1)
-    return ScoreBatch(scores=scores, feature_errors=feature_errors)
 
+    weights: np.ndarray | None = None
+    aggregate: str = "mean"
 
-def check_aggregate(aggregate: str) -> str:
-    """``aggregate`` if it is one of :data:`AGGREGATES`, else a ValueError naming the choices."""
-    if aggregate not in AGGREGATES:
-        raise ValueError(f"unknown score aggregate {aggregate!r}; expected one of {', '.join(AGGREGATES)}")
-    return aggregate
+    def __post_init__(self) -> None:
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(f"unknown score aggregate {self.aggregate!r}; expected one of {', '.join(AGGREGATES)}")
+        if self.weights is not None:
+            object.__setattr__(self, "weights", np.asarray(self.weights, dtype=np.float64))
+
+    @classmethod
+    def from_manifest(cls, score: Mapping[str, Any]) -> Scoring:
+        """The scoring a manifest's ``score`` section describes (validated when the manifest was loaded)."""
+        return cls(score.get("feature_weights"), str(score.get("aggregate", "mean")))
+
+    @property
+    def kind(self) -> str:
+        """The ``--score`` name of this scoring (``max-z``, ``mean-z``, ``mse``), or its aggregate."""
+        key = (self.weights is not None, self.aggregate)
+        return next((name for name, spec in SCORE_KINDS.items() if spec == key), self.aggregate)
+
+    def score(self, x: np.ndarray, reconstruction: np.ndarray) -> ScoreBatch:
+        """Scores of inputs ``x`` (n, window, F) given their reconstructions (same shape)."""
+        diff = x - reconstruction
+        np.square(diff, out=diff)
+        errors = diff.mean(axis=1, dtype=np.float64) if diff.shape[1] > 1 else diff[:, 0, :].astype(np.float64)
+        if self.weights is not None:
+            errors *= self.weights  # a fresh array: weighted in place
+        return self._batch(errors)
+
+    def from_errors(self, squared_errors: np.ndarray) -> ScoreBatch:
+        """Scores from plain per-feature squared errors (n, F), e.g. those of ``Scoring().score``; the input
+        array is left as it is."""
+        errors = np.asarray(squared_errors, dtype=np.float64)
+        return self._batch(errors * self.weights if self.weights is not None else errors.copy())
+
+    def _batch(self, feature_errors: np.ndarray) -> ScoreBatch:
+        scores = feature_errors.max(axis=1) if self.aggregate == "max" else feature_errors.mean(axis=1)
+        return ScoreBatch(scores=scores, feature_errors=feature_errors)
 
 
 def feature_weights(validation_errors: np.ndarray) -> np.ndarray:

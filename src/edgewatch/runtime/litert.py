@@ -15,7 +15,7 @@ import numpy as np
 
 from edgewatch.errors import RuntimeBackendError
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.errors_math import check_aggregate, reconstruction_scores
+from edgewatch.runtime.errors_math import Scoring
 
 BATCH_SIZES = (1, 16, 128)
 
@@ -94,15 +94,10 @@ class LiteRTBackend:
         window: int,
         n_features: int,
         threads: int = 1,
-        feature_weights: np.ndarray | None = None,
-        aggregate: str = "mean",
+        scoring: Scoring | None = None,
     ):
         self.artifact = artifact
-        self._weights = None if feature_weights is None else np.asarray(feature_weights, dtype=np.float64)
-        try:
-            self._aggregate = check_aggregate(aggregate)
-        except ValueError as exc:
-            raise RuntimeBackendError(str(exc)) from None
+        self._scoring = scoring or Scoring()
         self.window = window
         self.n_features = n_features
         try:
@@ -145,4 +140,4 @@ class LiteRTBackend:
 
     def score_batch(self, x: np.ndarray) -> ScoreBatch:
         x = np.ascontiguousarray(x, dtype=np.float32)
-        return reconstruction_scores(x, self.reconstruct(x), self._weights, self._aggregate)
+        return self._scoring.score(x, self.reconstruct(x))

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgewatch.errors import RuntimeBackendError
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.errors_math import check_aggregate, deviation_errors, reconstruction_scores
+from edgewatch.runtime.errors_math import Scoring, deviation_errors
 
 
 def _onnxruntime() -> Any:
@@ -41,8 +41,7 @@ class OnnxBackend:
         n_features: int,
         output: str = "reconstruction",
         threads: int = 1,
-        feature_weights: np.ndarray | None = None,
-        aggregate: str = "mean",
+        scoring: Scoring | None = None,
     ):
         if output not in ("reconstruction", "score"):
             raise RuntimeBackendError(f"unknown ONNX model output kind {output!r}")
@@ -60,11 +59,7 @@ class OnnxBackend:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise RuntimeBackendError(f"{model_path}: ONNX Runtime cannot load the model ({exc})") from None
         self.artifact = artifact
-        self._weights = None if feature_weights is None else np.asarray(feature_weights, dtype=np.float64)
-        try:
-            self._aggregate = check_aggregate(aggregate)
-        except ValueError as exc:
-            raise RuntimeBackendError(str(exc)) from None
+        self._scoring = scoring or Scoring()
         self.window = window
         self.n_features = n_features
         self._output_kind = output
@@ -82,4 +77,4 @@ class OnnxBackend:
         out = self._run(x)
         if self._output_kind == "score":
             return ScoreBatch(scores=out.reshape(-1).astype(np.float64), feature_errors=deviation_errors(x))
-        return reconstruction_scores(x, out.reshape(x.shape).astype(np.float32), self._weights, self._aggregate)
+        return self._scoring.score(x, out.reshape(x.shape).astype(np.float32))

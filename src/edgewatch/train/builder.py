@@ -32,6 +32,8 @@ from edgewatch import __version__
 from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write_bundle
 from edgewatch.errors import DataError
 from edgewatch.export import fidelity
+from edgewatch.runtime.base import ScoreBatch
+from edgewatch.runtime.errors_math import SCORE_KINDS, Scoring, feature_weights
 from edgewatch.train.calibrate import ThresholdRule
 from edgewatch.train.data import Recording, check_trainable
 from edgewatch.train.fit import FitSettings
@@ -40,12 +42,6 @@ from edgewatch.windows import make_windows, window_ends
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("dense-ae", "conv-ae", "iforest")
-# How an autoencoder's per-feature errors become a score: (weighted by 1 / normal error?, aggregate).
-SCORE_KINDS: dict[str, tuple[bool, str]] = {
-    "max-z": (True, "max"),  # the sensor furthest from what the others predict, in units of its normal error
-    "mean-z": (True, "mean"),  # every sensor's error in units of its normal error, averaged
-    "mse": (False, "mean"),  # plain mean squared error in scaled units
-}
 
 
 @dataclass(frozen=True)
@@ -168,18 +164,17 @@ def build_bundle(
                 train_inputs, val_inputs, representative, options, window
             )
         trained = time.perf_counter()
-        scores, weights, aggregate = _score_artifacts(
+        plain, scoring = _score_artifacts(
             files, artifacts, val_inputs, window, len(recording.features), Path(staging), options
         )
+        scores = _artifact_scores(plain, scoring, options)
 
     thresholds = {name: options.threshold.fit(s) for name, s in scores.items()}
     for name, entry in artifacts.items():
         entry["threshold"] = thresholds[name]
         entry["threshold_params"] = {"validation_median": float(np.median(scores[name]))}
 
-    fidelity_figures, failures = _fidelity(
-        artifacts, scores, thresholds, val_inputs, weights, options
-    )
+    fidelity_figures, failures = _fidelity(artifacts, scores, plain, thresholds, val_inputs, scoring, options)
     default_artifact = _default_artifacts(options, artifacts)
     primary = default_artifact.get("litert") or default_artifact["onnx"]
     primary_file = artifacts[primary]["file"]
@@ -197,8 +192,8 @@ def build_bundle(
         "score": {
             "definition": _score_definition(options),
             "higher_is_more_anomalous": True,
-            "aggregate": aggregate,
-            **({"feature_weights": [float(w) for w in weights]} if weights is not None else {}),
+            "aggregate": scoring.aggregate,
+            **({"feature_weights": scoring.weights.tolist()} if scoring.weights is not None else {}),
             "feature_errors": (
                 "squared reconstruction error per feature"
                 if options.model != "iforest"
@@ -353,45 +348,35 @@ def _score_artifacts(
     n_features: int,
     staging: Path,
     options: TrainOptions,
-) -> tuple[dict[str, np.ndarray], np.ndarray | None, str]:
-    """Scores of ``inputs`` by every artifact, computed with the edge runtimes the device will use, the
-    per-feature weights (z scores: from the FP32 model's errors on these held-out inputs) and the aggregate."""
-    from edgewatch.runtime.errors_math import feature_weights
+) -> tuple[dict[str, ScoreBatch], Scoring]:
+    """Every artifact's plain (unweighted) per-feature errors on ``inputs``, computed with the edge runtime
+    the device will use (each model loaded and run once; the backend is kept in ``entry["_backend"]``), and
+    the bundle's scoring (z-score weights from the FP32 model's errors on these held-out inputs)."""
     from edgewatch.runtime.litert import LiteRTBackend
     from edgewatch.runtime.onnx import OnnxBackend
 
-    for entry in artifacts.values():
-        (staging / entry["file"]).write_bytes(files[entry["file"]])
-
-    normalize, aggregate = SCORE_KINDS[options.score] if options.model != "iforest" else (False, "mean")
-
-    def open_backend(name: str, weights: np.ndarray | None, how: str) -> Any:
-        entry = artifacts[name]
-        path = staging / entry["file"]
-        if entry["runtime"] == "litert":
-            return LiteRTBackend(
-                path, artifact=name, window=window, n_features=n_features, feature_weights=weights, aggregate=how
-            )
-        reconstructs = entry["output"] == "reconstruction"
-        return OnnxBackend(
-            path,
-            artifact=name,
-            window=window,
-            n_features=n_features,
-            output=entry["output"],
-            feature_weights=weights if reconstructs else None,
-            aggregate=how,
-        )
-
-    weights = None
-    if normalize and "litert-fp32" in artifacts:
-        weights = feature_weights(open_backend("litert-fp32", None, "mean").score_batch(inputs).feature_errors)
-    scores = {}
+    plain: dict[str, ScoreBatch] = {}
     for name, entry in artifacts.items():
-        backend = open_backend(name, weights, aggregate)
-        scores[name] = backend.score_batch(inputs).scores
+        path = staging / entry["file"]
+        path.write_bytes(files[entry["file"]])
+        if entry["runtime"] == "litert":
+            backend: Any = LiteRTBackend(path, artifact=name, window=window, n_features=n_features)
+        else:
+            backend = OnnxBackend(path, artifact=name, window=window, n_features=n_features, output=entry["output"])
+        plain[name] = backend.score_batch(inputs)
         entry["_backend"] = backend
-    return scores, weights, aggregate
+    if options.model == "iforest":
+        return plain, Scoring()
+    normalize, aggregate = SCORE_KINDS[options.score]
+    weights = feature_weights(plain["litert-fp32"].feature_errors) if normalize else None
+    return plain, Scoring(weights, aggregate)
+
+
+def _artifact_scores(plain: dict[str, ScoreBatch], scoring: Scoring, options: TrainOptions) -> dict[str, np.ndarray]:
+    """The bundle's scores from the plain errors (an isolation forest's model output is its score)."""
+    if options.model == "iforest":
+        return {name: batch.scores for name, batch in plain.items()}
+    return {name: scoring.from_errors(batch.feature_errors).scores for name, batch in plain.items()}
 
 
 def _score_definition(options: TrainOptions) -> str:
@@ -409,9 +394,10 @@ def _score_definition(options: TrainOptions) -> str:
 def _fidelity(
     artifacts: dict[str, dict[str, Any]],
     scores: dict[str, np.ndarray],
+    plain: dict[str, ScoreBatch],
     thresholds: dict[str, float],
     val_inputs: np.ndarray,
-    weights: np.ndarray | None,
+    scoring: Scoring,
     options: TrainOptions,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """INT8-vs-FP32 figures per INT8 artifact, on held-out rows and on held-out + stress rows; the gate is
@@ -428,12 +414,12 @@ def _fidelity(
     failures: list[str] = []
     for int8_name, fp32_name in pairs:
         held_out = fidelity.compare(scores[fp32_name], thresholds[fp32_name], scores[int8_name], thresholds[int8_name])
+        # the plain mean squared reconstruction error, before the score's weighting and aggregation
         held_out["reconstruction_rank_correlation"] = fidelity.spearman(
-            _reconstruction_error(backends[fp32_name], val_inputs, weights),
-            _reconstruction_error(backends[int8_name], val_inputs, weights),
+            plain[fp32_name].feature_errors.mean(axis=1), plain[int8_name].feature_errors.mean(axis=1)
         )
-        stress_fp32 = backends[fp32_name].score_batch(stressed).scores
-        stress_int8 = backends[int8_name].score_batch(stressed).scores
+        stress_fp32 = scoring.from_errors(backends[fp32_name].score_batch(stressed).feature_errors).scores
+        stress_int8 = scoring.from_errors(backends[int8_name].score_batch(stressed).feature_errors).scores
         combined_fp32 = np.concatenate([scores[fp32_name], stress_fp32])
         combined_int8 = np.concatenate([scores[int8_name], stress_int8])
         stress = fidelity.compare(combined_fp32, thresholds[fp32_name], combined_int8, thresholds[int8_name])
@@ -443,13 +429,6 @@ def _fidelity(
     figures["passed"] = not failures
     figures["failures"] = failures
     return figures, failures
-
-
-def _reconstruction_error(backend: Any, inputs: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Plain mean squared reconstruction error per input: the autoencoder's per-feature errors before the
-    score's weighting (``weights``) and aggregation."""
-    errors = backend.score_batch(inputs).feature_errors
-    return np.asarray((errors if weights is None else errors / weights).mean(axis=1))
 
 
 def _default_artifacts(options: TrainOptions, artifacts: dict[str, dict[str, Any]]) -> dict[str, str]:
