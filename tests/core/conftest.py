@@ -24,8 +24,10 @@ def manifest_dict(
     center: Sequence[float] | None = None,
     scale: Sequence[float] | None = None,
     model_id: str = "dense-ae-0badc0de",
+    sustained: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """A minimal valid manifest dict: features ~ N(0, 1) in training, range [-3, 3], identity scaler."""
+    """A minimal valid manifest dict: features ~ N(0, 1) in training, range [-3, 3], identity scaler.
+    ``sustained=(tau_s, threshold)`` adds a sustained-deviation channel."""
     n = len(features)
     feature_stats = []
     for name in features:
@@ -47,6 +49,10 @@ def manifest_dict(
     params: dict[str, Any] = {"q": 0.999}
     if validation_median is not None:
         params["validation_median"] = validation_median
+    score: dict[str, Any] = {"definition": "mean squared z-score (test fake)", "reduction": "mean"}
+    threshold_json: dict[str, Any] = {"value": threshold, "rule": "quantile", "params": params, "calibrated_on": "fake"}
+    if sustained is not None:
+        score["sustained_tau_s"], threshold_json["sustained"] = sustained
     return {
         "schema_version": 1,
         "edgewatch_version": "0.1.0",
@@ -59,10 +65,10 @@ def manifest_dict(
             "scale": list(scale) if scale is not None else [1.0] * n,
         },
         "feature_stats": feature_stats,
-        "score": {"definition": "mean squared z-score (test fake)", "reduction": "mean"},
+        "score": score,
         "artifacts": {},
         "default_artifact": {},
-        "threshold": {"value": threshold, "rule": "quantile", "params": params, "calibrated_on": "fake"},
+        "threshold": threshold_json,
         "fidelity": None,
         "training": {},
         "files": {},
@@ -105,3 +111,9 @@ def fake_scorer() -> FakeScorer:
 @pytest.fixture
 def scorer_factory() -> Callable[[], FakeScorer]:
     return FakeScorer
+
+
+@pytest.fixture
+def make_manifest_dict() -> Callable[..., dict[str, Any]]:
+    """Factory for the manifest dict itself (to break it on purpose)."""
+    return manifest_dict

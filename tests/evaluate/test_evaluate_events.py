@@ -110,3 +110,29 @@ def test_bad_timestamps_are_data_errors() -> None:
         event_report([0, 1, 0], [0, 1, 0], [0.0, 2.0, 1.0])
     with pytest.raises(DataError, match="finite"):
         event_report([0, 1], [0, 1], [0.0, np.nan])
+
+
+def test_an_alert_raised_before_the_fault_is_a_false_alarm_not_a_detection() -> None:
+    #            0  1  2  3  4  5  6  7
+    labels = [0, 0, 0, 1, 1, 1, 0, 0]
+    predicted = [0, 1, 1, 1, 1, 0, 0, 0]  # raised at row 1, before the fault, still up when it starts
+    ts = np.arange(8) * 10.0
+    (event,) = event_report(labels, predicted, ts)
+    assert not event.detected and event.first_detection_row is None
+    (false_alarm,) = false_alarm_events(labels, predicted, ts)
+    assert (false_alarm.start, false_alarm.end) == (1, 5)
+    # a fresh alert inside the fault after the early one cleared does detect it
+    predicted = [0, 1, 1, 0, 1, 1, 0, 0]
+    (event,) = event_report(labels, predicted, ts)
+    assert event.detected and event.first_detection_row == 4
+    assert len(false_alarm_events(labels, predicted, ts)) == 1
+
+
+def test_an_alert_raised_by_one_event_and_still_up_detects_the_next() -> None:
+    labels = [0, 1, 1, 0, 1, 1, 0]
+    types = ["", "a", "a", "", "b", "b", ""]
+    predicted = [0, 0, 1, 1, 1, 0, 0]  # raised in event a, still up when event b starts
+    ts = np.arange(7) * 10.0
+    first, second = event_report(labels, predicted, ts, types)
+    assert first.first_detection_row == 2 and second.first_detection_row == 4
+    assert false_alarm_events(labels, predicted, ts) == []

@@ -11,10 +11,12 @@ Schema version 1 (the fields below; docs/ARCHITECTURE.md places the bundle in th
       "features": ["a", "b", ...],              # the order every runtime expects
       "scaler": {"center": [...], "scale": [...]},
       "feature_stats": [{"name", "min", "max", "mean", "std", "q001", "q01", "q50", "q99", "q999"}],
-      "score": {"definition": "...", "aggregate": "max", "feature_weights": [...]},
-      "artifacts": {"litert-int8": {"file": "model.int8.tflite", "input": {...}, "output": {...}}, ...},
+      "score": {"definition": "...", "aggregate": "max", "feature_weights": [...],
+                "sustained_tau_s": 900.0},            # optional: the sustained-deviation channel
+      "artifacts": {"litert-int8": {"file": ..., "threshold": 0.69, "sustained_threshold": 0.21, ...}, ...},
       "default_artifact": {"litert": "litert-int8", "onnx": "onnx-int8"},
-      "threshold": {"value": 1.23, "rule": "quantile", "params": {...}, "calibrated_on": "litert-int8"},
+      "threshold": {"value": 1.23, "rule": "quantile", "params": {...}, "calibrated_on": "litert-int8",
+                    "sustained": 0.21},                   # optional, with score.sustained_tau_s
       "fidelity": {...} | null,
       "training": {...},
       "files": {"model.int8.tflite": {"sha256": "...", "bytes": 12345}, ...}
@@ -127,20 +129,26 @@ class Threshold:
 
     ``rule`` names how ``value`` was derived from validation scores and ``params`` holds the rule's
     parameters, so anyone can recompute it. ``calibrated_on`` names the artifact whose scores were used.
+    ``sustained`` is the threshold of the sustained-deviation level (:mod:`edgewatch.core.sustained`),
+    derived by the same rule from the same rows' levels; None: the bundle has no such channel.
     """
 
     value: float
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
     calibrated_on: str = ""
+    sustained: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "value": float(self.value),
             "rule": self.rule,
             "params": self.params,
             "calibrated_on": self.calibrated_on,
         }
+        if self.sustained is not None:
+            out["sustained"] = float(self.sustained)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Threshold:
@@ -152,6 +160,7 @@ class Threshold:
             rule=str(data["rule"]),
             params=dict(data.get("params", {})),
             calibrated_on=str(data.get("calibrated_on", "")),
+            sustained=_sustained_threshold(data.get("sustained"), "threshold.sustained"),
         )
 
 
@@ -205,8 +214,20 @@ class Manifest:
         params = dict(self.threshold.params)
         params.update(entry.get("threshold_params", {}))
         return Threshold(
-            value=float(entry["threshold"]), rule=self.threshold.rule, params=params, calibrated_on=artifact
+            value=float(entry["threshold"]),
+            rule=self.threshold.rule,
+            params=params,
+            calibrated_on=artifact,
+            sustained=_sustained_threshold(
+                entry.get("sustained_threshold"), f"artifacts.{artifact}.sustained_threshold"
+            ),
         )
+
+    @property
+    def sustained_tau_s(self) -> float | None:
+        """Time constant of the sustained-deviation channel (``score.sustained_tau_s``); None: no channel."""
+        tau = self.score.get("sustained_tau_s")
+        return None if tau is None else float(tau)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -285,10 +306,23 @@ class Manifest:
             raise BundleError(f"manifest.json: malformed field ({exc})") from None
 
 
+def _sustained_threshold(value: Any, field_name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (np.isfinite(value) and value > 0):
+        raise BundleError(f"manifest {field_name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
 def _check_score(score: Any, n_features: int) -> None:
     """Reject a ``score`` section the runtimes could not apply, naming the field."""
     if not isinstance(score, dict):
         raise BundleError("manifest score must be an object")
+    tau = score.get("sustained_tau_s")
+    if tau is not None and (
+        isinstance(tau, bool) or not isinstance(tau, int | float) or not (np.isfinite(tau) and tau > 0)
+    ):
+        raise BundleError(f"manifest score.sustained_tau_s must be a positive number of seconds, got {tau!r}")
     aggregate = score.get("aggregate", "mean")
     if aggregate not in SCORE_AGGREGATES:
         raise BundleError(f"manifest score.aggregate {aggregate!r} is not one of {', '.join(SCORE_AGGREGATES)}")

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         f"threshold    {m.threshold.value:.6g} on {m.threshold.calibrated_on}  rule {m.threshold.rule} "
         f"{json.dumps({k: v for k, v in m.threshold.params.items() if k in ('quantile', 'margin')})}",
         f"score        {_score_line(m)}",
+        f"sustained    {_sustained_line(m)}",
         f"defaults     {', '.join(f'{k}: {v}' for k, v in sorted(m.default_artifact.items()))}",
         "features     (raw units: min / mean / max)",
     ]
@@ -45,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
         extra = f"  fidelity: {_fidelity_line(fid)}" if fid else ""
         lines.append(
             f"  {name:12s} {entry['file']:20s} {size / 1024:7.1f} KB  "
-            f"threshold {entry['threshold']:.6g}{extra}"
+            f"threshold {entry['threshold']:.6g}"
+            + (f" sustained {entry['sustained_threshold']:.6g}" if "sustained_threshold" in entry else "")
+            + extra
         )
     if m.fidelity:
         lines.append(
@@ -80,3 +83,14 @@ def _fidelity_line(fid: dict[str, Any]) -> str:
         parts.append(f"rank corr with stress set {stress['rank_correlation']:.4f}")
     parts.append(f"score rank corr {fid['rank_correlation']:.4f}")
     return ", ".join(parts)
+
+
+def _sustained_line(m) -> str:  # type: ignore[no-untyped-def]
+    """The sustained-deviation channel: its time constant and threshold, or why there is none."""
+    if m.sustained_tau_s is None or m.threshold.sustained is None:
+        note = m.score.get("sustained")
+        return f"off ({note})" if isinstance(note, str) and note.startswith("off:") else "off"
+    return (
+        f"time constant {m.sustained_tau_s:.0f} s, threshold {m.threshold.sustained:.6g} "
+        f"on {m.threshold.calibrated_on}"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="autoencoder score: the worst sensor's error in units of its normal error (max-z, default), "
         "the mean of those (mean-z) or the plain mean squared error (mse)",
     )
+    parser.add_argument(
+        "--sustained-tau",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="autoencoders: time constant of the sustained-deviation channel, which averages each sensor's "
+        "error to catch small shifts that last (900; 0 = off)",
+    )
     parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation-fraction", type=float, default=0.2)
@@ -70,6 +79,8 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise DataError("--calibration-rows must be at least 1")
     if not 0.05 <= args.validation_fraction <= 0.5:
         raise DataError("--validation-fraction must be between 0.05 and 0.5")
+    if not (args.sustained_tau >= 0 and math.isfinite(args.sustained_tau)):
+        raise DataError(f"--sustained-tau must be a number of seconds >= 0, got {args.sustained_tau}")
     if args.model == "conv-ae" and (args.window < 4 or args.window % 4):
         raise DataError(f"--window must be a multiple of 4 and at least 4, got {args.window}")
     try:
@@ -83,6 +94,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         noise=args.noise,
         hidden_noise=args.hidden_noise,
         score=args.score,
+        sustained_tau_s=args.sustained_tau,
         n_estimators=args.trees,
         seed=args.seed,
         validation_fraction=args.validation_fraction,
@@ -113,6 +125,13 @@ def run(args: argparse.Namespace) -> int:
         f"threshold ({manifest.threshold.calibrated_on}): {manifest.threshold.value:.6g}  "
         f"rule: quantile q={manifest.threshold.params['quantile']} x {manifest.threshold.params['margin']}"
     )
+    if manifest.threshold.sustained is not None:
+        print(
+            f"sustained-deviation threshold: {manifest.threshold.sustained:.6g}  "
+            f"(time constant {manifest.sustained_tau_s:.0f} s, same rule)"
+        )
+    else:
+        print(f"sustained-deviation channel: {manifest.score.get('sustained', 'off')}")
     if report.fidelity:
         for name, fig in report.fidelity.items():
             if isinstance(fig, dict) and "held_out" in fig:

@@ -2,18 +2,20 @@
 
 A snapshot holds, per device, the adaptive threshold, the alert state, the last accepted
 timestamp (so an MQTT QoS 1 redelivery after a restart is still a duplicate), the stuck-sensor run
-counters and the names of the sensors currently reporting null (so a sensor reported stuck or
+counters, the names of the sensors currently reporting null (so a sensor reported stuck or
 missing before a restart still gets its ``recovered`` event, and a stuck sensor is not scored
-again meanwhile). Windows are not saved: they rebuild from the next readings.
+again meanwhile) and, for bundles with a sustained-deviation channel, its moving averages. Windows
+are not saved: they rebuild from the next readings.
 
 Per device (``version`` 1)::
 
     {"last_ts": float | null, "threshold": {...}, "alert": {...},
      "stuck": {"last": [float | null, ...], "runs": [int, ...], "n_stuck": int},
-     "missing": [sensor name, ...]}
+     "missing": [sensor name, ...],
+     "sustained": {"tau_s": float, "last_ts": float | null, "smooth": [float, ...] | null}}   # optional
 
 ``stuck`` holds one ``last``/``runs`` item per model feature (``null``: no value seen yet, as
-JSON has no NaN). ``stuck`` and ``missing`` were added without a version bump: a snapshot
+JSON has no NaN). ``stuck``, ``missing`` and ``sustained`` were added without a version bump: a snapshot
 without them (older agents) restores with fresh stuck/missing tracking, and older agents ignore
 them. On restore ``n_stuck`` is recounted from ``runs`` with the current check configuration, and
 the counters of features the current configuration does not watch are reset.
@@ -29,6 +31,7 @@ import numpy as np
 
 from edgewatch.core.alerts import AlertConfig, AlertPolicy
 from edgewatch.core.checks import StuckDetector, StuckState
+from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import AdaptiveThreshold, FixedThreshold, ThresholdConfig, threshold_from_state
 from edgewatch.errors import ConfigError
 
@@ -40,26 +43,37 @@ DeviceThreshold = FixedThreshold | AdaptiveThreshold
 class DeviceState:
     """Everything the pipeline remembers about one device."""
 
-    __slots__ = ("alert", "history", "last_ts", "missing", "name", "recent", "stuck", "threshold")
+    __slots__ = ("alert", "history", "last_ts", "missing", "name", "recent", "stuck", "sustained", "threshold")
 
-    def __init__(self, name: str, threshold: DeviceThreshold, alert: AlertPolicy, stuck: StuckState) -> None:
+    def __init__(
+        self,
+        name: str,
+        threshold: DeviceThreshold,
+        alert: AlertPolicy,
+        stuck: StuckState,
+        sustained: SustainedLevel | None = None,
+    ) -> None:
         self.name = name
         self.threshold = threshold
         self.alert = alert
         self.stuck = stuck
+        self.sustained = sustained  # None: the bundle has no sustained-deviation channel
         self.last_ts: float | None = None  # ts of the last accepted reading
         self.missing: tuple[str, ...] = ()  # sensors currently reporting null
         self.history: np.ndarray | None = None  # last window-1 scaled rows (window > 1 only)
         self.recent: list[int] | None = None  # pipeline batch-local: pool rows of the current window
 
     def to_state(self) -> dict[str, Any]:
-        return {
+        state = {
             "last_ts": self.last_ts,
             "threshold": self.threshold.to_state(),
             "alert": self.alert.to_state(),
             "stuck": self.stuck.to_state(),
             "missing": list(self.missing),
         }
+        if self.sustained is not None:
+            state["sustained"] = self.sustained.to_state()
+        return state
 
 
 def snapshot(devices: Mapping[str, DeviceState], model_id: str) -> dict[str, Any]:
@@ -80,12 +94,15 @@ def restore_devices(
     new_threshold: Callable[[], DeviceThreshold],
     stuck_detector: StuckDetector,
     features: Sequence[str],
+    sustained_tau_s: float | None = None,
 ) -> dict[str, DeviceState]:
     """Rebuild devices from :func:`snapshot` output; raise :class:`ConfigError` naming the bad field.
 
     The snapshot must come from the same ``model_id``. A threshold saved under another threshold
     mode than ``threshold_config.mode`` is replaced by ``new_threshold()``. A device entry without
-    ``stuck`` or ``missing`` (an older snapshot) gets fresh stuck/missing-sensor tracking.
+    ``stuck`` or ``missing`` (an older snapshot) gets fresh stuck/missing-sensor tracking. With
+    ``sustained_tau_s`` (the bundle's sustained-deviation channel) the saved moving averages are restored;
+    missing, malformed or saved with another time constant, they start afresh.
     """
     index = {name: j for j, name in enumerate(features)}
     if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
@@ -125,7 +142,13 @@ def restore_devices(
             field = (exc.field or "state").replace("state", f"state.devices.{name}", 1)
             message = str(exc)[len(exc.field) + 2 :] if exc.field else str(exc)
             raise ConfigError(message, field=field) from None
-        dev = DeviceState(name, threshold, alert, stuck)
+        sustained = None
+        if sustained_tau_s is not None:
+            saved_sustained = entry.get("sustained")
+            sustained = SustainedLevel.from_state(
+                saved_sustained if isinstance(saved_sustained, Mapping) else {}, sustained_tau_s, len(index)
+            )
+        dev = DeviceState(name, threshold, alert, stuck, sustained)
         dev.last_ts = None if last_ts is None else float(last_ts)
         dev.missing = missing
         restored[name] = dev

@@ -26,7 +26,11 @@ class FeatureShare(NamedTuple):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ScoredReading:
-    """One scored reading. ``feature_errors`` is float64 ``(F,)`` in the order of ``features``."""
+    """One scored reading. ``feature_errors`` is float64 ``(F,)`` in the order of ``features``.
+
+    ``above`` is what the alert policy saw: the score, or the sustained-deviation level scaled to the same
+    threshold, above ``threshold``. ``sustained`` is that level (None: the bundle has no such channel).
+    """
 
     device: str
     ts: float
@@ -36,6 +40,7 @@ class ScoredReading:
     alert_active: bool
     feature_errors: np.ndarray
     features: tuple[str, ...]
+    sustained: float | None = None
 
     def errors_by_feature(self) -> dict[str, float]:
         return dict(zip(self.features, self.feature_errors.tolist(), strict=True))
@@ -50,12 +55,15 @@ class ScoredReading:
             "above": self.above,
             "alert_active": self.alert_active,
             "feature_errors": self.errors_by_feature(),
+            **({"sustained": self.sustained} if self.sustained is not None else {}),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
-    """A raised / update / cleared alert message; ``severity`` is the alert's peak so far."""
+    """A raised / update / cleared alert message; ``severity`` is the alert's peak so far. ``score`` is the
+    reading's own score; ``sustained`` the sustained-deviation level and ``sustained_threshold`` its
+    threshold (both None: the bundle has no such channel)."""
 
     device: str
     alert_id: str
@@ -67,6 +75,8 @@ class AlertEvent:
     top_features: tuple[FeatureShare, ...]
     model_id: str
     model_version: str
+    sustained: float | None = None
+    sustained_threshold: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +91,11 @@ class AlertEvent:
             "top_features": [{"feature": f.feature, "share": f.share} for f in self.top_features],
             "model_id": self.model_id,
             "model_version": self.model_version,
+            **(
+                {"sustained": self.sustained, "sustained_threshold": self.sustained_threshold}
+                if self.sustained is not None
+                else {}
+            ),
         }
 
 

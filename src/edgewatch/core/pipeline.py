@@ -16,6 +16,13 @@ For each reading, in arrival order::
   its next score. The reading that completes a window is scored.
 * Every scored reading gives a :class:`ScoredReading`; the threshold value it is compared with is
   the one in force *before* the reading is learned. Alert transitions give :class:`AlertEvent`.
+* With a bundle that has a sustained-deviation channel (``score.sustained_tau_s`` and a calibrated
+  ``threshold.sustained``), every scored reading also updates the device's moving average of the
+  per-feature errors (``edgewatch.core.sustained``). The alert policy then judges
+  ``max(score, level * threshold / sustained_threshold)``: a reading counts as above the threshold when
+  either its own score or the sustained level is above its threshold, so a small shift that lasts raises
+  an alert that no single reading would. An alert raised this way names the sensors by their averaged
+  errors.
 * Missing or stuck readings are not scored and so neither raise nor clear alerts.
 * With ``alerts.suppress_feature`` set, every accepted reading's value of that feature (the run
   indicator) is passed to the device's alert policy, which raises no alert while the machine is stopped
@@ -53,6 +60,7 @@ from edgewatch.core.events import (
     top_feature_shares,
 )
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
+from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import ThresholdConfig, make_threshold
 from edgewatch.core.windows import BatchWindows
 from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
@@ -106,6 +114,10 @@ class Pipeline:
         self.threshold_config = threshold_config or ThresholdConfig()
         # each model of a bundle has its own threshold, calibrated on its own held-out scores
         self.calibrated = manifest.threshold_for(str(getattr(scorer, "artifact", "")))
+        # the sustained-deviation channel runs when the bundle calibrated it for this artifact
+        tau = manifest.sustained_tau_s
+        self._sustained_tau = tau if tau is not None and self.calibrated.sustained is not None else None
+        self._sustained_threshold = float(self.calibrated.sustained or 1.0)
         self.alert_config = alert_config or AlertConfig()
         self.check_config = check_config or CheckConfig()
         self.features: tuple[str, ...] = tuple(manifest.features)
@@ -255,10 +267,15 @@ class Pipeline:
             threshold = dev.threshold
             value = threshold.value
             policy = dev.alert
-            decision = policy.observe(ts, score, value)
+            judged, explained_by, sustained = score, errors[k], None
+            if dev.sustained is not None:
+                sustained = dev.sustained.update(ts, errors[k])  # None until warm
+                if sustained is not None and sustained * value / self._sustained_threshold > score:
+                    judged, explained_by = sustained * value / self._sustained_threshold, dev.sustained.smooth
+            decision = policy.observe(ts, judged, value)
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
-            append(ScoredReading(dev.name, ts, score, value, score > value, active, errors[k], features))
+            append(ScoredReading(dev.name, ts, score, value, judged > value, active, errors[k], features, sustained))
             scored += 1
             if decision is not None:
                 append(
@@ -270,9 +287,11 @@ class Pipeline:
                         ts=ts,
                         score=score,
                         threshold=value,
-                        top_features=top_feature_shares(features, errors[k]),
+                        top_features=top_feature_shares(features, explained_by),
                         model_id=self.model_id,
                         model_version=self.model_version,
+                        sustained=sustained,
+                        sustained_threshold=None if sustained is None else self._sustained_threshold,
                     )
                 )
         self.counters["scored"] += scored
@@ -296,8 +315,9 @@ class Pipeline:
         )
 
     def _new_device(self, name: str) -> DeviceState:
+        sustained = SustainedLevel(self._sustained_tau) if self._sustained_tau is not None else None
         dev = DeviceState(
-            name, self._new_threshold(), AlertPolicy(name, self.alert_config), self._stuck.new_state()
+            name, self._new_threshold(), AlertPolicy(name, self.alert_config), self._stuck.new_state(), sustained
         )
         self.devices[name] = dev
         return dev
@@ -348,6 +368,7 @@ class Pipeline:
                 new_threshold=self._new_threshold,
                 stuck_detector=self._stuck,
                 features=self.features,
+                sustained_tau_s=self._sustained_tau,
             )
         )
 

@@ -36,9 +36,12 @@ def describe(topic: str, message: dict[str, Any]) -> str | None:
         top = ", ".join(f"{f['feature']} {f['share']:.0%}" for f in message.get("top_features", [])[:3])
         mark = SEVERITY_MARK.get(message.get("severity", ""), "")
         ratio = message.get("score", 0) / message.get("threshold", 1) if message.get("threshold") else 0
+        sustained = message.get("sustained")
+        level = sustained / message["sustained_threshold"] if sustained and message.get("sustained_threshold") else 0
+        what = f"score {ratio:5.1f}x threshold" if ratio >= level else f"sustained {level:5.1f}x threshold"
         return (
             f"  {_clock(message.get('ts', 0))}  {device:8s} ALERT {state.upper():8s} {message.get('severity', ''):8s}"
-            f"{mark:3s} score {ratio:5.1f}x threshold  top: {top}"
+            f"{mark:3s} {what}  top: {top}"
         )
     if topic.endswith("/sensor_fault"):
         sensors = ", ".join(message.get("sensors", []))

@@ -4,13 +4,17 @@ Conventions (all row ranges are half-open, ``[start, end)``, in row indices of o
 
 * An **event** is a maximal run of rows labelled 1. When per-row fault types are given, a run is also
   split where the fault type changes, so back-to-back faults of different types are separate events.
-* An event is **detected** if at least one row predicted positive lies in ``[start, end)``, or, with
-  ``tolerance_s > 0``, in the rows after the event whose timestamp is at most
-  ``timestamps[end - 1] + tolerance_s`` (never reaching into the next event). The tolerance exists for
-  alert policies that need several readings (k-of-n) before they fire; it is 0 by default.
+* An event's **window** is ``[start, end)`` plus, with ``tolerance_s > 0``, the rows after the event whose
+  timestamp is at most ``timestamps[end - 1] + tolerance_s`` (never reaching into the next event). The
+  tolerance exists for alert policies that need several readings (k-of-n) before they fire; it is 0 by
+  default.
+* A **false alarm event** is a maximal run of predicted-positive rows that *starts* outside every event
+  window, even when it goes on into an event: the device was alarming before the fault began.
+* An event is **detected** if at least one predicted-positive row lies in its window and belongs to a run
+  that started inside an event window (this one, or an earlier event whose alert is still up). A run
+  raised before the fault and still up when it starts does not detect it: it counts as a false alarm,
+  not as a detection with zero delay.
 * **Delay** is ``timestamps[first detecting row] - timestamps[start]`` in seconds.
-* A **false alarm event** is a maximal run of predicted-positive rows that overlaps no event (nor any
-  event's tolerance window).
 * **False alarms per day** divide the number of false alarm events by the normal time in days; normal
   time is measured by :func:`normal_duration_s`.
 """
@@ -57,7 +61,7 @@ class EventResult:
 
 @dataclass(frozen=True)
 class FalseAlarmEvent:
-    """A run of predicted-positive rows ``[start, end)`` that overlaps no labelled event."""
+    """A run of predicted-positive rows ``[start, end)`` that starts outside every labelled event."""
 
     start: int
     end: int
@@ -144,9 +148,11 @@ def event_report(
     n = lab.shape[0]
     types = as_fault_types(fault_types, n)
     segs = segments(lab, types)
+    stops = _search_ends(segs, t, tolerance_s)
+    credited = _credited(pred, _covered(n, segs, stops))
     results = []
-    for (start, end), stop in zip(segs, _search_ends(segs, t, tolerance_s), strict=True):
-        hits = np.flatnonzero(pred[start:stop])
+    for (start, end), stop in zip(segs, stops, strict=True):
+        hits = np.flatnonzero(credited[start:stop])
         first = int(start + hits[0]) if hits.size else None
         results.append(
             EventResult(
@@ -172,18 +178,33 @@ def false_alarm_events(
     tolerance_s: float = 0.0,
     source: str = "",
 ) -> list[FalseAlarmEvent]:
-    """Runs of predicted-positive rows that overlap no labelled event nor its tolerance window."""
+    """Runs of predicted-positive rows that start outside every labelled event and its tolerance window."""
     lab, pred, t = _checked_rows(labels, predicted, timestamps)
     n = lab.shape[0]
     segs = segments(lab)
+    covered = _covered(n, segs, _search_ends(segs, t, tolerance_s))
+    return [
+        FalseAlarmEvent(start, end, float(t[start]), float(t[end - 1]), source)
+        for start, end in runs(pred)
+        if not covered[start]
+    ]
+
+
+def _covered(n: int, segs: list[tuple[int, int]], stops: list[int]) -> np.ndarray:
+    """Rows inside some event's window (the event plus its tolerance rows)."""
     covered = np.zeros(n, dtype=bool)
-    for (start, _), stop in zip(segs, _search_ends(segs, t, tolerance_s), strict=True):
+    for (start, _), stop in zip(segs, stops, strict=True):
         covered[start:stop] = True
-    out = []
+    return covered
+
+
+def _credited(pred: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Predicted-positive rows of runs that started inside an event window: the rows that may detect."""
+    credited = np.zeros(pred.shape[0], dtype=bool)
     for start, end in runs(pred):
-        if not covered[start:end].any():
-            out.append(FalseAlarmEvent(start, end, float(t[start]), float(t[end - 1]), source))
-    return out
+        if covered[start]:
+            credited[start:end] = True
+    return credited
 
 
 def normal_duration_s(labels: Any, timestamps: Any) -> float:

@@ -30,6 +30,7 @@ import numpy as np
 
 from edgewatch import __version__
 from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write_bundle
+from edgewatch.core.sustained import sustained_levels
 from edgewatch.errors import DataError
 from edgewatch.export import fidelity
 from edgewatch.runtime.base import ScoreBatch
@@ -42,6 +43,8 @@ from edgewatch.windows import make_windows, window_ends
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("dense-ae", "conv-ae", "iforest")
+SUSTAINED_TAU_S = 900.0  # time constant of the sustained-deviation channel (edgewatch.core.sustained)
+SUSTAINED_MIN_TAUS = 10  # it is calibrated only on at least this many time constants of warm held-out rows
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class TrainOptions:
     noise: float = 0.4
     hidden_noise: float = 0.15
     score: str = "max-z"  # autoencoders: a key of SCORE_KINDS (docs/evaluation.md)
+    sustained_tau_s: float = SUSTAINED_TAU_S  # autoencoders: sustained-deviation channel; 0 = none
     n_estimators: int = 100
     seed: int = 0
     validation_fraction: float = 0.2
@@ -173,6 +177,10 @@ def build_bundle(
     for name, entry in artifacts.items():
         entry["threshold"] = thresholds[name]
         entry["threshold_params"] = {"validation_median": float(np.median(scores[name]))}
+    sustained, sustained_note = _sustained_thresholds(recording, val_segments, window, plain, scoring, options)
+    for name, value in sustained.items():
+        artifacts[name]["sustained_threshold"] = value
+    say(sustained_note)
 
     fidelity_figures, failures = _fidelity(artifacts, scores, plain, thresholds, val_inputs, scoring, options)
     default_artifact = _default_artifacts(options, artifacts)
@@ -194,6 +202,8 @@ def build_bundle(
             "higher_is_more_anomalous": True,
             "aggregate": scoring.aggregate,
             **({"feature_weights": scoring.weights.tolist()} if scoring.weights is not None else {}),
+            **({"sustained_tau_s": options.sustained_tau_s} if sustained else {}),
+            "sustained": sustained_note,
             "feature_errors": (
                 "squared reconstruction error per feature"
                 if options.model != "iforest"
@@ -207,6 +217,7 @@ def build_bundle(
             "rule": "quantile",
             "params": options.threshold.params(scores[primary]),
             "calibrated_on": primary,
+            **({"sustained": sustained[primary]} if sustained else {}),
         },
         "fidelity": fidelity_figures,
         "training": {
@@ -377,6 +388,45 @@ def _artifact_scores(plain: dict[str, ScoreBatch], scoring: Scoring, options: Tr
     if options.model == "iforest":
         return {name: batch.scores for name, batch in plain.items()}
     return {name: scoring.from_errors(batch.feature_errors).scores for name, batch in plain.items()}
+
+
+def _sustained_thresholds(
+    recording: Recording,
+    val_segments: list[tuple[int, int]],
+    window: int,
+    plain: dict[str, ScoreBatch],
+    scoring: Scoring,
+    options: TrainOptions,
+) -> tuple[dict[str, float], str]:
+    """Per artifact, the threshold of the sustained-deviation level (:mod:`edgewatch.core.sustained`) by the
+    same rule as the per-reading threshold, on the levels of the same held-out rows once warm; and a note
+    for the manifest saying what was done. Empty when the channel is off, the model has no per-feature
+    reconstruction (isolation forest) or the held-out rows span too little time to calibrate it."""
+    tau = options.sustained_tau_s
+    if options.model == "iforest" or not tau > 0:
+        return {}, "off" if options.model != "iforest" else "not available for an isolation forest"
+    # held-out inputs in order, per file: their end rows and timestamps
+    ends = [window_ends([seg], window) for seg in val_segments]
+    bounds = np.cumsum([0, *(len(e) for e in ends)])
+    times = [recording.timestamps[e] for e in ends]
+    warm_s = sum(float(t[-1] - t[0]) - tau for t in times if len(t) > 1 and t[-1] - t[0] > tau)
+    if warm_s < SUSTAINED_MIN_TAUS * tau:
+        return {}, (
+            f"off: the held-out rows hold {warm_s:.0f} s of readings past the first {tau:.0f} s of each "
+            f"file, fewer than the {SUSTAINED_MIN_TAUS * tau:.0f} s needed to calibrate it"
+        )
+    thresholds = {}
+    for name, batch in plain.items():
+        errors = scoring.from_errors(batch.feature_errors).feature_errors
+        levels = np.concatenate(
+            [sustained_levels(errors[a:b], t, tau) for a, b, t in zip(bounds[:-1], bounds[1:], times, strict=True)]
+        )
+        thresholds[name] = options.threshold.fit(levels[np.isfinite(levels)])
+    return thresholds, (
+        f"on: exponential moving average (time constant {tau:.0f} s) of each feature's error, maximum over "
+        f"features, judged against threshold.sustained once {tau:.0f} s of readings are averaged; calibrated on "
+        f"{warm_s:.0f} s of warm held-out rows"
+    )
 
 
 def _score_definition(options: TrainOptions) -> str:

@@ -1,0 +1,169 @@
+"""The sustained-deviation channel: its moving average, warm-up, persistence, and the pipeline using it."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edgewatch.bundle.manifest import Manifest
+from edgewatch.core import AlertEvent, CheckConfig, Pipeline, ScoredReading
+from edgewatch.core.sustained import SustainedLevel, sustained_levels
+from edgewatch.errors import BundleError
+
+T0 = 1767225600.0
+
+
+def test_the_level_is_a_time_based_moving_average_judged_once_warm() -> None:
+    level = SustainedLevel(10.0)
+    assert level.update(T0, np.array([1.0, 0.0])) is None  # starts at the first errors, not warm
+    assert level.update(T0 + 5, np.array([3.0, 0.0])) is None
+    expected = 1.0 + (1 - math.exp(-0.5)) * (3.0 - 1.0)
+    assert level.smooth is not None and level.smooth[0] == pytest.approx(expected)
+    warm = level.update(T0 + 10, np.array([3.0, 0.0]))  # 10 s averaged: warm
+    expected += (1 - math.exp(-0.5)) * (3.0 - expected)
+    assert warm == pytest.approx(expected)
+
+
+def test_a_gap_longer_than_the_time_constant_restarts_the_average() -> None:
+    level = SustainedLevel(10.0)
+    for i in range(30):
+        level.update(T0 + i, np.array([5.0]))
+    assert level.update(T0 + 30, np.array([5.0])) == pytest.approx(5.0)
+    assert level.update(T0 + 60, np.array([1.0])) is None  # 30 s gap: starts afresh from 1.0
+    assert level.smooth is not None and level.smooth[0] == 1.0 and level.since == T0 + 60
+
+
+def test_levels_of_a_run_match_the_device_one_reading_at_a_time() -> None:
+    rng = np.random.default_rng(3)
+    errors = rng.exponential(1.0, size=(200, 4))
+    ts = T0 + np.cumsum(rng.uniform(0.5, 1.5, 200))
+    levels = sustained_levels(errors, ts, 20.0)
+    level = SustainedLevel(20.0)
+    one_by_one = [level.update(float(t), e) for t, e in zip(ts, errors, strict=True)]
+    assert [None if math.isnan(v) else v for v in levels] == pytest.approx(one_by_one)
+    assert np.isnan(levels[0]) and np.isfinite(levels[-1])
+    with pytest.raises(ValueError):
+        sustained_levels(errors, ts[:-1], 20.0)
+    with pytest.raises(ValueError):
+        SustainedLevel(0.0)
+
+
+def test_state_round_trip_and_mismatches_start_afresh() -> None:
+    level = SustainedLevel(10.0)
+    for i in range(20):
+        level.update(T0 + i, np.array([1.0, 2.0]))
+    state = json.loads(json.dumps(level.to_state()))
+    restored = SustainedLevel.from_state(state, 10.0, 2)
+    assert restored.to_state() == level.to_state()
+    for bad in ({**state, "tau_s": 5.0}, {**state, "smooth": [1.0]}, {**state, "since": "x"}, {}):
+        fresh = SustainedLevel.from_state(bad, 10.0, 2)
+        assert fresh.smooth is None and fresh.last_ts is None
+    assert SustainedLevel.from_state({**state, "smooth": [float("nan"), 1.0]}, 10.0, 2).smooth is None
+
+
+# ---------------------------------------------------------------- the pipeline with the channel
+
+
+class SquaredScorer:
+    """feature_errors = x**2, score = their mean (the per-reading score a small shift stays under)."""
+
+    def score_batch(self, x: np.ndarray) -> Any:
+        from edgewatch.runtime.base import ScoreBatch
+
+        errors = (x.astype(np.float64) ** 2).mean(axis=1)
+        return ScoreBatch(scores=errors.mean(axis=1), feature_errors=errors)
+
+
+def shifted_stream(n: int, shift_from: int, shift: float = 1.5) -> list[list[float]]:
+    """Three sensors of N(0, 0.5) noise; vibration (the third) shifted by ``shift`` from ``shift_from`` on."""
+    rng = np.random.default_rng(11)
+    rows = rng.normal(0.0, 0.5, size=(n, 3))
+    rows[shift_from:, 2] += shift
+    return rows.tolist()
+
+
+def run(manifest: Manifest, rows: list[list[float]]) -> list:
+    pipe = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
+    from edgewatch.core import Reading
+
+    events: list = []
+    for i, values in enumerate(rows):
+        events += pipe.process_reading("pump", Reading(ts=T0 + i, values=values))
+    return events
+
+
+def test_a_small_lasting_shift_raises_an_alert_only_with_the_channel(make_manifest) -> None:
+    rows = shifted_stream(200, 100)
+    with_channel = make_manifest(sustained=(10.0, 1.0))
+    without = make_manifest()
+    scored = [e for e in run(without, rows) if isinstance(e, ScoredReading)]
+    assert max(e.score for e in scored) < 4.0  # no single reading is above the per-reading threshold
+    assert not any(isinstance(e, AlertEvent) for e in run(without, rows))
+
+    events = run(with_channel, rows)
+    raised = [e for e in events if isinstance(e, AlertEvent) and e.state == "raised"]
+    assert len(raised) == 1 and raised[0].ts > T0 + 100  # not before the shift
+    alert = raised[0]
+    assert alert.top_features[0].feature == "vibration" and alert.sustained is not None
+    assert alert.sustained > alert.sustained_threshold == 1.0 and alert.score < alert.threshold
+    message = alert.to_json()
+    assert message["sustained_threshold"] == 1.0 and message["sustained"] == alert.sustained
+    scored = [e for e in events if isinstance(e, ScoredReading)]
+    assert all(e.sustained is None for e in scored[:10])  # warm-up: 10 s
+    assert all(e.sustained is not None for e in scored[10:])
+    assert not any(e.above for e in scored[10:100])  # normal noise stays under the sustained threshold
+
+
+def test_the_channel_state_survives_a_restart(make_manifest) -> None:
+    manifest = make_manifest(sustained=(10.0, 1.0))
+    rows = shifted_stream(200, 100)
+    whole = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
+    first = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
+    from edgewatch.core import Reading
+
+    for i, values in enumerate(rows[:95]):
+        whole.process_reading("pump", Reading(ts=T0 + i, values=values))
+        first.process_reading("pump", Reading(ts=T0 + i, values=values))
+    snapshot = json.loads(json.dumps(first.state_snapshot(), allow_nan=False))
+    assert snapshot["devices"]["pump"]["sustained"]["tau_s"] == 10.0
+    second = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
+    second.restore(snapshot)
+    for i, values in enumerate(rows[95:], start=95):
+        reading = Reading(ts=T0 + i, values=values)
+        assert [e.to_json() for e in second.process_reading("pump", reading)] == [
+            e.to_json() for e in whole.process_reading("pump", reading)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        ("score", 0.0, "score.sustained_tau_s"),
+        ("score", "900", "score.sustained_tau_s"),
+        ("threshold", -1.0, "threshold.sustained"),
+        ("threshold", float("inf"), "threshold.sustained"),
+    ],
+)
+def test_a_malformed_channel_in_the_manifest_is_refused(make_manifest_dict, where: str, value: Any, field: str) -> None:
+    data = make_manifest_dict(sustained=(10.0, 1.0))
+    data[where]["sustained_tau_s" if where == "score" else "sustained"] = value
+    with pytest.raises(BundleError, match=field.replace(".", r"\.")):
+        Manifest.from_json(data)
+
+
+def test_the_channel_runs_only_when_calibrated_for_the_artifact_that_runs(make_manifest_dict) -> None:
+    data = make_manifest_dict(sustained=(10.0, 1.0))
+    data["artifacts"] = {"litert-int8": {"file": "m.tflite", "threshold": 4.0}}  # no sustained_threshold
+    manifest = Manifest.from_json(data)
+
+    class Int8(SquaredScorer):
+        artifact = "litert-int8"
+
+    pipe = Pipeline(manifest, Int8())
+    assert pipe._sustained_tau is None
+    data["artifacts"]["litert-int8"]["sustained_threshold"] = 0.5
+    assert Pipeline(Manifest.from_json(data), Int8())._sustained_threshold == 0.5
