@@ -31,7 +31,12 @@ from edgewatch.tables import Table
 class ReplayResult:
     """Per-row outcome of a replay. ``status`` is ``scored``, ``window``, ``missing``, ``stuck`` or
     ``rejected:<reason>``; ``score``/``threshold`` are NaN where nothing was scored. ``flagged`` is
-    true where the device would have been in an alert *or* a sensor-fault state for that reading."""
+    true where the device would have been in an alert *or* a sensor-fault state for that reading.
+
+    ``sustained`` is the sustained-deviation level scaled to the per-reading threshold
+    (``level * threshold / sustained_threshold``, the value the alert policy compares with ``threshold``),
+    NaN where nothing was scored, while the moving average warms up, or for a bundle without the channel;
+    a result built without it gets all NaN."""
 
     device: str
     timestamps: np.ndarray
@@ -43,6 +48,14 @@ class ReplayResult:
     feature_errors: np.ndarray
     events: list[tuple[int, Event]] = field(default_factory=list)  # (row index, event)
     counters: dict[str, int] = field(default_factory=dict)
+    sustained: np.ndarray = field(default_factory=lambda: np.full(0, np.nan))
+
+    def __post_init__(self) -> None:
+        n = len(self.timestamps)
+        if self.sustained.shape != (n,):
+            if self.sustained.size:
+                raise ValueError(f"sustained has shape {self.sustained.shape}, expected ({n},)")
+            self.sustained = np.full(n, np.nan)
 
     @property
     def flagged(self) -> np.ndarray:
@@ -70,6 +83,7 @@ def replay_table(
         alert_config=alert_config,
         check_config=check_config,
     )
+    sustained_threshold = pipeline.sustained_threshold
     n = table.n_rows
     result = ReplayResult(
         device=device,
@@ -80,6 +94,7 @@ def replay_table(
         alert_active=np.zeros(n, dtype=bool),
         sensor_fault_active=np.zeros(n, dtype=bool),
         feature_errors=np.zeros((n, manifest.n_features)),
+        sustained=np.full(n, np.nan),
     )
     counters = pipeline.counters
     alert_active = False
@@ -94,6 +109,8 @@ def replay_table(
                 result.score[i] = event.score
                 result.threshold[i] = event.threshold
                 result.feature_errors[i] = event.feature_errors
+                if event.sustained is not None and sustained_threshold is not None:
+                    result.sustained[i] = event.sustained * event.threshold / sustained_threshold
             elif isinstance(event, InputRejected):
                 result.status[i] = f"rejected:{event.reason}"
             elif isinstance(event, AlertEvent):

@@ -167,3 +167,22 @@ def test_the_channel_runs_only_when_calibrated_for_the_artifact_that_runs(make_m
     assert pipe._sustained_tau is None
     data["artifacts"]["litert-int8"]["sustained_threshold"] = 0.5
     assert Pipeline(Manifest.from_json(data), Int8())._sustained_threshold == 0.5
+
+
+def test_the_device_config_can_ignore_the_channel(make_manifest) -> None:
+    from edgewatch.core import ThresholdConfig
+    from edgewatch.errors import ConfigError
+
+    manifest = make_manifest(sustained=(10.0, 1.0))
+    pipe = Pipeline(manifest, SquaredScorer(), threshold_config=ThresholdConfig(sustained=False))
+    assert pipe._sustained_tau is None
+    events = []
+    from edgewatch.core import Reading
+
+    for i, values in enumerate(shifted_stream(200, 100)):
+        events += pipe.process_reading("pump", Reading(ts=T0 + i, values=values))
+    assert not any(isinstance(e, AlertEvent) for e in events)
+    assert all(e.sustained is None for e in events if isinstance(e, ScoredReading))
+    with pytest.raises(ConfigError) as info:
+        ThresholdConfig(sustained="yes")  # type: ignore[arg-type]
+    assert info.value.field == "thresholds.sustained"

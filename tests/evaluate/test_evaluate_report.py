@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import stat
@@ -118,6 +119,7 @@ def test_report_structure_and_content(
         assert name in html
     assert html.count('<canvas class="score"') == 2 and html.count('<canvas class="heat"') == 2
     assert "threshold in force" in html and "alert active" in html
+    assert 'class="line sus"' not in html  # no sustained level given: no legend entry for it
     # metrics and per-fault-type table
     for label in (
         "precision",
@@ -197,6 +199,83 @@ def test_short_series_is_kept_row_by_row_and_data_gaps_break_the_line() -> None:
     assert payload["lo"] == payload["hi"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert payload["brk"] == [4]
     assert payload["thr_v"] == [1.0, 2.0, 3.0] and payload["thr_t"] == [0.0, 2.0, 101.0]
+
+
+def _with_level(s: ReportSeries) -> ReportSeries:
+    """``s`` with a sustained level on the threshold's scale: NaN for a warm-up after the score's, then a
+    slow wave that crosses the threshold."""
+    n = len(s.scores)
+    thresholds = np.asarray(s.thresholds, dtype=float)
+    level = thresholds * (0.3 + 1.2 * np.sin(np.arange(n) / (n / 9)) ** 2)
+    level[:200] = np.nan
+    return dataclasses.replace(s, sustained=level)
+
+
+def test_sustained_level_is_drawn_on_the_score_bins(
+    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+) -> None:
+    with_level = _with_level(make_series("drift.csv", n=5000, seed=5))
+    without = make_series("plain.csv", n=3000, seed=6)
+    html = _render([with_level, without], model_card, features)
+    parsed = _parse(html)
+    assert parsed.problems == [] and parsed.stack == []
+    a, b = _strict_json(parsed.json_blocks[0])["series"]
+    v = a["sustained"]["v"]
+    assert len(v) == len(a["score"]["t"]) < 5000  # binned like the score, one entry per score bin
+    assert v[0] is None and v[-1] is not None  # warm-up bins have no level
+    scored = np.isfinite(np.asarray(with_level.scores))
+    assert max(x for x in v if x is not None) == pytest.approx(np.nanmax(with_level.sustained[scored]), rel=1e-3)
+    assert b["sustained"] is None
+    # the legend names it once, for the series that has it, before that series' alert entry
+    assert html.count('class="line sus"') == 1
+    label = html.index("sustained level (scaled to the threshold)</span>")
+    assert html.index("drift.csv</h2>") < label < html.index("plain.csv</h2>")
+
+
+def test_a_series_without_a_level_renders_as_before(
+    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+) -> None:
+    plain = make_series("a.csv", n=2000, seed=7)
+    all_nan = dataclasses.replace(plain, sustained=np.full(2000, np.nan))  # a bundle without the channel
+    (p1,) = _strict_json(_parse(_render([plain], model_card, features)).json_blocks[0])["series"]
+    html = _render([all_nan], model_card, features)
+    (p2,) = _strict_json(_parse(html).json_blocks[0])["series"]
+    assert p1["sustained"] is None and p1 == p2
+    assert 'class="line sus"' not in html
+
+
+def test_sustained_level_must_match_the_rows(features: list[str]) -> None:
+    result = evaluate_arrays([0, 1], [0, 1], [0.1, 2.0], [0.0, 1.0])
+    bad = ReportSeries("x", [0.0, 1.0], [1.0, 2.0], 1.0, [True, False], sustained=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="sustained"):
+        render_report(title="t", series=[bad], result=result, model_card={}, feature_names=features)
+
+
+def test_level_payload_keeps_each_bins_max_and_ignores_unscored_rows() -> None:
+    n = 50_000
+    t = np.arange(n, dtype=float)
+    scores = np.full(n, 0.1)
+    scores[20_000:20_050] = np.nan
+    levels = np.full(n, 0.5)
+    levels[:1000] = np.nan  # warming up
+    levels[31_337] = 7.0
+    levels[20_010] = 99.0  # on a row that was not scored: not drawn
+    payload = _report_data.level_payload(t, scores, levels, max_bins=1000)
+    assert payload is not None
+    assert len(payload["v"]) == len(_report_data.score_payload(t, scores, np.ones(n), 1000)["t"])
+    assert payload["v"][0] is None and max(x for x in payload["v"] if x is not None) == 7.0
+    # short series: row by row, on the scored rows only
+    short = _report_data.level_payload(
+        np.arange(4.0), np.array([1.0, np.nan, 1.0, 1.0]), np.array([np.nan, 5.0, 2.0, 3.0]), 100
+    )
+    assert short == {"v": [None, 2.0, 3.0]}
+    assert _report_data.level_payload(t, scores, np.full(n, np.nan), 1000) is None
+
+
+def test_y_scale_counts_the_level_only_when_given() -> None:
+    scores, thresholds = np.array([1.0, 2.0, np.nan]), np.array([1.5, 1.5, 1.5])
+    assert _report_data.y_scale(scores, thresholds)["log"] is False
+    assert _report_data.y_scale(scores, thresholds, np.array([np.nan, 500.0, 600.0]))["log"] is True
 
 
 def test_alert_intervals_merge_tiny_gaps() -> None:

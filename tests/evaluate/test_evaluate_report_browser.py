@@ -6,6 +6,7 @@ setup installs it and a missing browser is a failure.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -63,6 +64,14 @@ def _body_tag(dom: str) -> str:
     return dom[start : dom.index(">", start) + 1]
 
 
+def _with_level(s: ReportSeries) -> ReportSeries:
+    """``s`` with a sustained level (scaled to the threshold): a slow wave after a NaN warm-up."""
+    n = len(s.scores)
+    level = np.asarray(s.thresholds, dtype=float) * (0.3 + 1.2 * np.sin(np.arange(n) / (n / 9)) ** 2)
+    level[: n // 10] = np.nan
+    return dataclasses.replace(s, sustained=level)
+
+
 def _report(make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]) -> str:
     n = 300
     unlabelled = ReportSeries(
@@ -73,9 +82,9 @@ def _report(make_series: Callable[..., ReportSeries], model_card: dict[str, Any]
         alert_active=np.zeros(n, dtype=bool),
     )
     series = [
-        make_series("line-1.csv", n=100_000, seed=1),
-        make_series("bench.csv", n=400, seed=3, step_s=1.0, t0=0.0),
-        unlabelled,
+        _with_level(make_series("line-1.csv", n=100_000, seed=1)),  # binned, with a sustained level
+        _with_level(make_series("bench.csv", n=400, seed=3, step_s=1.0, t0=0.0)),  # row by row
+        unlabelled,  # no sustained level
     ]
     labelled = series[:2]
     result = pool(
@@ -102,6 +111,7 @@ def test_report_renders_without_javascript_errors(
     assert 'data-rendered="ok"' in body, f"{body}\nstderr:\n{proc.stderr[-3000:]}"
     assert "data-errors" not in body
     assert "Uncaught" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stdout.count("sustained level (scaled to the threshold)</span>") == 2
 
 
 @pytest.mark.parametrize("breakage", ["missing-canvas", "corrupt-data"])

@@ -17,8 +17,9 @@ For each reading, in arrival order::
 * Every scored reading gives a :class:`ScoredReading`; the threshold value it is compared with is
   the one in force *before* the reading is learned. Alert transitions give :class:`AlertEvent`.
 * With a bundle that has a sustained-deviation channel (``score.sustained_tau_s`` and a calibrated
-  ``threshold.sustained``), every scored reading also updates the device's moving average of the
-  per-feature errors (``edgewatch.core.sustained``). The alert policy then judges
+  ``threshold.sustained``; ``thresholds.sustained = false`` in the device config ignores it), every
+  scored reading also updates the device's moving average of the per-feature errors
+  (``edgewatch.core.sustained``). The alert policy then judges
   ``max(score, level * threshold / sustained_threshold)``: a reading counts as above the threshold when
   either its own score or the sustained level is above its threshold, so a small shift that lasts raises
   an alert that no single reading would. An alert raised this way names the sensors by their averaged
@@ -116,7 +117,8 @@ class Pipeline:
         self.calibrated = manifest.threshold_for(str(getattr(scorer, "artifact", "")))
         # the sustained-deviation channel runs when the bundle calibrated it for this artifact
         tau = manifest.sustained_tau_s
-        self._sustained_tau = tau if tau is not None and self.calibrated.sustained is not None else None
+        calibrated = tau is not None and self.calibrated.sustained is not None
+        self._sustained_tau = tau if calibrated and self.threshold_config.sustained else None
         self._sustained_threshold = float(self.calibrated.sustained or 1.0)
         self.alert_config = alert_config or AlertConfig()
         self.check_config = check_config or CheckConfig()
@@ -131,6 +133,12 @@ class Pipeline:
         self._run_indicator = self._resolve_run_indicator(self.alert_config.suppress_feature)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
+
+    @property
+    def sustained_threshold(self) -> float | None:
+        """The calibrated threshold of the sustained-deviation level, or None when this pipeline runs no
+        such channel (read-only; ``level * threshold / sustained_threshold`` is the level on the score's scale)."""
+        return self._sustained_threshold if self._sustained_tau is not None else None
 
     # ------------------------------------------------------------------ entry points
     def process(self, batch: Sequence[tuple[str, bytes, float]]) -> list[Event]:

@@ -57,8 +57,11 @@ class ThresholdConfig:
     floor: float = 0.8
     ceiling: float = 1.5
     fallback_ratio: float = 4.0
+    sustained: bool = True  # judge the bundle's sustained-deviation level too, when it has one
 
     def __post_init__(self) -> None:
+        if not isinstance(self.sustained, bool):
+            raise ConfigError("must be true or false", field="thresholds.sustained")
         if self.mode not in THRESHOLD_MODES:
             raise ConfigError(f"must be one of {', '.join(THRESHOLD_MODES)}", field="thresholds.mode")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:

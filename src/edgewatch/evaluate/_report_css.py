@@ -62,6 +62,7 @@ summary { cursor: pointer; color: var(--accent); }
 .legend .item { display: inline-flex; align-items: center; gap: 6px; }
 .legend .line { width: 22px; height: 0; border-top: 2px solid #1f77b4; }
 .legend .line.thr { border-top: 2px dashed #e0620d; }
+.legend .line.sus { border-top: 2px dotted #1d2330; }
 .legend .box { width: 16px; height: 11px; border-radius: 2px; }
 .legend .hatch {
   background: repeating-linear-gradient(135deg, rgba(214,39,40,.55) 0 2px, transparent 2px 5px);

@@ -6,6 +6,8 @@ Nothing here is lossy in a way a reader could see at screen resolution:
   (so a one-row spike is never lost); series with fewer scored rows are kept row by row;
 * the line is broken where rows were not scored (NaN) or where the data has a gap longer than five
   sampling intervals;
+* the sustained-deviation level, when there is one, is reduced over the *same* bins as the score, keeping
+  each bin's **max** (the level is a slow moving average, and its max is what the alert policy acted on);
 * the threshold keeps only the points where its (binned) value changes;
 * alert periods and labelled faults are exact time intervals; alert intervals closer than 1/2000 of the
   time span are merged;
@@ -47,25 +49,34 @@ def _bin_index(t: np.ndarray, t0: float, span: float, bins: int) -> np.ndarray:
     return np.clip(b, 0, bins - 1)
 
 
+def _score_bins(t: np.ndarray, scores: np.ndarray, max_bins: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The scored rows (indices into ``t``) and, when there are more than ``max_bins`` of them, the
+    position among them where each time bin starts (None: keep them row by row)."""
+    idx = np.flatnonzero(np.isfinite(scores))
+    if idx.size <= max_bins:
+        return idx, None
+    t0 = float(t[0])
+    b = _bin_index(t[idx], t0, max(float(t[-1] - t0), 1e-9), max_bins)
+    return idx, np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
+
+
 def score_payload(t: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, max_bins: int) -> dict[str, Any]:
     """Min/max-binned score line with break points, and the threshold's change points."""
     t0 = float(t[0])
     span = max(float(t[-1] - t0), 1e-9)
     step = median_step(t)
-    idx = np.flatnonzero(np.isfinite(scores))
+    idx, starts = _score_bins(t, scores, max_bins)
     out: dict[str, Any] = {"t": [], "lo": [], "hi": [], "brk": [], "thr_t": [], "thr_v": []}
     if idx.size:
         tf = t[idx]
         sf = scores[idx]
         brk = np.zeros(idx.size, dtype=bool)
         brk[1:] = (np.diff(idx) > 1) | (np.diff(tf) > 5 * step)
-        if idx.size <= max_bins:
+        if starts is None:
             starts = np.arange(idx.size)
             lo = hi = sf
             tb = tf
         else:
-            b = _bin_index(tf, t0, span, max_bins)
-            starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
             lo = np.minimum.reduceat(sf, starts)
             hi = np.maximum.reduceat(sf, starts)
             counts = np.diff(np.append(starts, idx.size))
@@ -88,6 +99,19 @@ def score_payload(t: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, max
         out["thr_t"] = _ms(tt[keep] - t0)
         out["thr_v"] = _sig(rounded[keep], 5)
     return out
+
+
+def level_payload(t: np.ndarray, scores: np.ndarray, levels: np.ndarray, max_bins: int) -> dict[str, Any] | None:
+    """The sustained level per bin of :func:`score_payload`'s score line: ``{"v": [...]}`` with one entry per
+    entry of its ``t`` (the bin's largest level, ``None`` where no row of the bin has one), so the line shares
+    the score's times and break points. None when no scored row has a finite level (nothing to draw)."""
+    idx, starts = _score_bins(t, scores, max_bins)
+    lv = levels[idx]
+    if not np.isfinite(lv).any():
+        return None
+    if starts is not None:
+        lv = np.fmax.reduceat(lv, starts)  # fmax skips NaN; a bin of NaN only stays NaN
+    return {"v": _sig(lv)}
 
 
 def interval_end(t: np.ndarray, end: int, step: float) -> float:
@@ -189,9 +213,11 @@ def heat_payload(
     }
 
 
-def y_scale(scores: np.ndarray, thresholds: np.ndarray) -> dict[str, Any]:
-    """Whether a log axis suits these scores: all positive and spanning more than two decades."""
-    values = np.concatenate((scores[np.isfinite(scores)], thresholds[np.isfinite(thresholds)]))
+def y_scale(scores: np.ndarray, thresholds: np.ndarray, levels: np.ndarray | None = None) -> dict[str, Any]:
+    """Whether a log axis suits these scores (and the sustained ``levels`` drawn with them, if any): all
+    positive and spanning more than two decades."""
+    parts = [scores, thresholds] if levels is None else [scores, thresholds, levels]
+    values = np.concatenate([v[np.isfinite(v)] for v in parts])
     if values.size == 0:
         return {"log": False, "log_ok": False}
     log_ok = bool(np.all(values > 0))

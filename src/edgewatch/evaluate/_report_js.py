@@ -22,7 +22,7 @@ JS = r"""
   var DATA = JSON.parse(document.getElementById("edgewatch-data").textContent);
   var ML = 150, MR = 18;
   var COL = { score: "#1f77b4", thr: "#e0620d", alert: "#d62728", axis: "#98a2b3",
-              grid: "#edf0f4", text: "#475467", dark: "#1d2330" };
+              grid: "#edf0f4", text: "#475467", dark: "#1d2330", sus: "#1d2330" };
   var FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
   var STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120,
                300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 1209600,
@@ -167,9 +167,11 @@ JS = r"""
   function yRange(S, a, b, log) {
     var sc = S.score, lo = Infinity, hi = -Infinity, i;
     function take(v) { if (v === null || (log && v <= 0)) return; if (v < lo) lo = v; if (v > hi) hi = v; }
+    var sv = S.sustained ? S.sustained.v : null;  // the sustained level shares the score's bins
     for (i = 0; i < sc.t.length; i++) {
       if (sc.t[i] < a || sc.t[i] > b) continue;
       take(sc.lo[i]); take(sc.hi[i]);
+      if (sv) take(sv[i]);
     }
     var j0 = Math.max(0, bsearch(sc.thr_t, a));
     for (i = j0; i < sc.thr_t.length && sc.thr_t[i] <= b; i++) take(sc.thr_v[i]);
@@ -181,6 +183,32 @@ JS = r"""
     if (hi === lo) { hi = lo + 1; }
     if (lo >= 0 && lo < 0.25 * hi) lo = 0; else lo -= 0.05 * (hi - lo);
     return [lo, hi + 0.07 * (hi - lo)];
+  }
+
+  // The sustained level (scaled to the threshold) as a dotted line through the score's bins from i0 on,
+  // broken where the score line breaks (brk) or a bin has no level; a lone point is drawn as a dot.
+  function drawLevel(ctx, sc, sv, brk, i0, b, X, Y) {
+    var run = [], k;
+    function flush() {
+      if (run.length === 1) {
+        ctx.beginPath(); ctx.arc(X(sc.t[run[0]]), Y(sv[run[0]]), 1.8, 0, 2 * Math.PI); ctx.fill();
+      } else if (run.length > 1) {
+        ctx.beginPath(); ctx.moveTo(X(sc.t[run[0]]), Y(sv[run[0]]));
+        for (var q = 1; q < run.length; q++) ctx.lineTo(X(sc.t[run[q]]), Y(sv[run[q]]));
+        ctx.stroke();
+      }
+      run = [];
+    }
+    ctx.save();
+    ctx.strokeStyle = COL.sus; ctx.fillStyle = COL.sus; ctx.lineWidth = 2; ctx.lineJoin = "round";
+    ctx.setLineDash([2, 3]);
+    for (k = i0; k < sc.t.length; k++) {
+      if (sv[k] === null || brk[k]) flush();
+      if (sv[k] !== null) run.push(k);
+      if (sc.t[k] > b) break;
+    }
+    flush();
+    ctx.restore();
   }
 
   function drawScore(S, st) {
@@ -280,6 +308,7 @@ JS = r"""
       if (last) { band(runStart, k); runStart = k + 1; }
       if (sc.t[k] > g.b) break;
     }
+    if (S.sustained) drawLevel(ctx, sc, S.sustained.v, brk, i0, g.b, X, Y);
     // threshold in force: a step line
     if (sc.thr_t.length) {
       ctx.strokeStyle = COL.thr; ctx.lineWidth = 1.6; ctx.setLineDash([6, 4]);
@@ -397,6 +426,9 @@ JS = r"""
     }
     var j = bsearch(sc.thr_t, t);
     if (j >= 0) lines.push("threshold: " + fmtNum(sc.thr_v[j]));
+    if (S.sustained && k >= 0 && k < sc.t.length && S.sustained.v[k] !== null) {
+      lines.push("sustained level (scaled to the threshold): " + fmtNum(S.sustained.v[k]));
+    }
     lines.push("alert: " + (inside(S.alerts, t) ? "<b style='color:#ff8a80'>on</b>" : "off"));
     var f = inside(S.faults, t);
     if (f) {

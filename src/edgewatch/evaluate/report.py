@@ -7,7 +7,9 @@
   in force as a step line, alert periods hatched red, labelled faults shaded in one colour per fault
   type with a lane naming them (missed faults outlined, the first alert of each detected fault marked
   ▼), a log score axis when scores span more than two decades, and a per-sensor error heat map on the
-  same time axis. Hovering shows values; dragging zooms; a double click resets;
+  same time axis. When the series has a sustained-deviation level (scaled to the threshold, so it is
+  judged against the same line) it is drawn as a dotted dark line: an alert it raised while every score
+  stayed low then has a visible cause. Hovering shows values; dragging zooms; a double click resets;
 * the metric tables of the :class:`~edgewatch.evaluate.metrics.EvaluationResult`, the per-fault-type
   table and the list of events and false alarms;
 * the model card, rendered generically from the dictionary given (typically the bundle manifest).
@@ -45,7 +47,8 @@ __all__ = ["MAX_HEAT_BINS", "MAX_SCORE_BINS", "ReportSeries", "render_report", "
 MAX_SCORE_BINS = 1500
 MAX_HEAT_BINS = 600
 
-# categorical colours for fault types (red, orange and blue are taken by alerts, threshold and score)
+# categorical colours for fault types (red, orange, blue and near-black are taken by alerts, threshold, score
+# and the sustained level)
 PALETTE = (
     "#8e44ad",
     "#2ca02c",
@@ -69,7 +72,10 @@ class ReportSeries:
     ``thresholds`` is the threshold in force per row (a scalar is broadcast); ``alert_active`` the
     alert state per row; ``labels`` 0/1 per row and ``fault_types`` a name per row (normal rows may be
     empty), both optional; ``feature_errors`` the per-sensor errors, shape ``(n, n_features)``, optional.
-    ``scores``, ``thresholds`` and ``feature_errors`` may hold NaN for rows that were not scored.
+    ``sustained`` is the sustained-deviation level per row **scaled to the per-reading threshold**
+    (``level * threshold / sustained_threshold``), optional (None: no such channel); it is NaN where it was
+    not judged (not scored, warming up) and only read on scored rows. ``scores``, ``thresholds`` and
+    ``feature_errors`` may hold NaN for rows that were not scored.
     """
 
     name: str
@@ -80,6 +86,7 @@ class ReportSeries:
     labels: Any = None
     fault_types: Any = None
     feature_errors: Any = None
+    sustained: Any = None
 
 
 def _series_payload(
@@ -120,6 +127,13 @@ def _series_payload(
                 f"got {fe.shape}"
             )
         heat = data.heat_payload(t, fe, list(feature_names), MAX_HEAT_BINS)
+    levels = None
+    if s.sustained is not None:
+        levels = np.asarray(s.sustained, dtype=np.float64)
+        if levels.shape != (n,):
+            raise ValueError(f"series {s.name!r}: sustained must have shape ({n},), got {levels.shape}")
+        levels = np.where(np.isfinite(scores), levels, np.nan)
+    sustained = data.level_payload(t, scores, levels, MAX_SCORE_BINS) if levels is not None else None
     alerts = data.alert_intervals(t, alert)
     payload = {
         "name": s.name,
@@ -127,7 +141,8 @@ def _series_payload(
         "epoch": t0 > data.EPOCH_MIN,
         "span": round(span, 3),
         "score": data.score_payload(t, scores, thr, MAX_SCORE_BINS),
-        "scale": data.y_scale(scores, thr),
+        "sustained": sustained,
+        "scale": data.y_scale(scores, thr, levels if sustained is not None else None),
         "alerts": alerts,
         "faults": faults,
         "fault_types": fault_names,
@@ -144,6 +159,7 @@ def _series_payload(
         "faults": len(faults),
         "detected": sum(1 for f in faults if f[3] is not None),
         "fault_names": fault_names,
+        "sustained": sustained is not None,
     }
     return payload, facts
 
@@ -163,8 +179,12 @@ def _series_section(
     legend = [
         '<span class="item"><span class="line"></span>score (min–max per bin)</span>',
         '<span class="item"><span class="line thr"></span>threshold in force</span>',
-        '<span class="item"><span class="box hatch"></span>alert active</span>',
     ]
+    if facts["sustained"]:
+        legend.append(
+            '<span class="item"><span class="line sus"></span>sustained level (scaled to the threshold)</span>'
+        )
+    legend.append('<span class="item"><span class="box hatch"></span>alert active</span>')
     for name in facts["fault_names"]:
         legend.append(
             f'<span class="item"><span class="box" style="background:{palette[name]}"></span>'

@@ -474,8 +474,9 @@ def format_table(run: EvaluationRun) -> str:
     lines.append("")
     lines.append(
         "prec/recall/F1/FAR/MAR are point-wise (per row, FAR = FP/(FP+TN), MAR = FN/(FN+TP)); "
-        "ev.rec = labelled fault events with at least one flagged row; delay = median from fault start to "
-        "first flag; FA/day = false alarm events per day of normal time; ROC/PR = AUCs of the raw score."
+        "ev.rec = labelled fault events with a flagged row of an alert raised during an event (one raised "
+        "before the fault is a false alarm); delay = median from fault start to first flag; "
+        "FA/day = false alarm events per day of normal time; ROC/PR = AUCs of the raw score."
     )
     return "\n".join(lines)
 
@@ -496,6 +497,7 @@ def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
             feature_errors=np.where(
                 np.asarray([s == "scored" for s in f.replay.status])[:, None], f.replay.feature_errors, np.nan
             ),
+            sustained=f.replay.sustained,
         )
         for f in run.files
     ]

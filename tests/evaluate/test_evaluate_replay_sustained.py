@@ -1,0 +1,111 @@
+"""``replay_table`` records the sustained-deviation level, scaled to the per-reading threshold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgewatch.bundle.manifest import Manifest
+from edgewatch.core import ScoredReading
+from edgewatch.replay import ReplayResult, replay_table
+from edgewatch.runtime.base import ScoreBatch
+from edgewatch.tables import Table
+
+FEATURES = ("temp", "pressure", "vibration")
+THRESHOLD = 4.0
+SUSTAINED = (10.0, 0.5)  # tau_s, sustained threshold
+
+
+def _manifest(sustained: tuple[float, float] | None) -> Manifest:
+    """A minimal manifest (the shape of ``tests/core/conftest.py``): features ~ N(0, 1), identity scaler."""
+    n = len(FEATURES)
+    quantiles = {"q001": -3.0, "q01": -2.3, "q50": 0.0, "q99": 2.3, "q999": 3.0}
+    stats = [
+        {"name": f, "min": -3.0, "max": 3.0, "mean": 0.0, "std": 1.0, **quantiles, "longest_constant_run": 1}
+        for f in FEATURES
+    ]
+    score: dict[str, Any] = {"definition": "mean squared z-score (test fake)", "reduction": "mean"}
+    threshold: dict[str, Any] = {"value": THRESHOLD, "rule": "quantile", "params": {"q": 0.999}}
+    threshold["calibrated_on"] = "fake"
+    if sustained is not None:
+        score["sustained_tau_s"], threshold["sustained"] = sustained
+    return Manifest.from_json(
+        {
+            "schema_version": 1,
+            "edgewatch_version": "0.1.0",
+            "model_id": "dense-ae-0badc0de",
+            "created_at": "2026-01-01T00:00:00Z",
+            "model": {"kind": "dense-ae", "window": 1, "params": {}},
+            "features": list(FEATURES),
+            "scaler": {"center": [0.0] * n, "scale": [1.0] * n},
+            "feature_stats": stats,
+            "score": score,
+            "artifacts": {},
+            "default_artifact": {},
+            "threshold": threshold,
+            "fidelity": None,
+            "training": {},
+            "files": {},
+        }
+    )
+
+
+class SquaredScorer:
+    """``feature_errors = x**2`` (window 1), ``score`` = their mean."""
+
+    def score_batch(self, x: np.ndarray) -> ScoreBatch:
+        errors = (x.astype(np.float64) ** 2).mean(axis=1)
+        return ScoreBatch(scores=errors.mean(axis=1), feature_errors=errors)
+
+
+def _shifted_table(n: int = 60) -> Table:
+    """One reading a second; ``temp`` is shifted by 0.8 (error ~0.64: every score ~0.2, far below 4)."""
+    rng = np.random.default_rng(0)
+    values = 0.05 * rng.standard_normal((n, len(FEATURES)))
+    values[:, 0] += 0.8
+    values[5, 1] = np.nan  # a missing reading: not scored
+    return Table("shift.csv", FEATURES, values, 1.7e9 + np.arange(n, dtype=float), None)
+
+
+def _replay(sustained: tuple[float, float] | None) -> ReplayResult:
+    return replay_table(_shifted_table(), SquaredScorer(), _manifest(sustained))
+
+
+def test_replay_records_the_scaled_sustained_level() -> None:
+    result = _replay(SUSTAINED)
+    assert result.sustained.dtype == np.float64 and result.sustained.shape == result.score.shape
+    expected = np.full(result.score.shape, np.nan)
+    for i, e in result.events:
+        if isinstance(e, ScoredReading) and e.sustained is not None:
+            expected[i] = e.sustained * e.threshold / SUSTAINED[1]
+    np.testing.assert_array_equal(result.sustained, expected)
+    scored = np.isfinite(result.score)
+    level = np.isfinite(result.sustained)
+    assert not level[~scored].any()  # NaN where nothing was scored
+    assert level.any() and not level[:10].all()  # NaN while the average warms up (tau = 10 s)
+    # on the threshold's scale: ~0.64 * 4 / 0.5, above the threshold while every score stays far below it
+    assert np.nanmin(result.sustained[30:]) > result.threshold[30]
+    assert np.nanmax(result.score) < 0.5 * np.nanmin(result.threshold)
+    assert result.alert_active.any()
+
+
+def test_replay_without_the_channel_has_no_level() -> None:
+    result = _replay(None)
+    assert result.sustained.shape == result.score.shape and np.isnan(result.sustained).all()
+    assert np.isfinite(result.score).any() and not result.alert_active.any()
+
+
+def test_a_result_built_without_sustained_gets_nan() -> None:
+    n = 3
+    result = ReplayResult(
+        device="d",
+        timestamps=np.arange(n, dtype=float),
+        status=["scored"] * n,
+        score=np.zeros(n),
+        threshold=np.ones(n),
+        alert_active=np.zeros(n, dtype=bool),
+        sensor_fault_active=np.zeros(n, dtype=bool),
+        feature_errors=np.zeros((n, 1)),
+    )
+    assert result.sustained.shape == (n,) and np.isnan(result.sustained).all()
