@@ -24,10 +24,10 @@ def manifest_dict(
     center: Sequence[float] | None = None,
     scale: Sequence[float] | None = None,
     model_id: str = "dense-ae-0badc0de",
-    sustained: tuple[float, float] | None = None,
+    sustained: tuple[float, ...] | None = None,
 ) -> dict[str, Any]:
     """A minimal valid manifest dict: features ~ N(0, 1) in training, range [-3, 3], identity scaler.
-    ``sustained=(tau_s, threshold)`` adds a sustained-deviation channel."""
+    ``sustained=(tau_s, threshold[, fast_tau_s])`` adds a sustained-deviation channel."""
     n = len(features)
     feature_stats = []
     for name in features:
@@ -52,7 +52,9 @@ def manifest_dict(
     score: dict[str, Any] = {"definition": "mean squared z-score (test fake)", "reduction": "mean"}
     threshold_json: dict[str, Any] = {"value": threshold, "rule": "quantile", "params": params, "calibrated_on": "fake"}
     if sustained is not None:
-        score["sustained_tau_s"], threshold_json["sustained"] = sustained
+        score["sustained_tau_s"], threshold_json["sustained"] = sustained[0], sustained[1]
+        if len(sustained) > 2:
+            score["sustained_fast_tau_s"] = sustained[2]
     return {
         "schema_version": 1,
         "edgewatch_version": "0.1.0",

@@ -18,7 +18,7 @@ T0 = 1767225600.0
 
 
 def test_the_level_is_a_time_based_moving_average_judged_once_warm() -> None:
-    level = SustainedLevel(10.0)
+    level = SustainedLevel(10.0, fast_tau_s=None)
     assert level.update(T0, np.array([1.0, 0.0])) is None  # starts at the first errors, not warm
     assert level.update(T0 + 5, np.array([3.0, 0.0])) is None
     expected = 1.0 + (1 - math.exp(-0.5)) * (3.0 - 1.0)
@@ -29,20 +29,36 @@ def test_the_level_is_a_time_based_moving_average_judged_once_warm() -> None:
 
 
 def test_a_gap_longer_than_the_time_constant_restarts_the_average() -> None:
-    level = SustainedLevel(10.0)
+    level = SustainedLevel(10.0, fast_tau_s=2.0)
     for i in range(30):
         level.update(T0 + i, np.array([5.0]))
     assert level.update(T0 + 30, np.array([5.0])) == pytest.approx(5.0)
     assert level.update(T0 + 60, np.array([1.0])) is None  # 30 s gap: starts afresh from 1.0
     assert level.smooth is not None and level.smooth[0] == 1.0 and level.since == T0 + 60
+    assert level.fast is not None and level.fast[0] == 1.0
+
+
+def test_the_fast_average_ends_the_level_soon_after_a_shift_ends() -> None:
+    slow_only, both = SustainedLevel(100.0, fast_tau_s=None), SustainedLevel(100.0, fast_tau_s=5.0)
+    for i in range(300):  # a shift of 10 for 300 s, then back to 0
+        slow_only.update(T0 + i, np.array([10.0, 0.0]))
+        both.update(T0 + i, np.array([10.0, 0.0]))
+    ends = []
+    for level in (slow_only, both):
+        for i in range(300, 1000):
+            if level.update(T0 + i, np.array([0.0, 0.0])) < 1.0:
+                ends.append(i - 300)
+                break
+    assert ends[1] < 30 < 150 < ends[0]  # the fast average ends it within seconds, the slow one after minutes
+    assert both.per_feature()[0] == pytest.approx(min(both.smooth[0], both.fast[0]))
 
 
 def test_levels_of_a_run_match_the_device_one_reading_at_a_time() -> None:
     rng = np.random.default_rng(3)
     errors = rng.exponential(1.0, size=(200, 4))
     ts = T0 + np.cumsum(rng.uniform(0.5, 1.5, 200))
-    levels = sustained_levels(errors, ts, 20.0)
-    level = SustainedLevel(20.0)
+    levels = sustained_levels(errors, ts, 20.0, 4.0)
+    level = SustainedLevel(20.0, 4.0)
     one_by_one = [level.update(float(t), e) for t, e in zip(ts, errors, strict=True)]
     assert [None if math.isnan(v) else v for v in levels] == pytest.approx(one_by_one)
     assert np.isnan(levels[0]) and np.isfinite(levels[-1])
@@ -50,19 +66,32 @@ def test_levels_of_a_run_match_the_device_one_reading_at_a_time() -> None:
         sustained_levels(errors, ts[:-1], 20.0)
     with pytest.raises(ValueError):
         SustainedLevel(0.0)
+    with pytest.raises(ValueError):
+        SustainedLevel(10.0, fast_tau_s=float("inf"))
 
 
 def test_state_round_trip_and_mismatches_start_afresh() -> None:
-    level = SustainedLevel(10.0)
+    level = SustainedLevel(10.0, 3.0)
     for i in range(20):
         level.update(T0 + i, np.array([1.0, 2.0]))
     state = json.loads(json.dumps(level.to_state()))
-    restored = SustainedLevel.from_state(state, 10.0, 2)
+    restored = SustainedLevel.from_state(state, 10.0, 2, 3.0)
     assert restored.to_state() == level.to_state()
-    for bad in ({**state, "tau_s": 5.0}, {**state, "smooth": [1.0]}, {**state, "since": "x"}, {}):
-        fresh = SustainedLevel.from_state(bad, 10.0, 2)
-        assert fresh.smooth is None and fresh.last_ts is None
-    assert SustainedLevel.from_state({**state, "smooth": [float("nan"), 1.0]}, 10.0, 2).smooth is None
+    bad_states = (
+        {**state, "tau_s": 5.0},
+        {**state, "fast_tau_s": 4.0},
+        {**state, "smooth": [1.0]},
+        {**state, "fast": None},
+        {**state, "since": "x"},
+        {**state, "smooth": [float("nan"), 1.0]},
+        {**state, "fast": [True, 1.0]},
+        {},
+    )
+    for bad in bad_states:
+        fresh = SustainedLevel.from_state(bad, 10.0, 2, 3.0)
+        assert fresh.smooth is None and fresh.fast is None and fresh.last_ts is None
+    slow_only = SustainedLevel.from_state({**state, "fast_tau_s": None}, 10.0, 2, None)
+    assert slow_only.smooth is not None and slow_only.fast is None
 
 
 # ---------------------------------------------------------------- the pipeline with the channel
@@ -186,3 +215,20 @@ def test_the_device_config_can_ignore_the_channel(make_manifest) -> None:
     with pytest.raises(ConfigError) as info:
         ThresholdConfig(sustained="yes")  # type: ignore[arg-type]
     assert info.value.field == "thresholds.sustained"
+
+
+def test_with_a_fast_average_the_alert_clears_within_minutes_of_the_shift_ending(make_manifest) -> None:
+    rows = shifted_stream(700, 100)
+    for row in rows[400:]:
+        row[2] -= 1.5  # the shift lasts 300 s
+    ends = {}
+    for name, manifest in (
+        ("slow", make_manifest(sustained=(120.0, 1.0))),
+        ("both", make_manifest(sustained=(120.0, 1.0, 10.0))),
+    ):
+        events = run(manifest, rows)
+        alerts = [(e.state, e.ts) for e in events if isinstance(e, AlertEvent) and e.state != "update"]
+        assert [s for s, _ in alerts] == ["raised", "cleared"], name
+        assert T0 + 100 < alerts[0][1] < T0 + 400
+        ends[name] = alerts[1][1] - (T0 + 400)
+    assert ends["both"] < 60 < ends["slow"]

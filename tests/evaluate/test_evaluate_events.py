@@ -136,3 +136,17 @@ def test_an_alert_raised_by_one_event_and_still_up_detects_the_next() -> None:
     first, second = event_report(labels, predicted, ts, types)
     assert first.first_detection_row == 2 and second.first_detection_row == 4
     assert false_alarm_events(labels, predicted, ts) == []
+
+
+def test_a_sensor_fault_raised_during_the_event_detects_it_behind_an_earlier_alert() -> None:
+    labels = [0, 0, 1, 1, 1, 0]
+    alert = np.array([0, 1, 1, 1, 1, 0], dtype=bool)  # raised before the fault: a false alarm
+    sensor_fault = np.array([0, 0, 0, 1, 1, 0], dtype=bool)  # raised during the fault
+    flagged = alert | sensor_fault
+    ts = np.arange(6) * 10.0
+    assert not event_report(labels, flagged, ts)[0].detected  # one merged run, started outside
+    (event,) = event_report(labels, flagged, ts, channels=(alert, sensor_fault))
+    assert event.detected and event.first_detection_row == 3
+    assert len(false_alarm_events(labels, flagged, ts)) == 1
+    with pytest.raises(ValueError):
+        event_report(labels, alert, ts, channels=(sensor_fault | ~alert,))

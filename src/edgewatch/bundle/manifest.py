@@ -12,7 +12,7 @@ Schema version 1 (the fields below; docs/ARCHITECTURE.md places the bundle in th
       "scaler": {"center": [...], "scale": [...]},
       "feature_stats": [{"name", "min", "max", "mean", "std", "q001", "q01", "q50", "q99", "q999"}],
       "score": {"definition": "...", "aggregate": "max", "feature_weights": [...],
-                "sustained_tau_s": 900.0},            # optional: the sustained-deviation channel
+                "sustained_tau_s": 900.0, "sustained_fast_tau_s": 120.0},  # optional: sustained channel
       "artifacts": {"litert-int8": {"file": ..., "threshold": 0.69, "sustained_threshold": 0.21, ...}, ...},
       "default_artifact": {"litert": "litert-int8", "onnx": "onnx-int8"},
       "threshold": {"value": 1.23, "rule": "quantile", "params": {...}, "calibrated_on": "litert-int8",
@@ -229,6 +229,12 @@ class Manifest:
         tau = self.score.get("sustained_tau_s")
         return None if tau is None else float(tau)
 
+    @property
+    def sustained_fast_tau_s(self) -> float | None:
+        """Time constant of the channel's fast average (``score.sustained_fast_tau_s``); None: slow only."""
+        tau = self.score.get("sustained_fast_tau_s")
+        return None if tau is None else float(tau)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
@@ -318,11 +324,12 @@ def _check_score(score: Any, n_features: int) -> None:
     """Reject a ``score`` section the runtimes could not apply, naming the field."""
     if not isinstance(score, dict):
         raise BundleError("manifest score must be an object")
-    tau = score.get("sustained_tau_s")
-    if tau is not None and (
-        isinstance(tau, bool) or not isinstance(tau, int | float) or not (np.isfinite(tau) and tau > 0)
-    ):
-        raise BundleError(f"manifest score.sustained_tau_s must be a positive number of seconds, got {tau!r}")
+    for name in ("sustained_tau_s", "sustained_fast_tau_s"):
+        tau = score.get(name)
+        if tau is not None and (
+            isinstance(tau, bool) or not isinstance(tau, int | float) or not (np.isfinite(tau) and tau > 0)
+        ):
+            raise BundleError(f"manifest score.{name} must be a positive number of seconds, got {tau!r}")
     aggregate = score.get("aggregate", "mean")
     if aggregate not in SCORE_AGGREGATES:
         raise BundleError(f"manifest score.aggregate {aggregate!r} is not one of {', '.join(SCORE_AGGREGATES)}")

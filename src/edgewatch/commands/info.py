@@ -90,7 +90,8 @@ def _sustained_line(m) -> str:  # type: ignore[no-untyped-def]
     if m.sustained_tau_s is None or m.threshold.sustained is None:
         note = m.score.get("sustained")
         return f"off ({note})" if isinstance(note, str) and note.startswith("off:") else "off"
+    fast = f", fast average {m.sustained_fast_tau_s:.0f} s" if m.sustained_fast_tau_s is not None else ""
     return (
-        f"time constant {m.sustained_tau_s:.0f} s, threshold {m.threshold.sustained:.6g} "
+        f"time constant {m.sustained_tau_s:.0f} s{fast}, threshold {m.threshold.sustained:.6g} "
         f"on {m.threshold.calibrated_on}"
     )

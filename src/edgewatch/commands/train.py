@@ -51,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="autoencoders: time constant of the sustained-deviation channel, which averages each sensor's "
         "error to catch small shifts that last (900; 0 = off)",
     )
+    parser.add_argument(
+        "--sustained-fast-tau",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="time constant of the channel's fast average, which lets a shift's alert clear within minutes of "
+        "its end (120; must be below --sustained-tau)",
+    )
     parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation-fraction", type=float, default=0.2)
@@ -81,6 +89,13 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise DataError("--validation-fraction must be between 0.05 and 0.5")
     if not (args.sustained_tau >= 0 and math.isfinite(args.sustained_tau)):
         raise DataError(f"--sustained-tau must be a number of seconds >= 0, got {args.sustained_tau}")
+    if not (0 < args.sustained_fast_tau and math.isfinite(args.sustained_fast_tau)) or (
+        args.sustained_tau > 0 and args.sustained_fast_tau >= args.sustained_tau
+    ):
+        raise DataError(
+            f"--sustained-fast-tau must be a positive number of seconds below --sustained-tau, "
+            f"got {args.sustained_fast_tau}"
+        )
     if args.model == "conv-ae" and (args.window < 4 or args.window % 4):
         raise DataError(f"--window must be a multiple of 4 and at least 4, got {args.window}")
     try:
@@ -95,6 +110,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         hidden_noise=args.hidden_noise,
         score=args.score,
         sustained_tau_s=args.sustained_tau,
+        sustained_fast_tau_s=args.sustained_fast_tau,
         n_estimators=args.trees,
         seed=args.seed,
         validation_fraction=args.validation_fraction,
@@ -128,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if manifest.threshold.sustained is not None:
         print(
             f"sustained-deviation threshold: {manifest.threshold.sustained:.6g}  "
-            f"(time constant {manifest.sustained_tau_s:.0f} s, same rule)"
+            f"(time constants {manifest.sustained_tau_s:.0f} s and {manifest.sustained_fast_tau_s or 0:.0f} s, "
+            "same rule)"
         )
     else:
         print(f"sustained-deviation channel: {manifest.score.get('sustained', 'off')}")

@@ -12,7 +12,8 @@ Per device (``version`` 1)::
     {"last_ts": float | null, "threshold": {...}, "alert": {...},
      "stuck": {"last": [float | null, ...], "runs": [int, ...], "n_stuck": int},
      "missing": [sensor name, ...],
-     "sustained": {"tau_s": float, "last_ts": float | null, "smooth": [float, ...] | null}}   # optional
+     "sustained": {"tau_s": float, "fast_tau_s": float | null, "last_ts": float | null,
+                   "since": float | null, "smooth": [float, ...] | null, "fast": [float, ...] | null}}  # optional
 
 ``stuck`` holds one ``last``/``runs`` item per model feature (``null``: no value seen yet, as
 JSON has no NaN). ``stuck``, ``missing`` and ``sustained`` were added without a version bump: a snapshot
@@ -95,6 +96,7 @@ def restore_devices(
     stuck_detector: StuckDetector,
     features: Sequence[str],
     sustained_tau_s: float | None = None,
+    sustained_fast_tau_s: float | None = None,
 ) -> dict[str, DeviceState]:
     """Rebuild devices from :func:`snapshot` output; raise :class:`ConfigError` naming the bad field.
 
@@ -146,7 +148,10 @@ def restore_devices(
         if sustained_tau_s is not None:
             saved_sustained = entry.get("sustained")
             sustained = SustainedLevel.from_state(
-                saved_sustained if isinstance(saved_sustained, Mapping) else {}, sustained_tau_s, len(index)
+                saved_sustained if isinstance(saved_sustained, Mapping) else {},
+                sustained_tau_s,
+                len(index),
+                sustained_fast_tau_s,
             )
         dev = DeviceState(name, threshold, alert, stuck, sustained)
         dev.last_ts = None if last_ts is None else float(last_ts)

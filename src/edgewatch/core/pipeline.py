@@ -279,7 +279,8 @@ class Pipeline:
             if dev.sustained is not None:
                 sustained = dev.sustained.update(ts, errors[k])  # None until warm
                 if sustained is not None and sustained * value / self._sustained_threshold > score:
-                    judged, explained_by = sustained * value / self._sustained_threshold, dev.sustained.smooth
+                    judged = sustained * value / self._sustained_threshold
+                    explained_by = dev.sustained.per_feature()
             decision = policy.observe(ts, judged, value)
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
@@ -323,7 +324,11 @@ class Pipeline:
         )
 
     def _new_device(self, name: str) -> DeviceState:
-        sustained = SustainedLevel(self._sustained_tau) if self._sustained_tau is not None else None
+        sustained = (
+            SustainedLevel(self._sustained_tau, self.manifest.sustained_fast_tau_s)
+            if self._sustained_tau is not None
+            else None
+        )
         dev = DeviceState(
             name, self._new_threshold(), AlertPolicy(name, self.alert_config), self._stuck.new_state(), sustained
         )
@@ -377,6 +382,7 @@ class Pipeline:
                 stuck_detector=self._stuck,
                 features=self.features,
                 sustained_tau_s=self._sustained_tau,
+                sustained_fast_tau_s=self.manifest.sustained_fast_tau_s,
             )
         )
 

@@ -2,19 +2,24 @@
 
 A sensor that drifts, or steps by less than its normal scatter, stays under the per-reading threshold for
 every single reading, although it is off by the same amount, in the same direction, for many minutes. The
-channel keeps, per device, an exponential moving average of each feature's (weighted) error with time
-constant ``tau_s`` seconds of *reading* time, and its level is the largest of them::
+channel keeps, per device, two exponential moving averages of each feature's (weighted) error over *reading*
+time — a slow one (time constant ``tau_s``, 900 s by default) and a fast one (``fast_tau_s``, 120 s) — and
+its level is the largest over features of the smaller of the two::
 
-    a_i      = 1 - exp(-(ts_i - ts_prev) / tau_s)        # first reading: the average starts at its errors
-    smooth_i = smooth_prev + a_i * (errors_i - smooth_prev)
-    level_i  = max_j smooth_i[j]                          # higher = more anomalous
+    a_i      = 1 - exp(-(ts_i - ts_prev) / tau)           # per average; the first reading starts both
+    avg_i    = avg_prev + a_i * (errors_i - avg_prev)
+    level_i  = max_j min(slow_i[j], fast_i[j])             # higher = more anomalous
 
-Averaging cancels the reading-to-reading noise, so normal levels are far less spread than single scores and
-a threshold calibrated on them (the bundle's ``threshold.sustained``, from the same held-out rows and rule
-as the per-reading threshold) catches a shift that no single reading shows. Only readings that are scored
-update it. The average restarts from the next reading's errors after a gap of more than ``tau_s``, and it
-is **warm** (judged at all) only once it has averaged ``tau_s`` seconds of readings since it (re)started:
-a fresh average is one reading's noisy errors, which the lower sustained threshold would mistake for a shift.
+The slow average cancels the reading-to-reading noise, so normal levels are far less spread than single
+scores and a threshold calibrated on them (the bundle's ``threshold.sustained``, from the same held-out rows
+and rule as the per-reading threshold) catches a shift that no single reading shows. The fast one ends it:
+once the shift is over, the fast average falls within minutes, while the slow one alone would keep an alert
+up for up to an hour after a large fault. A sensor counts as shifted only while both are high.
+
+Only readings that are scored update it. The averages restart from the next reading's errors after a gap of
+more than ``tau_s``, and the level is **warm** (judged at all) only once ``tau_s`` seconds of readings have
+been averaged since they (re)started: a fresh average is one reading's noisy errors, which the lower
+sustained threshold would mistake for a shift.
 
 The pipeline compares ``level / sustained_threshold`` with ``score / threshold`` and hands the alert policy
 the larger of the two (see :mod:`edgewatch.core.pipeline`). Pure numpy; no I/O.
@@ -28,62 +33,101 @@ from typing import Any
 
 import numpy as np
 
+DEFAULT_TAU_S = 900.0
+DEFAULT_FAST_TAU_S = 120.0
+
+
+def _check_tau(name: str, value: float) -> float:
+    if isinstance(value, bool) or not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+    return float(value)
+
 
 class SustainedLevel:
-    """Per-device exponential moving average of the per-feature errors (see the module docstring)."""
+    """Per-device slow and fast moving averages of the per-feature errors (see the module docstring).
+    ``fast_tau_s=None`` keeps the slow average only (level = its maximum)."""
 
-    __slots__ = ("last_ts", "since", "smooth", "tau_s")
+    __slots__ = ("fast", "fast_tau_s", "last_ts", "since", "smooth", "tau_s")
 
-    def __init__(self, tau_s: float) -> None:
-        if not (tau_s > 0 and math.isfinite(tau_s)):
-            raise ValueError(f"tau_s must be a positive number of seconds, got {tau_s}")
-        self.tau_s = float(tau_s)
-        self.smooth: np.ndarray | None = None
+    def __init__(self, tau_s: float, fast_tau_s: float | None = DEFAULT_FAST_TAU_S) -> None:
+        self.tau_s = _check_tau("tau_s", tau_s)
+        self.fast_tau_s = None if fast_tau_s is None else _check_tau("fast_tau_s", fast_tau_s)
+        self.smooth: np.ndarray | None = None  # the slow average
+        self.fast: np.ndarray | None = None
         self.last_ts: float | None = None
-        self.since: float | None = None  # ts of the reading the current average started from
+        self.since: float | None = None  # ts of the reading the current averages started from
 
     def update(self, ts: float, feature_errors: np.ndarray) -> float | None:
         """Add one scored reading's per-feature errors; return the new level (max over features), or None
-        while the average is not warm yet."""
+        while the averages are not warm yet."""
         errors = np.asarray(feature_errors, dtype=np.float64)
-        smooth, last = self.smooth, self.last_ts
+        smooth, fast, last = self.smooth, self.fast, self.last_ts
         if smooth is None or last is None or smooth.shape != errors.shape or ts - last > self.tau_s:
             smooth = errors.copy()
+            fast = errors.copy() if self.fast_tau_s is not None else None
             self.since = float(ts)
         else:
-            alpha = -math.expm1(-max(ts - last, 0.0) / self.tau_s)
-            smooth += alpha * (errors - smooth)
-        self.smooth, self.last_ts = smooth, float(ts)
+            dt = max(ts - last, 0.0)
+            smooth += -math.expm1(-dt / self.tau_s) * (errors - smooth)
+            if fast is not None and self.fast_tau_s is not None:
+                fast += -math.expm1(-dt / self.fast_tau_s) * (errors - fast)
+        self.smooth, self.fast, self.last_ts = smooth, fast, float(ts)
         if self.since is None or ts - self.since < self.tau_s:
             return None
-        return float(smooth.max())
+        return float(self.per_feature().max())
+
+    def per_feature(self) -> np.ndarray:
+        """Each feature's current contribution to the level (the smaller of its two averages)."""
+        if self.smooth is None:
+            raise ValueError("no reading averaged yet")
+        return self.smooth if self.fast is None else np.minimum(self.smooth, self.fast)
 
     def to_state(self) -> dict[str, Any]:
         return {
             "tau_s": self.tau_s,
+            "fast_tau_s": self.fast_tau_s,
             "last_ts": self.last_ts,
             "since": self.since,
             "smooth": None if self.smooth is None else [float(v) for v in self.smooth],
+            "fast": None if self.fast is None else [float(v) for v in self.fast],
         }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], tau_s: float, n_features: int) -> SustainedLevel:
-        """Restore a saved average; one saved with another ``tau_s`` or feature count starts afresh."""
-        level = cls(tau_s)
-        smooth, last, since = state.get("smooth"), state.get("last_ts"), state.get("since")
-        if (
-            isinstance(smooth, list)
-            and len(smooth) == n_features
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in (last, since))
-            and float(state.get("tau_s", -1.0)) == level.tau_s
+    def from_state(
+        cls, state: Mapping[str, Any], tau_s: float, n_features: int, fast_tau_s: float | None = DEFAULT_FAST_TAU_S
+    ) -> SustainedLevel:
+        """Restore saved averages; ones saved with other time constants or feature count start afresh."""
+        level = cls(tau_s, fast_tau_s)
+        last, since = state.get("last_ts"), state.get("since")
+        if not (
+            all(isinstance(v, int | float) and not isinstance(v, bool) for v in (last, since))
+            and math.isfinite(last)
+            and since <= last
+            and state.get("tau_s") == level.tau_s
+            and state.get("fast_tau_s") == level.fast_tau_s
         ):
-            values = np.asarray(smooth, dtype=np.float64)
-            if np.isfinite(values).all() and (values >= 0).all() and math.isfinite(last) and since <= last:
-                level.smooth, level.last_ts, level.since = values, float(last), float(since)
+            return level
+        smooth = _averages(state.get("smooth"), n_features)
+        fast = _averages(state.get("fast"), n_features) if level.fast_tau_s is not None else None
+        if smooth is None or (level.fast_tau_s is not None and fast is None):
+            return level
+        level.smooth, level.fast, level.last_ts, level.since = smooth, fast, float(last), float(since)
         return level
 
 
-def sustained_levels(feature_errors: np.ndarray, timestamps: np.ndarray, tau_s: float) -> np.ndarray:
+def _averages(saved: Any, n_features: int) -> np.ndarray | None:
+    """A saved list of averages as an array, or None when it is not ``n_features`` finite numbers >= 0."""
+    if not isinstance(saved, list) or len(saved) != n_features:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in saved):
+        return None
+    values = np.asarray(saved, dtype=np.float64)
+    return values if np.isfinite(values).all() and (values >= 0).all() else None
+
+
+def sustained_levels(
+    feature_errors: np.ndarray, timestamps: np.ndarray, tau_s: float, fast_tau_s: float | None = DEFAULT_FAST_TAU_S
+) -> np.ndarray:
     """The channel's level for each row of one time-ordered run of scored rows, NaN while not warm
     (training-side calibration; the device computes the same one reading at a time with
     :class:`SustainedLevel`)."""
@@ -91,7 +135,7 @@ def sustained_levels(feature_errors: np.ndarray, timestamps: np.ndarray, tau_s: 
     ts = np.asarray(timestamps, dtype=np.float64)
     if errors.ndim != 2 or ts.shape != (errors.shape[0],):
         raise ValueError(f"expected errors (n, F) and timestamps (n,), got {errors.shape} and {ts.shape}")
-    level = SustainedLevel(tau_s)
+    level = SustainedLevel(tau_s, fast_tau_s)
     out = np.full(errors.shape[0], np.nan)
     for i, (t, row) in enumerate(zip(ts.tolist(), errors, strict=True)):
         value = level.update(t, row)

@@ -13,7 +13,9 @@ Conventions (all row ranges are half-open, ``[start, end)``, in row indices of o
 * An event is **detected** if at least one predicted-positive row lies in its window and belongs to a run
   that started inside an event window (this one, or an earlier event whose alert is still up). A run
   raised before the fault and still up when it starts does not detect it: it counts as a false alarm,
-  not as a detection with zero delay.
+  not as a detection with zero delay. When the flags come from several channels (the device's alert and
+  sensor-fault states), runs are credited per channel, so a sensor fault raised during the event still
+  detects it while an earlier alert is up.
 * **Delay** is ``timestamps[first detecting row] - timestamps[start]`` in seconds.
 * **False alarms per day** divide the number of false alarm events by the normal time in days; normal
   time is measured by :func:`normal_duration_s`.
@@ -21,6 +23,7 @@ Conventions (all row ranges are half-open, ``[start, end)``, in row indices of o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -142,14 +145,25 @@ def event_report(
     *,
     tolerance_s: float = 0.0,
     source: str = "",
+    channels: Sequence[Any] | None = None,
 ) -> list[EventResult]:
-    """Evaluate every labelled event of one file (see the module docstring for the rules)."""
+    """Evaluate every labelled event of one file (see the module docstring for the rules).
+
+    ``channels`` are the separate flags whose union is ``predicted`` (e.g. the device's alert state and its
+    sensor-fault state). With them, a run is credited per channel: a sensor fault raised during an event
+    detects it even while an alert raised before the event is still up."""
     lab, pred, t = _checked_rows(labels, predicted, timestamps)
     n = lab.shape[0]
     types = as_fault_types(fault_types, n)
     segs = segments(lab, types)
     stops = _search_ends(segs, t, tolerance_s)
-    credited = _credited(pred, _covered(n, segs, stops))
+    covered = _covered(n, segs, stops)
+    credited = _credited(pred, covered)
+    for channel in channels or ():
+        flags = as_binary(channel, "channel")
+        if flags.shape != pred.shape or (flags & ~pred).any():
+            raise ValueError("every channel must have one flag per row and lie inside predicted")
+        credited |= _credited(flags, covered)
     results = []
     for (start, end), stop in zip(segs, stops, strict=True):
         hits = np.flatnonzero(credited[start:stop])

@@ -389,11 +389,13 @@ def evaluate_arrays(
     *,
     tolerance_s: float = 0.0,
     source: str = "",
+    channels: Sequence[Any] | None = None,
 ) -> EvaluationResult:
     """Evaluate one file: every array has one entry per row, in time order.
 
     ``scores`` may hold NaN for rows that were not scored (dropped from the AUCs only). ``source``
-    names the file in event lists. ``tolerance_s`` extends each event's detection window (see
+    names the file in event lists. ``tolerance_s`` extends each event's detection window and
+    ``channels`` (the flags whose union is ``predicted``) are credited separately (see
     :mod:`edgewatch.evaluate.events`).
     """
     lab = as_binary(labels, "labels")
@@ -408,7 +410,9 @@ def evaluate_arrays(
         counts=confusion(lab, pred),
         roc_auc=roc_auc(lab, sc),
         pr_auc=pr_auc(lab, sc),
-        events=tuple(event_report(lab, pred, t, fault_types, tolerance_s=tolerance_s, source=source)),
+        events=tuple(
+            event_report(lab, pred, t, fault_types, tolerance_s=tolerance_s, source=source, channels=channels)
+        ),
         false_alarms=tuple(false_alarm_events(lab, pred, t, tolerance_s=tolerance_s, source=source)),
         normal_duration_s=normal_duration_s(lab, t),
         n_rows=n,

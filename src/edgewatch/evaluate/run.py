@@ -227,6 +227,7 @@ def evaluate_table(
         types,
         tolerance_s=tolerance_s,
         source=source or Path(table.path).name,
+        channels=(replay.alert_active, replay.sensor_fault_active),
     )
     return replay, result
 

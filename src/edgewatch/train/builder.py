@@ -30,7 +30,7 @@ import numpy as np
 
 from edgewatch import __version__
 from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write_bundle
-from edgewatch.core.sustained import sustained_levels
+from edgewatch.core.sustained import DEFAULT_FAST_TAU_S, DEFAULT_TAU_S, sustained_levels
 from edgewatch.errors import DataError
 from edgewatch.export import fidelity
 from edgewatch.runtime.base import ScoreBatch
@@ -43,7 +43,6 @@ from edgewatch.windows import make_windows, window_ends
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("dense-ae", "conv-ae", "iforest")
-SUSTAINED_TAU_S = 900.0  # time constant of the sustained-deviation channel (edgewatch.core.sustained)
 SUSTAINED_MIN_TAUS = 10  # it is calibrated only on at least this many time constants of warm held-out rows
 
 
@@ -58,7 +57,8 @@ class TrainOptions:
     noise: float = 0.4
     hidden_noise: float = 0.15
     score: str = "max-z"  # autoencoders: a key of SCORE_KINDS (docs/evaluation.md)
-    sustained_tau_s: float = SUSTAINED_TAU_S  # autoencoders: sustained-deviation channel; 0 = none
+    sustained_tau_s: float = DEFAULT_TAU_S  # autoencoders: sustained-deviation channel; 0 = none
+    sustained_fast_tau_s: float = DEFAULT_FAST_TAU_S  # ... and its fast average, which ends a shift promptly
     n_estimators: int = 100
     seed: int = 0
     validation_fraction: float = 0.2
@@ -202,7 +202,11 @@ def build_bundle(
             "higher_is_more_anomalous": True,
             "aggregate": scoring.aggregate,
             **({"feature_weights": scoring.weights.tolist()} if scoring.weights is not None else {}),
-            **({"sustained_tau_s": options.sustained_tau_s} if sustained else {}),
+            **(
+                {"sustained_tau_s": options.sustained_tau_s, "sustained_fast_tau_s": options.sustained_fast_tau_s}
+                if sustained
+                else {}
+            ),
             "sustained": sustained_note,
             "feature_errors": (
                 "squared reconstruction error per feature"
@@ -419,13 +423,17 @@ def _sustained_thresholds(
     for name, batch in plain.items():
         errors = scoring.from_errors(batch.feature_errors).feature_errors
         levels = np.concatenate(
-            [sustained_levels(errors[a:b], t, tau) for a, b, t in zip(bounds[:-1], bounds[1:], times, strict=True)]
+            [
+                sustained_levels(errors[a:b], t, tau, options.sustained_fast_tau_s)
+                for a, b, t in zip(bounds[:-1], bounds[1:], times, strict=True)
+            ]
         )
         thresholds[name] = options.threshold.fit(levels[np.isfinite(levels)])
     return thresholds, (
-        f"on: exponential moving average (time constant {tau:.0f} s) of each feature's error, maximum over "
-        f"features, judged against threshold.sustained once {tau:.0f} s of readings are averaged; calibrated on "
-        f"{warm_s:.0f} s of warm held-out rows"
+        f"on: per feature the smaller of two exponential moving averages of its error (time constants "
+        f"{tau:.0f} s and {options.sustained_fast_tau_s:.0f} s), maximum over features, judged against "
+        f"threshold.sustained once {tau:.0f} s of readings are averaged; calibrated on {warm_s:.0f} s of warm "
+        f"held-out rows"
     )
 
 
