@@ -475,8 +475,8 @@ def format_table(run: EvaluationRun) -> str:
     lines.append("")
     lines.append(
         "prec/recall/F1/FAR/MAR are point-wise (per row, FAR = FP/(FP+TN), MAR = FN/(FN+TP)); "
-        "ev.rec = labelled fault events with a flagged row of an alert raised during an event (one raised "
-        "before the fault is a false alarm); delay = median from fault start to first flag; "
+        "ev.rec = labelled fault events with a flagged row of an alert or sensor fault raised during an event "
+        "(an alert raised before the fault is a false alarm); delay = median from fault start to first flag; "
         "FA/day = false alarm events per day of normal time; ROC/PR = AUCs of the raw score."
     )
     return "\n".join(lines)
