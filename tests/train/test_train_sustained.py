@@ -48,3 +48,65 @@ def test_too_short_held_out_rows_or_an_iforest_or_tau_0_leave_it_off() -> None:
     assert _sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions(sustained_tau_s=0.0)) == ({}, "off")
     iforest = _sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions(model="iforest"))
     assert iforest == ({}, "not available for an isolation forest")
+
+
+def _write_slow_csv(path, rows: np.ndarray, step_s: float) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", *(f"sensor_{j}" for j in range(rows.shape[1]))])
+        for i, row in enumerate(rows):
+            writer.writerow([f"{T0 + i * step_s:.0f}", *(f"{v:.6f}" for v in row)])
+
+
+def test_train_calibrates_the_channel_and_replay_reports_its_level(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    from edgewatch.bundle import load_bundle
+    from edgewatch.cli import main
+    from tests.train.conftest import correlated_rows
+
+    # one reading every 10 s for 16.7 h: the held-out 20% spans 3.3 h, enough to calibrate a 900-s average
+    data = tmp_path / "slow.csv"
+    _write_slow_csv(data, correlated_rows(6000, 8, seed=5), 10.0)
+    bundle = tmp_path / "b"
+    args = ["train", str(data), "--out", str(bundle), "--max-epochs", "10", "--no-progress", "--allow-low-fidelity"]
+    assert main(args) == 0
+    manifest = load_bundle(bundle).manifest
+    assert (manifest.sustained_tau_s, manifest.sustained_fast_tau_s) == (900.0, 120.0)
+    assert manifest.threshold.sustained is not None and 0 < manifest.threshold.sustained
+    assert "sustained-deviation threshold" in capsys.readouterr().out
+    assert main(["info", str(bundle)]) == 0
+    assert "sustained    time constant 900 s, fast average 120 s" in capsys.readouterr().out
+
+    live = tmp_path / "live.csv"
+    _write_slow_csv(live, correlated_rows(200, 8, seed=6), 10.0)
+    out = tmp_path / "events.csv"
+    assert main(["replay", str(bundle), str(live), "--out", str(out)]) == 0
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(r["sustained"] == "" for r in rows[:90])  # not warm before 900 s of readings
+    assert all(float(r["sustained"]) >= 0 for r in rows[90:])
+
+    # too little held-out time (1 reading per second): trained without the channel, and the manifest says why
+    short = tmp_path / "short.csv"
+    _write_slow_csv(short, correlated_rows(3000, 8, seed=5), 1.0)
+    assert (
+        main(
+            [
+                "train",
+                str(short),
+                "--out",
+                str(tmp_path / "s"),
+                "--max-epochs",
+                "5",
+                "--no-progress",
+                "--allow-low-fidelity",
+            ]
+        )
+        == 0
+    )
+    plain = load_bundle(tmp_path / "s").manifest
+    assert plain.sustained_tau_s is None and plain.threshold.sustained is None
+    assert str(plain.score["sustained"]).startswith("off: the held-out rows hold")
