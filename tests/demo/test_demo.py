@@ -22,7 +22,14 @@ def _demo(workdir: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "edgewatch.cli", "demo", "--workdir", str(workdir), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # as in a terminal: a test run started in the background (`cmd &` in a non-interactive shell)
+        # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler in the demo
+        preexec_fn=_interruptible,
     )
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _agent_running(workdir: Path) -> bool:
