@@ -275,12 +275,13 @@ class Pipeline:
             threshold = dev.threshold
             value = threshold.value
             policy = dev.alert
-            judged, explained_by, sustained = score, errors[k], None
+            judged, by_sustained, sustained = score, False, None
             if dev.sustained is not None:
                 sustained = dev.sustained.update(ts, errors[k])  # None until warm
-                if sustained is not None and sustained * value / self._sustained_threshold > score:
-                    judged = sustained * value / self._sustained_threshold
-                    explained_by = dev.sustained.per_feature()
+                if sustained is not None:
+                    level = sustained * value / self._sustained_threshold
+                    if level > score:
+                        judged, by_sustained = level, True
             decision = policy.observe(ts, judged, value)
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
@@ -296,7 +297,9 @@ class Pipeline:
                         ts=ts,
                         score=score,
                         threshold=value,
-                        top_features=top_feature_shares(features, explained_by),
+                        top_features=top_feature_shares(
+                            features, dev.sustained.per_feature() if by_sustained else errors[k]
+                        ),
                         model_id=self.model_id,
                         model_version=self.model_version,
                         sustained=sustained,

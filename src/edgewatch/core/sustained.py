@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -45,51 +45,72 @@ def _check_tau(name: str, value: float) -> float:
 
 class SustainedLevel:
     """Per-device slow and fast moving averages of the per-feature errors (see the module docstring).
-    ``fast_tau_s=None`` keeps the slow average only (level = its maximum)."""
+    ``fast_tau_s=None`` keeps the slow average only (level = its maximum).
 
-    __slots__ = ("fast", "fast_tau_s", "last_ts", "since", "smooth", "tau_s")
+    Both averages live in one ``(2, F)`` array (``(1, F)`` without the fast one), so a reading costs a
+    handful of numpy operations whatever the number of averages; the smoothing factors are recomputed only
+    when the interval between readings changes.
+    """
+
+    __slots__ = ("_alpha", "_avg", "_dt", "_taus", "fast_tau_s", "last_ts", "since", "tau_s")
 
     def __init__(self, tau_s: float, fast_tau_s: float | None = DEFAULT_FAST_TAU_S) -> None:
         self.tau_s = _check_tau("tau_s", tau_s)
         self.fast_tau_s = None if fast_tau_s is None else _check_tau("fast_tau_s", fast_tau_s)
-        self.smooth: np.ndarray | None = None  # the slow average
-        self.fast: np.ndarray | None = None
+        taus = [self.tau_s] if self.fast_tau_s is None else [self.tau_s, self.fast_tau_s]
+        self._taus = np.array(taus, dtype=np.float64)[:, None]
+        self._avg: np.ndarray | None = None  # (1 or 2, F): the slow average, then the fast one
+        self._dt = math.nan  # interval the cached smoothing factors are for
+        self._alpha = np.zeros_like(self._taus)
         self.last_ts: float | None = None
         self.since: float | None = None  # ts of the reading the current averages started from
+
+    @property
+    def smooth(self) -> np.ndarray | None:
+        """The slow average per feature (None before the first reading)."""
+        return None if self._avg is None else self._avg[0]
+
+    @property
+    def fast(self) -> np.ndarray | None:
+        """The fast average per feature (None before the first reading or without one)."""
+        return None if self._avg is None or self._avg.shape[0] < 2 else self._avg[1]
 
     def update(self, ts: float, feature_errors: np.ndarray) -> float | None:
         """Add one scored reading's per-feature errors; return the new level (max over features), or None
         while the averages are not warm yet."""
         errors = np.asarray(feature_errors, dtype=np.float64)
-        smooth, fast, last = self.smooth, self.fast, self.last_ts
-        if smooth is None or last is None or smooth.shape != errors.shape or ts - last > self.tau_s:
-            smooth = errors.copy()
-            fast = errors.copy() if self.fast_tau_s is not None else None
+        avg, last = self._avg, self.last_ts
+        if avg is None or last is None or avg.shape[1:] != errors.shape or ts - last > self.tau_s:
+            avg = self._avg = np.tile(errors, (self._taus.shape[0], 1))
             self.since = float(ts)
         else:
-            dt = max(ts - last, 0.0)
-            smooth += -math.expm1(-dt / self.tau_s) * (errors - smooth)
-            if fast is not None and self.fast_tau_s is not None:
-                fast += -math.expm1(-dt / self.fast_tau_s) * (errors - fast)
-        self.smooth, self.fast, self.last_ts = smooth, fast, float(ts)
+            dt = ts - last if ts > last else 0.0
+            if dt != self._dt:
+                self._alpha = -np.expm1(-dt / self._taus)
+                self._dt = dt
+            avg += self._alpha * (errors - avg)
+        self.last_ts = float(ts)
         if self.since is None or ts - self.since < self.tau_s:
             return None
-        return float(self.per_feature().max())
+        if avg.shape[0] == 1:
+            return float(avg[0].max())
+        return float(np.minimum(avg[0], avg[1]).max())  # ~2x faster than avg.min(axis=0) for 16 values
 
     def per_feature(self) -> np.ndarray:
         """Each feature's current contribution to the level (the smaller of its two averages)."""
-        if self.smooth is None:
+        if self._avg is None:
             raise ValueError("no reading averaged yet")
-        return self.smooth if self.fast is None else np.minimum(self.smooth, self.fast)
+        return self._avg.min(axis=0)
 
     def to_state(self) -> dict[str, Any]:
+        smooth, fast = self.smooth, self.fast
         return {
             "tau_s": self.tau_s,
             "fast_tau_s": self.fast_tau_s,
             "last_ts": self.last_ts,
             "since": self.since,
-            "smooth": None if self.smooth is None else [float(v) for v in self.smooth],
-            "fast": None if self.fast is None else [float(v) for v in self.fast],
+            "smooth": None if smooth is None else [float(v) for v in smooth],
+            "fast": None if fast is None else [float(v) for v in fast],
         }
 
     @classmethod
@@ -100,7 +121,8 @@ class SustainedLevel:
         level = cls(tau_s, fast_tau_s)
         last, since = state.get("last_ts"), state.get("since")
         if not (
-            all(isinstance(v, int | float) and not isinstance(v, bool) for v in (last, since))
+            _is_number(last)
+            and _is_number(since)
             and math.isfinite(last)
             and since <= last
             and state.get("tau_s") == level.tau_s
@@ -111,15 +133,20 @@ class SustainedLevel:
         fast = _averages(state.get("fast"), n_features) if level.fast_tau_s is not None else None
         if smooth is None or (level.fast_tau_s is not None and fast is None):
             return level
-        level.smooth, level.fast, level.last_ts, level.since = smooth, fast, float(last), float(since)
+        level._avg = np.vstack([smooth] if fast is None else [smooth, fast])
+        level.last_ts, level.since = float(last), float(since)
         return level
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _averages(saved: Any, n_features: int) -> np.ndarray | None:
     """A saved list of averages as an array, or None when it is not ``n_features`` finite numbers >= 0."""
     if not isinstance(saved, list) or len(saved) != n_features:
         return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in saved):
+    if not all(_is_number(v) for v in saved):
         return None
     values = np.asarray(saved, dtype=np.float64)
     return values if np.isfinite(values).all() and (values >= 0).all() else None
