@@ -35,8 +35,7 @@ class ReplayResult:
 
     ``sustained`` is the sustained-deviation level scaled to the per-reading threshold
     (``level * threshold / sustained_threshold``, the value the alert policy compares with ``threshold``),
-    NaN where nothing was scored, while the moving average warms up, or for a bundle without the channel;
-    a result built without it gets all NaN."""
+    NaN where nothing was scored, while the moving average warms up, or for a bundle without the channel."""
 
     device: str
     timestamps: np.ndarray
@@ -46,16 +45,9 @@ class ReplayResult:
     alert_active: np.ndarray
     sensor_fault_active: np.ndarray
     feature_errors: np.ndarray
+    sustained: np.ndarray
     events: list[tuple[int, Event]] = field(default_factory=list)  # (row index, event)
     counters: dict[str, int] = field(default_factory=dict)
-    sustained: np.ndarray = field(default_factory=lambda: np.full(0, np.nan))
-
-    def __post_init__(self) -> None:
-        n = len(self.timestamps)
-        if self.sustained.shape != (n,):
-            if self.sustained.size:
-                raise ValueError(f"sustained has shape {self.sustained.shape}, expected ({n},)")
-            self.sustained = np.full(n, np.nan)
 
     @property
     def flagged(self) -> np.ndarray:

@@ -193,9 +193,10 @@ def test_the_channel_runs_only_when_calibrated_for_the_artifact_that_runs(make_m
         artifact = "litert-int8"
 
     pipe = Pipeline(manifest, Int8())
-    assert pipe._sustained_tau is None
+    assert pipe.sustained_threshold is None
+    assert pipe._new_device("d").sustained is None
     data["artifacts"]["litert-int8"]["sustained_threshold"] = 0.5
-    assert Pipeline(Manifest.from_json(data), Int8())._sustained_threshold == 0.5
+    assert Pipeline(Manifest.from_json(data), Int8()).sustained_threshold == 0.5
 
 
 def test_the_device_config_can_ignore_the_channel(make_manifest) -> None:
@@ -204,7 +205,7 @@ def test_the_device_config_can_ignore_the_channel(make_manifest) -> None:
 
     manifest = make_manifest(sustained=(10.0, 1.0))
     pipe = Pipeline(manifest, SquaredScorer(), threshold_config=ThresholdConfig(sustained=False))
-    assert pipe._sustained_tau is None
+    assert pipe.sustained_threshold is None
     events = []
     from edgewatch.core import Reading
 

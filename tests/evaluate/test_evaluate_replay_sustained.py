@@ -94,18 +94,3 @@ def test_replay_without_the_channel_has_no_level() -> None:
     result = _replay(None)
     assert result.sustained.shape == result.score.shape and np.isnan(result.sustained).all()
     assert np.isfinite(result.score).any() and not result.alert_active.any()
-
-
-def test_a_result_built_without_sustained_gets_nan() -> None:
-    n = 3
-    result = ReplayResult(
-        device="d",
-        timestamps=np.arange(n, dtype=float),
-        status=["scored"] * n,
-        score=np.zeros(n),
-        threshold=np.ones(n),
-        alert_active=np.zeros(n, dtype=bool),
-        sensor_fault_active=np.zeros(n, dtype=bool),
-        feature_errors=np.zeros((n, 1)),
-    )
-    assert result.sustained.shape == (n,) and np.isnan(result.sustained).all()

@@ -312,10 +312,14 @@ class Manifest:
             raise BundleError(f"manifest.json: malformed field ({exc})") from None
 
 
+def _is_positive_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and bool(np.isfinite(value) and value > 0)
+
+
 def _sustained_threshold(value: Any, field_name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (np.isfinite(value) and value > 0):
+    if not _is_positive_number(value):
         raise BundleError(f"manifest {field_name} must be a positive finite number, got {value!r}")
     return float(value)
 
@@ -326,9 +330,7 @@ def _check_score(score: Any, n_features: int) -> None:
         raise BundleError("manifest score must be an object")
     for name in ("sustained_tau_s", "sustained_fast_tau_s"):
         tau = score.get(name)
-        if tau is not None and (
-            isinstance(tau, bool) or not isinstance(tau, int | float) or not (np.isfinite(tau) and tau > 0)
-        ):
+        if tau is not None and not _is_positive_number(tau):
             raise BundleError(f"manifest score.{name} must be a positive number of seconds, got {tau!r}")
     aggregate = score.get("aggregate", "mean")
     if aggregate not in SCORE_AGGREGATES:

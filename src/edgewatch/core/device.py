@@ -95,16 +95,16 @@ def restore_devices(
     new_threshold: Callable[[], DeviceThreshold],
     stuck_detector: StuckDetector,
     features: Sequence[str],
-    sustained_tau_s: float | None = None,
-    sustained_fast_tau_s: float | None = None,
+    sustained_taus: tuple[float, float | None] | None = None,
 ) -> dict[str, DeviceState]:
     """Rebuild devices from :func:`snapshot` output; raise :class:`ConfigError` naming the bad field.
 
     The snapshot must come from the same ``model_id``. A threshold saved under another threshold
     mode than ``threshold_config.mode`` is replaced by ``new_threshold()``. A device entry without
     ``stuck`` or ``missing`` (an older snapshot) gets fresh stuck/missing-sensor tracking. With
-    ``sustained_tau_s`` (the bundle's sustained-deviation channel) the saved moving averages are restored;
-    missing, malformed or saved with another time constant, they start afresh.
+    ``sustained_taus`` (the slow and fast time constants of the bundle's sustained-deviation channel) the
+    saved moving averages are restored; missing, malformed or saved with other time constants, they start
+    afresh.
     """
     index = {name: j for j, name in enumerate(features)}
     if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
@@ -145,13 +145,13 @@ def restore_devices(
             message = str(exc)[len(exc.field) + 2 :] if exc.field else str(exc)
             raise ConfigError(message, field=field) from None
         sustained = None
-        if sustained_tau_s is not None:
+        if sustained_taus is not None:
             saved_sustained = entry.get("sustained")
             sustained = SustainedLevel.from_state(
                 saved_sustained if isinstance(saved_sustained, Mapping) else {},
-                sustained_tau_s,
+                sustained_taus[0],
                 len(index),
-                sustained_fast_tau_s,
+                sustained_taus[1],
             )
         dev = DeviceState(name, threshold, alert, stuck, sustained)
         dev.last_ts = None if last_ts is None else float(last_ts)

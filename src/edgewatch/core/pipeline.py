@@ -115,11 +115,12 @@ class Pipeline:
         self.threshold_config = threshold_config or ThresholdConfig()
         # each model of a bundle has its own threshold, calibrated on its own held-out scores
         self.calibrated = manifest.threshold_for(str(getattr(scorer, "artifact", "")))
-        # the sustained-deviation channel runs when the bundle calibrated it for this artifact
+        # the sustained-deviation channel runs when the bundle calibrated it for this artifact and the device
+        # config does not ignore it; sustained_threshold is its threshold (None: no channel)
         tau = manifest.sustained_tau_s
-        calibrated = tau is not None and self.calibrated.sustained is not None
-        self._sustained_tau = tau if calibrated and self.threshold_config.sustained else None
-        self._sustained_threshold = float(self.calibrated.sustained or 1.0)
+        on = tau is not None and self.calibrated.sustained is not None and self.threshold_config.sustained
+        self.sustained_threshold: float | None = self.calibrated.sustained if on else None
+        self._sustained_taus = (tau, manifest.sustained_fast_tau_s) if on and tau is not None else None
         self.alert_config = alert_config or AlertConfig()
         self.check_config = check_config or CheckConfig()
         self.features: tuple[str, ...] = tuple(manifest.features)
@@ -133,12 +134,6 @@ class Pipeline:
         self._run_indicator = self._resolve_run_indicator(self.alert_config.suppress_feature)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
-
-    @property
-    def sustained_threshold(self) -> float | None:
-        """The calibrated threshold of the sustained-deviation level, or None when this pipeline runs no
-        such channel (read-only; ``level * threshold / sustained_threshold`` is the level on the score's scale)."""
-        return self._sustained_threshold if self._sustained_tau is not None else None
 
     # ------------------------------------------------------------------ entry points
     def process(self, batch: Sequence[tuple[str, bytes, float]]) -> list[Event]:
@@ -265,6 +260,7 @@ class Pipeline:
         events: list[Event] = []
         append = events.append
         features = self.features
+        sustained_threshold = self.sustained_threshold or 1.0  # only used by devices that have the channel
         scored = 0
         for item in pending:
             if type(item) is not tuple:
@@ -279,7 +275,7 @@ class Pipeline:
             if dev.sustained is not None:
                 sustained = dev.sustained.update(ts, errors[k])  # None until warm
                 if sustained is not None:
-                    level = sustained * value / self._sustained_threshold
+                    level = sustained * value / sustained_threshold
                     if level > score:
                         judged, by_sustained = level, True
             decision = policy.observe(ts, judged, value)
@@ -303,7 +299,7 @@ class Pipeline:
                         model_id=self.model_id,
                         model_version=self.model_version,
                         sustained=sustained,
-                        sustained_threshold=None if sustained is None else self._sustained_threshold,
+                        sustained_threshold=None if sustained is None else sustained_threshold,
                     )
                 )
         self.counters["scored"] += scored
@@ -327,11 +323,7 @@ class Pipeline:
         )
 
     def _new_device(self, name: str) -> DeviceState:
-        sustained = (
-            SustainedLevel(self._sustained_tau, self.manifest.sustained_fast_tau_s)
-            if self._sustained_tau is not None
-            else None
-        )
+        sustained = SustainedLevel(*self._sustained_taus) if self._sustained_taus is not None else None
         dev = DeviceState(
             name, self._new_threshold(), AlertPolicy(name, self.alert_config), self._stuck.new_state(), sustained
         )
@@ -384,8 +376,7 @@ class Pipeline:
                 new_threshold=self._new_threshold,
                 stuck_detector=self._stuck,
                 features=self.features,
-                sustained_tau_s=self._sustained_tau,
-                sustained_fast_tau_s=self.manifest.sustained_fast_tau_s,
+                sustained_taus=self._sustained_taus,
             )
         )
 
