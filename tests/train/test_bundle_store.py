@@ -27,6 +27,7 @@ def test_intact_bundle_loads(bundle_copy: Path) -> None:
         "model.fp32.tflite",
         "model.int8.onnx",
         "model.fp32.onnx",
+        "probe.npy",
     }
 
 

@@ -13,14 +13,19 @@ Schema version 1 (the fields below; docs/ARCHITECTURE.md places the bundle in th
       "feature_stats": [{"name", "min", "max", "mean", "std", "q001", "q01", "q50", "q99", "q999"}],
       "score": {"definition": "...", "aggregate": "max", "feature_weights": [...],
                 "sustained_tau_s": 900.0, "sustained_fast_tau_s": 120.0},  # optional: sustained channel
-      "artifacts": {"litert-int8": {"file": ..., "threshold": 0.69, "sustained_threshold": 0.21, ...}, ...},
+      "artifacts": {"litert-int8": {"file": ..., "threshold": 0.69, "sustained_threshold": 0.21,
+                                    "probe_scores": [...], ...}, ...},
       "default_artifact": {"litert": "litert-int8", "onnx": "onnx-int8"},
       "threshold": {"value": 1.23, "rule": "quantile", "params": {...}, "calibrated_on": "litert-int8",
                     "sustained": 0.21},                   # optional, with score.sustained_tau_s
       "fidelity": {...} | null,
       "training": {...},
-      "files": {"model.int8.tflite": {"sha256": "...", "bytes": 12345}, ...}
+      "files": {"model.int8.tflite": {"sha256": "...", "bytes": 12345}, ...},
+      "probe": {"file": "probe.npy", "rows": 64, "tolerance": 0.1, "rule": "..."}  # optional (older bundles)
     }
+
+``probe`` (edgewatch.runtime.probe): model inputs stored in the bundle and, per artifact, the scores the
+build machine's runtime gave them; loading a model scores them again and refuses it if they moved.
 
 Scores: **higher = more anomalous**. For autoencoders the per-feature error is the squared
 reconstruction error in scaled units, times ``score.feature_weights`` when present (1 / the feature's
@@ -185,6 +190,7 @@ class Manifest:
     fidelity: dict[str, Any] | None
     training: dict[str, Any]
     files: dict[str, dict[str, Any]]
+    probe: dict[str, Any] | None = None  # edgewatch.runtime.probe; None: bundle built before the probe
 
     @property
     def n_features(self) -> int:
@@ -252,6 +258,7 @@ class Manifest:
             "fidelity": self.fidelity,
             "training": self.training,
             "files": self.files,
+            **({"probe": self.probe} if self.probe is not None else {}),
         }
 
     @classmethod
@@ -287,6 +294,9 @@ class Manifest:
             if window < 1:
                 raise BundleError("manifest model.window must be >= 1")
             _check_score(data["score"], len(features))
+            artifacts = {str(k): dict(v) for k, v in data["artifacts"].items()}
+            files = {str(k): dict(v) for k, v in data["files"].items()}
+            probe = _check_probe(data.get("probe"), artifacts, files)
             return cls(
                 schema_version=version,
                 edgewatch_version=str(data["edgewatch_version"]),
@@ -299,12 +309,13 @@ class Manifest:
                 scaler=scaler,
                 feature_stats=stats,
                 score=dict(data["score"]),
-                artifacts={str(k): dict(v) for k, v in data["artifacts"].items()},
+                artifacts=artifacts,
                 default_artifact={str(k): str(v) for k, v in data["default_artifact"].items()},
                 threshold=Threshold.from_json(data["threshold"]),
                 fidelity=data.get("fidelity"),
                 training=dict(data.get("training", {})),
-                files={str(k): dict(v) for k, v in data["files"].items()},
+                files=files,
+                probe=probe,
             )
         except KeyError as exc:
             raise BundleError(f"manifest.json: missing field {exc.args[0]!r}") from None
@@ -322,6 +333,32 @@ def _sustained_threshold(value: Any, field_name: str) -> float | None:
     if not _is_positive_number(value):
         raise BundleError(f"manifest {field_name} must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def _check_probe(
+    probe: Any, artifacts: dict[str, dict[str, Any]], files: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Validate the ``probe`` section and every artifact's ``probe_scores``, naming the bad field."""
+    if probe is None:
+        return None
+    if not isinstance(probe, dict):
+        raise BundleError("manifest probe must be an object")
+    if probe.get("file") not in files:
+        raise BundleError(f"manifest probe.file {probe.get('file')!r} is not listed in files")
+    rows = probe.get("rows")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise BundleError(f"manifest probe.rows must be a positive integer, got {rows!r}")
+    if not _is_positive_number(probe.get("tolerance")):
+        raise BundleError(f"manifest probe.tolerance must be a positive number, got {probe.get('tolerance')!r}")
+    for name, entry in artifacts.items():
+        scores = entry.get("probe_scores")
+        if (
+            not isinstance(scores, list)
+            or len(scores) != rows
+            or not all(not isinstance(v, bool) and isinstance(v, int | float) and np.isfinite(v) for v in scores)
+        ):
+            raise BundleError(f"manifest artifacts.{name}.probe_scores must be {rows} finite numbers")
+    return dict(probe)
 
 
 def _check_score(score: Any, n_features: int) -> None:

@@ -55,8 +55,20 @@ def run(args: argparse.Namespace) -> int:
             f"fidelity     {'passed' if m.fidelity.get('passed') else 'FAILED (bundle forced)'} "
             f"bars {json.dumps(m.fidelity.get('bars'))}"
         )
+    lines.append(f"probe        {_probe_line(m)}")
     print("\n".join(lines))
     return 0
+
+
+def _probe_line(m: Any) -> str:
+    """What the load-time probe checks (edgewatch.runtime.probe), or that the bundle predates it."""
+    if m.probe is None:
+        return "none (built before edgewatch checked its scores at load)"
+    half = m.probe["rows"] // 2
+    return (
+        f"{m.probe['rows']} inputs ({half} held-out, {half} with a sensor pushed) scored at load; a score off by more "
+        f"than {m.probe['tolerance']:.0%} of max(score, threshold) from the build machine's refuses the model"
+    )
 
 
 def _score_line(m: Any) -> str:

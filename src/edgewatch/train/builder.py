@@ -33,6 +33,7 @@ from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write
 from edgewatch.core.sustained import DEFAULT_FAST_TAU_S, DEFAULT_TAU_S, sustained_levels
 from edgewatch.errors import DataError
 from edgewatch.export import fidelity
+from edgewatch.runtime import probe
 from edgewatch.runtime.base import ScoreBatch
 from edgewatch.runtime.errors_math import SCORE_KINDS, Scoring, feature_weights
 from edgewatch.train.calibrate import ThresholdRule
@@ -182,6 +183,7 @@ def build_bundle(
         artifacts[name]["sustained_threshold"] = value
     say(sustained_note)
 
+    probe_inputs = _probe(artifacts, files, val_inputs, scoring, options)
     fidelity_figures, failures = _fidelity(artifacts, scores, plain, thresholds, val_inputs, scoring, options)
     default_artifact = _default_artifacts(options, artifacts)
     primary = default_artifact.get("litert") or default_artifact["onnx"]
@@ -224,6 +226,7 @@ def build_bundle(
             **({"sustained": sustained[primary]} if sustained else {}),
         },
         "fidelity": fidelity_figures,
+        "probe": probe.section(len(probe_inputs)),
         "training": {
             **training_info,
             "rows": len(train_idx),
@@ -447,6 +450,23 @@ def _score_definition(options: TrainOptions) -> str:
     if options.score == "mean-z":
         return f"mean over features of the {per_feature}, {weighted}"
     return f"mean over features of the {per_feature}"
+
+
+def _probe(
+    artifacts: dict[str, dict[str, Any]],
+    files: dict[str, bytes],
+    val_inputs: np.ndarray,
+    scoring: Scoring,
+    options: TrainOptions,
+) -> np.ndarray:
+    """Pick the probe inputs (held-out and stressed rows, :mod:`edgewatch.runtime.probe`), add them to
+    ``files`` and each artifact's scores of them, as this machine's runtimes give them, to its entry."""
+    inputs = probe.probe_inputs(val_inputs, fidelity.stress_set(val_inputs, options.seed))
+    batches = {name: entry["_backend"].score_batch(inputs) for name, entry in artifacts.items()}
+    for name, scores in _artifact_scores(batches, scoring, options).items():
+        artifacts[name]["probe_scores"] = [float(v) for v in scores]
+    files[probe.PROBE_FILE] = probe.to_bytes(inputs)
+    return inputs
 
 
 def _fidelity(
