@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import (
     COUNTER_KEYS,
     AlertConfig,
@@ -382,6 +383,41 @@ def test_an_unknown_run_indicator_is_refused(make_manifest, fake_scorer) -> None
     with pytest.raises(ConfigError) as info:
         new_pipeline(make_manifest(), fake_scorer, alert_config=AlertConfig(suppress_feature="speed_rpm"))
     assert info.value.field == "alerts.suppress_feature" and "'speed_rpm' is not a feature" in str(info.value)
+
+
+def _with_run_state(make_manifest_dict, feature: str = "pressure", below: float = 1.0) -> Manifest:
+    data = make_manifest_dict()
+    data["run_state"] = {"feature": feature, "below": below, "stops": 3}
+    return Manifest.from_json(data)
+
+
+def _raised_ts(pipe: Pipeline) -> list[float]:
+    # stopped (pressure 0) for 10 readings, then running; vibration far off all along
+    seq = [[0.1, 0.0 if i < 10 else 2.0, 6.0] for i in range(20)]
+    events = pipe.process([("d", payload(v, T0 + i), 0.0) for i, v in enumerate(seq)])
+    return [e.ts for e in events if isinstance(e, AlertEvent) and e.state == "raised"]
+
+
+def test_the_bundles_run_indicator_suppresses_without_configuration(make_manifest_dict, fake_scorer) -> None:
+    manifest = _with_run_state(make_manifest_dict)
+    pipe = new_pipeline(manifest, fake_scorer, alert_config=AlertConfig(k=3, n=5, suppress_settle_s=5.0))
+    assert pipe.alert_config.suppress_feature == "pressure" and pipe.alert_config.suppress_below == 1.0
+    assert _raised_ts(pipe) == [T0 + 15]  # restart at T0 + 10, settled at T0 + 15
+
+
+def test_the_bundles_run_indicator_can_be_turned_off(make_manifest_dict, fake_scorer) -> None:
+    config = AlertConfig(k=3, n=5, suppress_settle_s=5.0, suppress_from_bundle=False)
+    pipe = new_pipeline(_with_run_state(make_manifest_dict), fake_scorer, alert_config=config)
+    assert pipe.alert_config.suppress_feature == ""
+    assert _raised_ts(pipe) == [T0 + 2]  # the third reading far off
+
+
+def test_a_configured_run_indicator_wins_over_the_bundles(make_manifest_dict, fake_scorer) -> None:
+    # the bundle says "pressure", the device config says "temp" (never below 0.05 here): no suppression
+    config = AlertConfig(k=3, n=5, suppress_feature="temp", suppress_below=0.05, suppress_settle_s=5.0)
+    pipe = new_pipeline(_with_run_state(make_manifest_dict), fake_scorer, alert_config=config)
+    assert pipe.alert_config.suppress_feature == "temp"
+    assert _raised_ts(pipe) == [T0 + 2]
 
 
 def test_fixed_threshold_mode(make_manifest, fake_scorer) -> None:

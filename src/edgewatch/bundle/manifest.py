@@ -21,7 +21,8 @@ Schema version 1 (the fields below; docs/ARCHITECTURE.md places the bundle in th
       "fidelity": {...} | null,
       "training": {...},
       "files": {"model.int8.tflite": {"sha256": "...", "bytes": 12345}, ...},
-      "probe": {"file": "probe.npy", "rows": 64, "tolerance": 0.1, "rule": "..."}  # optional (older bundles)
+      "probe": {"file": "probe.npy", "rows": 64, "tolerance": 0.1, "rule": "..."},  # optional (older bundles)
+      "run_state": {"feature": "speed_rpm", "below": 370.0, "stops": 10, ...}    # optional: run indicator found
     }
 
 ``probe`` (edgewatch.runtime.probe): model inputs stored in the bundle and, per artifact, the scores the
@@ -191,6 +192,14 @@ class Manifest:
     training: dict[str, Any]
     files: dict[str, dict[str, Any]]
     probe: dict[str, Any] | None = None  # edgewatch.runtime.probe; None: bundle built before the probe
+    run_state: dict[str, Any] | None = None  # edgewatch.train.run_state; None: none found (or older bundle)
+
+    @property
+    def run_indicator(self) -> tuple[str, float] | None:
+        """``(feature, below)``: the machine is stopped while that feature reads below the value."""
+        if self.run_state is None:
+            return None
+        return str(self.run_state["feature"]), float(self.run_state["below"])
 
     @property
     def n_features(self) -> int:
@@ -259,6 +268,7 @@ class Manifest:
             "training": self.training,
             "files": self.files,
             **({"probe": self.probe} if self.probe is not None else {}),
+            **({"run_state": self.run_state} if self.run_state is not None else {}),
         }
 
     @classmethod
@@ -297,6 +307,7 @@ class Manifest:
             artifacts = {str(k): dict(v) for k, v in data["artifacts"].items()}
             files = {str(k): dict(v) for k, v in data["files"].items()}
             probe = _check_probe(data.get("probe"), artifacts, files)
+            run_state = _check_run_state(data.get("run_state"), features)
             return cls(
                 schema_version=version,
                 edgewatch_version=str(data["edgewatch_version"]),
@@ -316,6 +327,7 @@ class Manifest:
                 training=dict(data.get("training", {})),
                 files=files,
                 probe=probe,
+                run_state=run_state,
             )
         except KeyError as exc:
             raise BundleError(f"manifest.json: missing field {exc.args[0]!r}") from None
@@ -333,6 +345,20 @@ def _sustained_threshold(value: Any, field_name: str) -> float | None:
     if not _is_positive_number(value):
         raise BundleError(f"manifest {field_name} must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def _check_run_state(run_state: Any, features: tuple[str, ...]) -> dict[str, Any] | None:
+    """Validate the optional ``run_state`` section (the machine's run indicator), naming the bad field."""
+    if run_state is None:
+        return None
+    if not isinstance(run_state, dict):
+        raise BundleError("manifest run_state must be an object")
+    if run_state.get("feature") not in features:
+        raise BundleError(f"manifest run_state.feature {run_state.get('feature')!r} is not one of the features")
+    below = run_state.get("below")
+    if isinstance(below, bool) or not isinstance(below, int | float) or not np.isfinite(below):
+        raise BundleError(f"manifest run_state.below must be a finite number, got {below!r}")
+    return dict(run_state)
 
 
 def _check_probe(

@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time constant of the channel's fast average, which lets a shift's alert clear within minutes of "
         "its end (120; must be below --sustained-tau)",
     )
+    parser.add_argument(
+        "--no-run-state",
+        action="store_true",
+        help="do not look for a sensor that shows the machine stopped (by default, when one is found, the device "
+        "raises no new alert while the machine is stopped nor for a settle time after a restart)",
+    )
     parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation-fraction", type=float, default=0.2)
@@ -120,6 +126,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         bars=FidelityBars(args.min_rank_correlation, args.min_alert_agreement),
         allow_low_fidelity=args.allow_low_fidelity,
         fit=FitSettings(max_epochs=args.max_epochs, progress=not args.no_progress),
+        run_state=not args.no_run_state,
     )
 
 
@@ -149,6 +156,13 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"sustained-deviation channel: {manifest.score.get('sustained', 'off')}")
+    if manifest.run_state is not None:
+        rs = manifest.run_state
+        print(
+            f"run indicator: stopped while {rs['feature']} < {rs['below']:.4g} ({rs['stops']} stops in training); "
+            "the device raises no new alert then nor for alerts.suppress_settle_s (600 s) after a restart "
+            "([alerts] suppress_from_bundle = false: never)"
+        )
     if report.fidelity:
         for name, fig in report.fidelity.items():
             if isinstance(fig, dict) and "held_out" in fig:

@@ -17,13 +17,16 @@ Rules (all times are *reading* timestamps, never the wall clock; defaults in :cl
 * **Update** — while active, an ``update`` is emitted immediately when the severity rises, and
   otherwise when the reading is above ``T`` and at least ``update_interval_s`` (default 10 s) have
   passed since the last raised/update message.
-* **Suppression while the machine is stopped** (off by default; ISA-18.2 "state-based" suppression) —
-  with ``suppress_feature`` set (a run indicator such as the shaft speed or the motor current), no alert
+* **Suppression while the machine is stopped** (ISA-18.2 "state-based" suppression) — with
+  ``suppress_feature`` set (a run indicator such as the shaft speed or the motor current), no alert
   is *raised* while that feature reads below ``suppress_below``, nor for ``suppress_settle_s`` seconds
   (default 600) after it rises above it again: a machine that is stopped, or still warming up after a
   stop, is in states a model of normal operation has seen little of. Readings are still scored, an active
   alert still updates and clears, and readings keep entering the k-of-n window. The pipeline feeds the run
-  indicator's value of every accepted reading to :meth:`AlertPolicy.note_run_state`.
+  indicator's value of every accepted reading to :meth:`AlertPolicy.note_run_state`. Without
+  ``suppress_feature`` the pipeline uses the run indicator the bundle found in its training rows
+  (manifest ``run_state``, :mod:`edgewatch.train.run_state`) unless ``suppress_from_bundle`` is false; a
+  bundle without one suppresses nothing.
 * **Severity** — from ``ratio = score / T`` (see :func:`severity_for`): ``minor`` below 2,
   ``major`` below 5, ``critical`` from 5. An alert's severity is the highest reached since it was
   raised; it never decreases while the alert is active.
@@ -77,8 +80,12 @@ class AlertConfig:
     suppress_feature: str = ""  # run indicator; "" = no suppression
     suppress_below: float = 0.0  # stopped while suppress_feature < this
     suppress_settle_s: float = 600.0  # ... and this long after it rises above it again
+    # without suppress_feature: use the run indicator the bundle found in its training rows, if any
+    suppress_from_bundle: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.suppress_from_bundle, bool):
+            raise ConfigError("must be true or false", field="alerts.suppress_from_bundle")
         for name in ("k", "n", "clear_after"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -28,7 +28,9 @@ For each reading, in arrival order::
 * With ``alerts.suppress_feature`` set, every accepted reading's value of that feature (the run
   indicator) is passed to the device's alert policy, which raises no alert while the machine is stopped
   or settling after a stop (see ``edgewatch.core.alerts``). A feature the model does not have is a
-  :class:`ConfigError` naming ``alerts.suppress_feature``, raised when the pipeline is built.
+  :class:`ConfigError` naming ``alerts.suppress_feature``, raised when the pipeline is built. Without
+  it, the bundle's own run indicator (manifest ``run_state``) is used unless
+  ``alerts.suppress_from_bundle`` is false.
 
 ``process`` does the numpy work once per batch (stacking, range test, scaling, windows, one
 ``scorer.score_batch`` call) and only cheap per-reading Python in between; the events are the same
@@ -39,6 +41,7 @@ readings are lost (their timestamps stay accepted).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -121,7 +124,7 @@ class Pipeline:
         on = tau is not None and self.calibrated.sustained is not None and self.threshold_config.sustained
         self.sustained_threshold: float | None = self.calibrated.sustained if on else None
         self._sustained_taus = (tau, manifest.sustained_fast_tau_s) if on and tau is not None else None
-        self.alert_config = alert_config or AlertConfig()
+        self.alert_config = _with_run_indicator(alert_config or AlertConfig(), manifest)
         self.check_config = check_config or CheckConfig()
         self.features: tuple[str, ...] = tuple(manifest.features)
         self.window = int(manifest.window)
@@ -383,3 +386,13 @@ class Pipeline:
 
 def _names(features: tuple[str, ...], indices: tuple[int, ...]) -> tuple[str, ...]:
     return tuple(features[j] for j in indices)
+
+
+def _with_run_indicator(config: AlertConfig, manifest: Manifest) -> AlertConfig:
+    """``config``, suppressing alerts by the bundle's run indicator when the config names none itself and
+    does not turn that off (``alerts.suppress_from_bundle``)."""
+    found = manifest.run_indicator
+    if config.suppress_feature or not config.suppress_from_bundle or found is None:
+        return config
+    feature, below = found
+    return replace(config, suppress_feature=feature, suppress_below=below)

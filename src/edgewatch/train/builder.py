@@ -39,6 +39,7 @@ from edgewatch.runtime.errors_math import SCORE_KINDS, Scoring, feature_weights
 from edgewatch.train.calibrate import ThresholdRule
 from edgewatch.train.data import Recording, check_trainable
 from edgewatch.train.fit import FitSettings
+from edgewatch.train.run_state import detect_run_indicator
 from edgewatch.windows import make_windows, window_ends
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class TrainOptions:
     allow_low_fidelity: bool = False
     fit: FitSettings = field(default_factory=FitSettings)
     representative_override: np.ndarray | None = None  # tests only: a deliberately bad calibration set
+    run_state: bool = True  # look for the machine's run indicator in the training rows (train/run_state.py)
 
 
 @dataclass
@@ -135,6 +137,16 @@ def build_bundle(
     if excluded:
         say(f"excluded {excluded} rows labelled anomalous from training")
     check_trainable(recording)
+    indicator = (
+        detect_run_indicator(recording.values, recording.features, recording.timestamps) if options.run_state else None
+    )
+    if options.run_state:
+        say(
+            f"run indicator: {indicator.describe()}; the device raises no new alert while stopped nor for a "
+            "settle time after a restart ([alerts] suppress_from_bundle = false turns this off)"
+            if indicator
+            else "run indicator: none found (no sensor shows the machine stopping in the training rows)"
+        )
     train_segments, val_segments = _split(recording, options.validation_fraction)
     train_idx, val_idx = _rows_of(train_segments), _rows_of(val_segments)
     train_raw = recording.values[train_idx]
@@ -227,6 +239,7 @@ def build_bundle(
         },
         "fidelity": fidelity_figures,
         "probe": probe.section(len(probe_inputs)),
+        **({"run_state": indicator.to_json()} if indicator is not None else {}),
         "training": {
             **training_info,
             "rows": len(train_idx),

@@ -1,0 +1,144 @@
+"""Finding the run indicator in training rows: a sensor that shows the whole machine stopping."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgewatch.bundle import load_bundle
+from edgewatch.errors import BundleError
+from edgewatch.train.run_state import detect_run_indicator
+
+FEATURES = ("speed", "current", "flow", "bearing_temp", "valve")
+
+
+def machine(n: int = 20_000, stops: tuple[tuple[int, int], ...] = ((3000, 3600), (9000, 9900), (15000, 15400))):
+    """1 Hz rows of a machine that stops (speed, current and flow fall to ~0, the temperature does not),
+    with 30-row ramps, and a valve that closes on its own now and then."""
+    rng = np.random.default_rng(0)
+    run = np.ones(n)
+    for a, b in stops:
+        run[a:b] = 0.0
+        run[a - 30 : a] = np.linspace(1, 0, 30)
+        run[b : b + 30] = np.linspace(0, 1, 30)
+    values = np.column_stack(
+        [
+            np.abs(1480 * run + rng.normal(0, 3, n)),
+            np.abs(40 * run + rng.normal(0, 0.5, n)),
+            np.abs(120 * run + rng.normal(0, 1, n)),
+            45 + rng.normal(0, 0.3, n),
+            np.where((np.arange(n) // 1500) % 5 == 2, 0.0, 100.0) + rng.normal(0, 0.5, n),
+        ]
+    )
+    return values, np.arange(n, dtype=np.float64)
+
+
+def test_a_machine_that_stops_has_a_run_indicator() -> None:
+    values, ts = machine()
+    found = detect_run_indicator(values, FEATURES, ts)
+    assert found is not None
+    assert found.feature in ("speed", "current", "flow") and found.stops == 3
+    assert set(found.companions) == {"speed", "current", "flow"} - {found.feature}
+    column = values[:, FEATURES.index(found.feature)]
+    assert column.max() * 0.1 < found.below < column.max() * 0.4  # between stopped (~0) and running
+    assert 0.09 < found.stopped_fraction < 0.11
+    assert json.loads(json.dumps(found.to_json()))["feature"] == found.feature
+
+
+def test_a_machine_that_never_stops_has_none() -> None:
+    values, ts = machine(stops=())
+    assert detect_run_indicator(values, FEATURES, ts) is None
+
+
+def test_a_single_stop_is_not_enough_evidence() -> None:
+    values, ts = machine(stops=((9000, 9900),))
+    assert detect_run_indicator(values, FEATURES, ts) is None
+
+
+def test_short_dips_are_not_stops() -> None:
+    # 20 dips of 30 s each: shorter than the 120 s a stop must last
+    values, ts = machine(stops=tuple((1000 * k, 1000 * k + 30) for k in range(1, 20)))
+    assert detect_run_indicator(values, FEATURES, ts) is None
+
+
+def test_a_feature_that_drops_alone_is_not_a_run_indicator() -> None:
+    # only the valve closes (the machine never stops): no other sensor goes down with it
+    values, ts = machine(stops=())
+    assert detect_run_indicator(values[:, [3, 4]], ("bearing_temp", "valve"), ts) is None
+
+
+def test_rows_with_a_missing_value_are_ignored() -> None:
+    values, ts = machine()
+    values[::7, 3] = np.nan
+    found = detect_run_indicator(values, FEATURES, ts)
+    assert found is not None and found.stops == 3
+
+
+# --- in a bundle ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bundle_copy(tmp_path: Path, dense_bundle: Path) -> Path:
+    target = tmp_path / "bundle"
+    shutil.copytree(dense_bundle, target)
+    return target
+
+
+def test_training_data_without_stops_gives_a_bundle_without_run_state(dense_bundle: Path) -> None:
+    assert load_bundle(dense_bundle).manifest.run_state is None
+
+
+@pytest.mark.parametrize(
+    ("run_state", "message"),
+    [
+        ({"feature": "nope", "below": 1.0}, r"run_state\.feature 'nope' is not one of the features"),
+        ({"feature": "f0", "below": "low"}, r"run_state\.below must be a finite number"),
+        ({"feature": "f0", "below": float("nan")}, r"run_state\.below must be a finite number"),
+        (["f0", 1.0], r"run_state must be an object"),
+    ],
+)
+def test_a_malformed_run_state_names_the_field(bundle_copy: Path, run_state, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = bundle_copy / "manifest.json"
+    data = json.loads(path.read_text())
+    run_state = run_state if not isinstance(run_state, dict) else {**run_state}
+    if isinstance(run_state, dict) and run_state["feature"] == "f0":
+        run_state["feature"] = data["features"][0]
+    data["run_state"] = run_state
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle_copy)
+
+
+@pytest.mark.slow
+def test_train_finds_the_simulated_pumps_run_indicator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edgewatch.cli import main
+
+    data = tmp_path / "pump.csv"
+    simulate = ["simulate", "--out", str(data), "--duration", "8h", "--normal-lead", "28800", "--faults", "none"]
+    assert main([*simulate, "--stops-per-day", "12", "--seed", "4"]) == 0
+    bundle = tmp_path / "b"
+    train = ["train", str(data), "--out", str(bundle), "--max-epochs", "3", "--no-progress", "--allow-low-fidelity"]
+    assert main(train) == 0
+    out = capsys.readouterr().out
+    assert "run indicator: stopped while " in out, out
+    run_state = load_bundle(bundle).manifest.run_state
+    assert run_state is not None
+    assert run_state["feature"] in {"speed_rpm", "motor_current", "flow", "pressure", "power_kw", "oil_pressure"}
+    assert run_state["stops"] >= 2
+    assert main(["info", str(bundle)]) == 0
+    assert f"run state    stopped while {run_state['feature']} < " in capsys.readouterr().out
+
+
+def test_no_run_state_turns_the_search_off() -> None:
+    import argparse
+
+    from edgewatch.commands import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    assert train.options_from_args(parser.parse_args(["x.csv", "--out", "b", "--no-run-state"])).run_state is False
+    assert train.options_from_args(parser.parse_args(["x.csv", "--out", "b"])).run_state is True
