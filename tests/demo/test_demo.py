@@ -55,6 +55,7 @@ def test_demo_runs_end_to_end_and_lists_the_faults_it_caught(tmp_path: Path) -> 
     false_alarms = re.search(r"(\d+) false alarms,", out)
     assert false_alarms and int(false_alarms.group(1)) <= 2, out
     assert "ALERT RAISED" in out and "SENSOR FAULT" in out
+    assert "run indicator: speed_rpm < " in out, out  # found in the two simulated days (three stops a day)
     report = tmp_path / "report.html"
     assert report.is_file() and "<canvas" in report.read_text()
     port = int(re.search(r"mosquitto on mqtt://127\.0\.0\.1:(\d+)", out).group(1))  # type: ignore[union-attr]

@@ -127,6 +127,10 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             f"{lite.get('reconstruction_rank_correlation', float('nan')):.4f}, "
             f"alert agreement {lite.get('alert_agreement', float('nan')):.2%} ({report.seconds['total']:.0f} s)",
         )
+        if manifest.run_indicator is not None:
+            feature, below = manifest.run_indicator
+            note = "no new alert while a pump is stopped, nor for 10 min after it restarts"
+            _say(out, f"      run indicator: {feature} < {below:.0f}; {note}")
 
         state_dir = workdir / "agent-state"
         config = _agent_config(
