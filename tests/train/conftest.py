@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,11 @@ def dense_bundle(tmp_path_factory: pytest.TempPathFactory, normal_csv: Path) -> 
     out = tmp_path_factory.mktemp("bundles") / "dense"
     build_bundle(load_recordings([normal_csv]), TrainOptions(fit=FAST_FIT), out)
     return out
+
+
+@pytest.fixture
+def bundle_copy(tmp_path: Path, dense_bundle: Path) -> Path:
+    """A writable copy of the session's dense bundle, to break on purpose."""
+    target = tmp_path / "bundle"
+    shutil.copytree(dense_bundle, target)
+    return target

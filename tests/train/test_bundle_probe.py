@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,6 @@ from edgewatch.cli import main
 from edgewatch.errors import BundleError, RuntimeBackendError
 from edgewatch.runtime import open_backend
 from edgewatch.runtime.probe import DEFAULT_TOLERANCE, check_backend, deviations, probe_inputs
-
-
-@pytest.fixture
-def bundle_copy(tmp_path: Path, dense_bundle: Path) -> Path:
-    target = tmp_path / "bundle"
-    shutil.copytree(dense_bundle, target)
-    return target
 
 
 def edit_manifest(bundle: Path, edit) -> None:  # type: ignore[no-untyped-def]

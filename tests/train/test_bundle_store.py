@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from edgewatch.bundle import SCHEMA_VERSION, load_bundle
 from edgewatch.errors import BundleError
-
-
-@pytest.fixture
-def bundle_copy(tmp_path: Path, dense_bundle: Path) -> Path:
-    target = tmp_path / "bundle"
-    shutil.copytree(dense_bundle, target)
-    return target
 
 
 def test_intact_bundle_loads(bundle_copy: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -79,13 +78,6 @@ def test_rows_with_a_missing_value_are_ignored() -> None:
 
 
 # --- in a bundle ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def bundle_copy(tmp_path: Path, dense_bundle: Path) -> Path:
-    target = tmp_path / "bundle"
-    shutil.copytree(dense_bundle, target)
-    return target
 
 
 def test_training_data_without_stops_gives_a_bundle_without_run_state(dense_bundle: Path) -> None:
