@@ -116,7 +116,7 @@ def test_train_finds_the_simulated_pumps_run_indicator(tmp_path: Path, capsys: p
     train = ["train", str(data), "--out", str(bundle), "--max-epochs", "3", "--no-progress", "--allow-low-fidelity"]
     assert main(train) == 0
     out = capsys.readouterr().out
-    assert "run indicator: stopped while " in out, out
+    assert "run state: stopped while " in out, out
     run_state = load_bundle(bundle).manifest.run_state
     assert run_state is not None
     assert run_state["feature"] in {"speed_rpm", "motor_current", "flow", "pressure", "power_kw", "oil_pressure"}

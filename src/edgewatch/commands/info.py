@@ -56,19 +56,21 @@ def run(args: argparse.Namespace) -> int:
             f"bars {json.dumps(m.fidelity.get('bars'))}"
         )
     lines.append(f"probe        {_probe_line(m)}")
-    lines.append(f"run state    {_run_state_line(m)}")
+    lines.append(f"run state    {run_state_line(m)}")
     print("\n".join(lines))
     return 0
 
 
-def _run_state_line(m: Any) -> str:
-    """The run indicator found in the training rows (edgewatch.train.run_state), or none."""
+def run_state_line(m: Any) -> str:
+    """The run indicator found in the training rows (edgewatch.train.run_state), or none (info and train)."""
     if m.run_state is None:
         return "no run indicator (no sensor showed the machine stopping in the training rows)"
     rs = m.run_state
+    with_it = f"; {', '.join(rs['companions'])} stop with it" if rs.get("companions") else ""
     return (
-        f"stopped while {rs['feature']} < {rs['below']:.4g} ({rs.get('stops', '?')} stops in training); the device "
-        "raises no new alert then nor for alerts.suppress_settle_s after a restart, unless its config says otherwise"
+        f"stopped while {rs['feature']} < {rs['below']:.4g} ({rs.get('stops', '?')} stops in training{with_it}); "
+        "the device raises no new alert then nor for alerts.suppress_settle_s after a restart, unless its config "
+        "names another indicator or sets alerts.suppress_from_bundle = false"
     )
 
 

@@ -131,6 +131,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgewatch.commands.info import run_state_line
     from edgewatch.train.builder import build_bundle
     from edgewatch.train.data import load_recordings
 
@@ -156,13 +157,8 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"sustained-deviation channel: {manifest.score.get('sustained', 'off')}")
-    if manifest.run_state is not None:
-        rs = manifest.run_state
-        print(
-            f"run indicator: stopped while {rs['feature']} < {rs['below']:.4g} ({rs['stops']} stops in training); "
-            "the device raises no new alert then nor for alerts.suppress_settle_s (600 s) after a restart "
-            "([alerts] suppress_from_bundle = false: never)"
-        )
+    if options.run_state:
+        print(f"run state: {run_state_line(manifest)}")
     if report.fidelity:
         for name, fig in report.fidelity.items():
             if isinstance(fig, dict) and "held_out" in fig:

@@ -52,9 +52,9 @@ class OnnxBackend:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
         # Exact INT8 products on x86 CPUs without VNNI (AVX2, AVX-512F): there ONNX Runtime's fast u8×s8
-        # kernels add pairs of products in saturating 16-bit registers, which changed a QDQ dense-ae's
-        # reconstruction-error ranking from 0.993 to 0.82-0.94 against FP32 on an AVX2 machine. With
-        # this option they widen to 16 bits first; other CPUs (VNNI, ARM) are exact already and unaffected.
+        # kernels add pairs of products in saturating 16-bit registers, which changed QDQ dense-aes'
+        # reconstruction-error rank correlation with FP32 from about 0.99 to 0.30-0.98 on an AVX2 machine
+        # (docs/quantization.md). This option makes them exact; other CPUs (VNNI, ARM) are exact already.
         options.add_session_config_entry("session.x64quantprecision", "1")
         try:
             model = Path(model_path).read_bytes()

@@ -140,13 +140,6 @@ def build_bundle(
     indicator = (
         detect_run_indicator(recording.values, recording.features, recording.timestamps) if options.run_state else None
     )
-    if options.run_state:
-        say(
-            f"run indicator: {indicator.describe()}; the device raises no new alert while stopped nor for a "
-            "settle time after a restart ([alerts] suppress_from_bundle = false turns this off)"
-            if indicator
-            else "run indicator: none found (no sensor shows the machine stopping in the training rows)"
-        )
     train_segments, val_segments = _split(recording, options.validation_fraction)
     train_idx, val_idx = _rows_of(train_segments), _rows_of(val_segments)
     train_raw = recording.values[train_idx]
@@ -195,8 +188,9 @@ def build_bundle(
         artifacts[name]["sustained_threshold"] = value
     say(sustained_note)
 
-    probe_inputs = _probe(artifacts, files, val_inputs, scoring, options)
-    fidelity_figures, failures = _fidelity(artifacts, scores, plain, thresholds, val_inputs, scoring, options)
+    stressed = fidelity.stress_set(val_inputs, options.seed)
+    probe_inputs = _probe(artifacts, files, val_inputs, stressed, scoring, options)
+    fidelity_figures, failures = _fidelity(artifacts, scores, plain, thresholds, stressed, scoring, options)
     default_artifact = _default_artifacts(options, artifacts)
     primary = default_artifact.get("litert") or default_artifact["onnx"]
     primary_file = artifacts[primary]["file"]
@@ -469,12 +463,14 @@ def _probe(
     artifacts: dict[str, dict[str, Any]],
     files: dict[str, bytes],
     val_inputs: np.ndarray,
+    stressed: np.ndarray,
     scoring: Scoring,
     options: TrainOptions,
 ) -> np.ndarray:
-    """Pick the probe inputs (held-out and stressed rows, :mod:`edgewatch.runtime.probe`), add them to
-    ``files`` and each artifact's scores of them, as this machine's runtimes give them, to its entry."""
-    inputs = probe.probe_inputs(val_inputs, fidelity.stress_set(val_inputs, options.seed))
+    """Pick the probe inputs (held-out rows and the same rows ``stressed``, :mod:`edgewatch.runtime.probe`),
+    add them to ``files`` and each artifact's scores of them — scored as one batch, as the device will, by this
+    machine's runtimes — to its entry."""
+    inputs = probe.probe_inputs(val_inputs, stressed)
     batches = {name: entry["_backend"].score_batch(inputs) for name, entry in artifacts.items()}
     for name, scores in _artifact_scores(batches, scoring, options).items():
         artifacts[name]["probe_scores"] = [float(v) for v in scores]
@@ -487,17 +483,16 @@ def _fidelity(
     scores: dict[str, np.ndarray],
     plain: dict[str, ScoreBatch],
     thresholds: dict[str, float],
-    val_inputs: np.ndarray,
+    stressed: np.ndarray,
     scoring: Scoring,
     options: TrainOptions,
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """INT8-vs-FP32 figures per INT8 artifact, on held-out rows and on held-out + stress rows; the gate is
-    :func:`edgewatch.export.fidelity.check_gate`."""
+    """INT8-vs-FP32 figures per INT8 artifact, on held-out rows and on held-out + ``stressed`` rows (the
+    stress set of the held-out inputs); the gate is :func:`edgewatch.export.fidelity.check_gate`."""
     backends = {name: entry.pop("_backend") for name, entry in artifacts.items()}
     pairs = [(q, q.replace("int8", "fp32")) for q in artifacts if q.endswith("int8")]
     if not pairs:
         return None, []
-    stressed = fidelity.stress_set(val_inputs, options.seed)
     figures: dict[str, Any] = {
         "bars": asdict(options.bars),
         "held_out": f"last {options.validation_fraction:.0%} of each file's normal rows (time order)",

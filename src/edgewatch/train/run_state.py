@@ -58,12 +58,6 @@ class RunIndicator:
             "found": "in the training rows by edgewatch.train.run_state",
         }
 
-    def describe(self) -> str:
-        return (
-            f"{self.feature} < {self.below:.4g} (stopped in {self.stopped_fraction:.1%} of the training rows, "
-            f"{self.stops} stops; {', '.join(self.companions)} stop with it)"
-        )
-
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Half-open index ranges where ``mask`` is true."""
