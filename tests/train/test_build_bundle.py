@@ -14,6 +14,7 @@ from edgewatch.errors import DataError, FidelityError
 from edgewatch.runtime import open_backend
 from edgewatch.train.builder import TrainOptions, build_bundle
 from edgewatch.train.data import load_recordings
+from edgewatch.train.representative import evenly_spaced
 from tests.train.conftest import FAST_FIT, correlated_rows, write_csv
 
 
@@ -105,10 +106,34 @@ def _small_recording(tmp_path: Path, n: int = 1500):  # type: ignore[no-untyped-
 
 def test_five_row_representative_set_is_refused(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path)
-    options = TrainOptions(fit=FAST_FIT, calibration_rows=5)
+    options = TrainOptions(fit=FAST_FIT, calibration_rows=5, calibration_range=False)
     with pytest.raises(FidelityError, match="would not make the same decisions"):
         build_bundle(rec, options, tmp_path / "b")
     assert not (tmp_path / "b" / "manifest.json").exists()
+
+
+def test_int8_input_range_covers_a_rare_normal_regime(tmp_path: Path) -> None:
+    """A few training readings far above the rest (a rare but normal regime) set the INT8 input range, so
+    the device does not clip them; with evenly spread calibration rows alone they are clipped."""
+    rows = correlated_rows(1500, 8, seed=5)
+    spread = evenly_spaced(1200, 50)  # the calibration rows of the 1200 training rows with 50 spread rows
+    start = int(spread[10]) + 3  # the regime sits between two of them
+    rows[start : start + 4, 2] += 8 * rows[:, 2].std()
+    rec = load_recordings([write_csv(tmp_path / "rare.csv", rows)])
+    for cover_range in (True, False):
+        out = tmp_path / f"range-{cover_range}"
+        options = TrainOptions(
+            fit=FAST_FIT, calibration_rows=50, calibration_range=cover_range, allow_low_fidelity=True
+        )
+        build_bundle(rec, options, out)
+        bundle = load_bundle(out)
+        assert bundle.manifest.training["calibration_range_rows"] is cover_range
+        quantization = open_backend(bundle, "litert", artifact="litert-int8").input_quantization
+        assert quantization is not None
+        scale, zero = quantization
+        highest_input = (127 - zero) * scale
+        regime = float(bundle.manifest.scaler.transform(rows[start : start + 4])[:, 2].max())
+        assert (highest_input >= 0.95 * regime) is cover_range, (cover_range, highest_input, regime)
 
 
 def test_wrongly_scaled_representative_set_is_refused(tmp_path: Path) -> None:
@@ -121,7 +146,7 @@ def test_wrongly_scaled_representative_set_is_refused(tmp_path: Path) -> None:
 
 def test_allow_low_fidelity_writes_the_bundle_and_records_the_failure(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path)
-    options = TrainOptions(fit=FAST_FIT, calibration_rows=5, allow_low_fidelity=True)
+    options = TrainOptions(fit=FAST_FIT, calibration_rows=5, calibration_range=False, allow_low_fidelity=True)
     report = build_bundle(rec, options, tmp_path / "b")
     fid = load_bundle(tmp_path / "b").manifest.fidelity
     assert report.fidelity_failures and fid is not None and fid["passed"] is False and fid["failures"]
@@ -190,9 +215,7 @@ def test_isolation_forest_scores_outliers_higher(tmp_path: Path) -> None:
     backend = open_backend(report.bundle, "onnx")
     normal = m.scaler.transform(rec.values[:300])[:, None, :]
     outliers = normal + 8.0
-    assert np.median(backend.score_batch(outliers).scores) > np.quantile(
-        backend.score_batch(normal).scores, 0.99
-    )
+    assert np.median(backend.score_batch(outliers).scores) > np.quantile(backend.score_batch(normal).scores, 0.99)
     from edgewatch.errors import BundleError
 
     with pytest.raises(BundleError, match="no model for runtime 'litert'"):

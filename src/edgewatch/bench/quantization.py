@@ -38,7 +38,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bottleneck-64-8-64": {"noise": 0.0, "hidden_noise": 0.0, "layers": (64, 8, 64)},
     "score-mean-z": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "score": "mean-z"},
     "score-mse": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "score": "mse"},
-    "calibration-5-rows": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "calibration_rows": 5},
+    "calibration-evenly-spread-only": {
+        "noise": 0.4,
+        "hidden_noise": 0.15,
+        "layers": (64, 32, 64),
+        "calibration_range": False,
+    },
+    "calibration-5-rows": {
+        "noise": 0.4,
+        "hidden_noise": 0.15,
+        "layers": (64, 32, 64),
+        "calibration_rows": 5,
+        "calibration_range": False,
+    },
     "calibration-raw-rows": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "raw_representative": True},
 }
 SHIPPED = "shipped-noise-0.4-hidden-0.15"
@@ -107,6 +119,8 @@ def run(
         )
         if "calibration_rows" in spec:
             options = replace(options, calibration_rows=spec["calibration_rows"])
+        if "calibration_range" in spec:
+            options = replace(options, calibration_range=spec["calibration_range"])
         if spec.get("raw_representative"):
             options = replace(options, representative_override=_raw_representative(training, base))
         t0 = time.perf_counter()
@@ -184,14 +198,16 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
     from edgewatch.runtime import open_backend
     from edgewatch.runtime.errors_math import Scoring
     from edgewatch.runtime.onnx import OnnxBackend
+    from edgewatch.train.representative import representative_rows
 
     bundle = report.bundle
     manifest = bundle.manifest
     n = training.n_rows
     cut = max(1, round(n * (1.0 - options.validation_fraction)))
     scaled = manifest.scaler.transform(training.values)
-    rep_idx = np.unique(np.linspace(0, cut - 1, num=options.calibration_rows).round().astype(np.int64))
-    rep = scaled[:cut][rep_idx]
+    rep = representative_rows(
+        scaled[:cut][:, None, :], options.calibration_rows, cover_range=options.calibration_range
+    ).reshape(-1, manifest.n_features)
     val = scaled[cut:][:, None, :]
     fp32_bytes = bundle.file(manifest.artifacts["onnx-fp32"]["file"]).read_bytes()
     s_fp32 = open_backend(bundle, "onnx", artifact="onnx-fp32").score_batch(val).scores

@@ -153,6 +153,7 @@ def _baseline(recording: Any, options: Any, fit_info: dict[str, Any], say: Any) 
     from edgewatch.export.tflite import to_tflite
     from edgewatch.train.autoencoders import build_dense_ae
     from edgewatch.train.keras_env import import_tf, seed_everything
+    from edgewatch.train.representative import representative_rows
 
     _, keras = import_tf()
     n = recording.n_rows
@@ -171,8 +172,8 @@ def _baseline(recording: Any, options: Any, fit_info: dict[str, Any], say: Any) 
     )
     fit_seconds = time.perf_counter() - start
     say(f"bare model.fit: {epochs} epochs, batch {batch}: {fit_seconds:.1f} s")
-    idx = np.unique(np.linspace(0, len(x_train) - 1, num=options.calibration_rows).round().astype(np.int64))
-    rep = x_train[idx]
+    rep = representative_rows(x_train[:, None, :], options.calibration_rows, cover_range=options.calibration_range)
+    rep = rep.reshape(len(rep), -1)
     exports: dict[str, float] = {}
     t = time.perf_counter()
     to_tflite(model, representative=None)

@@ -68,7 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trees", type=int, default=100, help="iforest trees (100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation-fraction", type=float, default=0.2)
-    parser.add_argument("--calibration-rows", type=int, default=200, help="INT8 representative rows (200)")
+    parser.add_argument(
+        "--calibration-rows", type=int, default=200, help="INT8 representative rows spread evenly over time (200)"
+    )
+    parser.add_argument(
+        "--no-calibration-range",
+        action="store_true",
+        help="calibrate INT8 on the evenly spread rows only (by default the rows at each sensor's range ends are "
+        "added, so a rare but normal reading is not clipped by the INT8 input range)",
+    )
     parser.add_argument("--precision", choices=["int8", "fp32"], default="int8", help="model the device runs")
     parser.add_argument("--threshold-quantile", type=float, default=0.995)
     parser.add_argument(
@@ -121,6 +129,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         seed=args.seed,
         validation_fraction=args.validation_fraction,
         calibration_rows=args.calibration_rows,
+        calibration_range=not args.no_calibration_range,
         precision=args.precision,
         threshold=rule,
         bars=FidelityBars(args.min_rank_correlation, args.min_alert_agreement),

@@ -7,7 +7,8 @@
 3. fits the scaler and the per-feature statistics on training rows;
 4. trains the model (dense-ae, conv-ae or iforest);
 5. exports FP32 and full-integer INT8 TFLite, FP32 and INT8 ONNX (autoencoders) or float ONNX (iforest),
-   INT8 calibrated on ``calibration_rows`` scaled normal rows spread evenly over the training period;
+   INT8 calibrated on ``calibration_rows`` scaled normal rows spread evenly over the training period plus
+   the rows at each feature's range ends (:mod:`edgewatch.train.representative`);
 6. scores the held-out rows with the *edge runtimes* (LiteRT, ONNX Runtime), calibrates one threshold per
    artifact on its own scores, and runs the fidelity gate (INT8 vs FP32);
 7. writes the bundle (manifest + files with sha256) and loads it back to verify.
@@ -39,6 +40,7 @@ from edgewatch.runtime.errors_math import SCORE_KINDS, Scoring, feature_weights
 from edgewatch.train.calibrate import ThresholdRule
 from edgewatch.train.data import Recording, check_trainable
 from edgewatch.train.fit import FitSettings
+from edgewatch.train.representative import representative_rows
 from edgewatch.train.run_state import detect_run_indicator
 from edgewatch.windows import make_windows, window_ends
 
@@ -64,7 +66,8 @@ class TrainOptions:
     n_estimators: int = 100
     seed: int = 0
     validation_fraction: float = 0.2
-    calibration_rows: int = 200
+    calibration_rows: int = 200  # INT8 representative rows spread evenly over the training period ...
+    calibration_range: bool = True  # ... plus the rows at each feature's range ends (train/representative.py)
     precision: str = "int8"
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
     bars: fidelity.FidelityBars = field(default_factory=fidelity.FidelityBars)
@@ -107,10 +110,6 @@ def _created_at() -> str:
 
 def _rows_of(segments: list[tuple[int, int]]) -> np.ndarray:
     return np.concatenate([np.arange(s, e) for s, e in segments]) if segments else np.empty(0, dtype=np.int64)
-
-
-def _evenly_spaced(n_available: int, n_wanted: int) -> np.ndarray:
-    return np.unique(np.linspace(0, n_available - 1, num=min(n_wanted, n_available)).round().astype(np.int64))
 
 
 def drop_labelled(recording: Recording) -> tuple[Recording, int]:
@@ -163,7 +162,9 @@ def build_bundle(
     if options.representative_override is not None:
         representative = np.asarray(options.representative_override, dtype=np.float32)
     else:
-        representative = train_inputs[_evenly_spaced(len(train_inputs), options.calibration_rows)]
+        representative = representative_rows(
+            train_inputs, options.calibration_rows, cover_range=options.calibration_range
+        )
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgewatch-build-") as staging:
@@ -241,6 +242,7 @@ def build_bundle(
             "excluded_labelled_rows": excluded,
             "validation_fraction": options.validation_fraction,
             "calibration_rows": len(representative),
+            "calibration_range_rows": bool(options.calibration_range and options.representative_override is None),
             "seed": options.seed,
             "sources": [Path(p).name for p, _, _ in recording.sources],
         },

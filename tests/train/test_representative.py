@@ -1,0 +1,61 @@
+"""The INT8 representative set covers each feature's training range, robust to a glitch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgewatch.train.representative import evenly_spaced, range_end_rows, representative_rows
+
+
+def _inputs(n: int = 20_000, n_features: int = 4, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, 1, n_features)).astype(np.float32)
+
+
+def test_evenly_spaced_spans_the_whole_period_and_never_exceeds_what_is_there() -> None:
+    idx = evenly_spaced(1000, 5)
+    assert idx.tolist() == [0, 250, 500, 749, 999]
+    assert evenly_spaced(3, 200).tolist() == [0, 1, 2]
+
+
+def test_range_end_rows_hold_each_features_low_and_high_end() -> None:
+    x = _inputs()
+    rows = range_end_rows(x)
+    assert len(rows) <= 2 * x.shape[2] and np.all(np.diff(rows) > 0)
+    for j in range(x.shape[2]):
+        values = x[:, 0, j]
+        high, low = np.quantile(values, 1 - 1e-4), np.quantile(values, 1e-4)
+        assert np.isclose(x[rows, 0, j].max(), high, atol=0.02), j
+        assert np.isclose(x[rows, 0, j].min(), low, atol=0.02), j
+
+
+def test_a_rare_normal_regime_is_covered_but_a_single_glitch_is_not() -> None:
+    x = _inputs()
+    x[5030:5090, 0, 2] += 6.0  # a rare regime: 60 readings (0.3 %) far above the rest
+    x[12_345, 0, 1] = 80.0  # a one-reading glitch
+    rep = representative_rows(x, 200)
+    assert rep.dtype == np.float32 and rep.shape[1:] == (1, 4)
+    assert rep[:, 0, 2].max() > 7.0  # the regime sets the range ...
+    assert rep[:, 0, 1].max() < 5.0  # ... the glitch does not
+    spread_only = representative_rows(x, 200, cover_range=False)
+    assert len(spread_only) == 200 and spread_only[:, 0, 2].max() < 5.0  # evenly spread rows miss the regime
+
+
+def test_window_inputs_are_judged_by_their_extreme_reading() -> None:
+    x = np.zeros((1000, 4, 2), dtype=np.float32)
+    x[700, 3, 0] = 9.0  # the high end of feature 0 sits in the last step of one window
+    x[10, 0, 1] = -7.0
+    rows = range_end_rows(x, quantile=0.0)
+    assert 700 in rows and 10 in rows
+
+
+def test_train_covers_the_range_by_default_and_no_calibration_range_turns_it_off() -> None:
+    import argparse
+
+    from edgewatch.commands import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    default = train.options_from_args(parser.parse_args(["x.csv", "--out", "b"]))
+    spread_only = train.options_from_args(parser.parse_args(["x.csv", "--out", "b", "--no-calibration-range"]))
+    assert default.calibration_range is True and spread_only.calibration_range is False
+    assert default.calibration_rows == spread_only.calibration_rows == 200
