@@ -94,6 +94,19 @@ def test_state_round_trip_and_mismatches_start_afresh() -> None:
     assert slow_only.smooth is not None and slow_only.fast is None
 
 
+def test_a_restart_forgets_the_averages_and_warms_up_again() -> None:
+    level = SustainedLevel(10.0, fast_tau_s=2.0)
+    for i in range(20):
+        level.update(T0 + i, np.array([5.0]))
+    level.restart()
+    assert level.smooth is None and level.fast is None and level.last_ts is None and level.since is None
+    assert level.update(T0 + 25, np.array([1.0])) is None  # afresh from 1.0, not warm
+    assert level.smooth is not None and level.smooth[0] == 1.0 and level.since == T0 + 25
+    for i in range(26, 35):
+        assert level.update(T0 + i, np.array([1.0])) is None
+    assert level.update(T0 + 35, np.array([1.0])) == pytest.approx(1.0)  # 10 s averaged
+
+
 # ---------------------------------------------------------------- the pipeline with the channel
 
 
@@ -233,3 +246,36 @@ def test_with_a_fast_average_the_alert_clears_within_minutes_of_the_shift_ending
         assert T0 + 100 < alerts[0][1] < T0 + 400
         ends[name] = alerts[1][1] - (T0 + 400)
     assert ends["both"] < 60 < ends["slow"]
+
+
+def test_readings_while_stopped_or_settling_restart_the_averages(make_manifest) -> None:
+    """A stop's transients (here temp far off while stopped) must not linger in the averages and raise an
+    alert when the settle time ends; the same stream without a run indicator does raise one."""
+    from edgewatch.core import AlertConfig, Reading
+
+    rows = shifted_stream(300, 300)  # no shift: noise only
+    for row in rows[150:170]:
+        row[0] = -2.5  # stopped: temp (the run indicator here) reads low, its error is large
+    results = {}
+    for name, config in (
+        ("suppressed", AlertConfig(k=2, n=3, suppress_feature="temp", suppress_below=-2.0, suppress_settle_s=2.0)),
+        ("not suppressed", AlertConfig(k=2, n=3)),
+    ):
+        pipe = Pipeline(
+            make_manifest(sustained=(10.0, 1.0, 3.0)),
+            SquaredScorer(),
+            check_config=CheckConfig(stuck_detection=False),
+            alert_config=config,
+        )
+        events: list = []
+        for i, values in enumerate(rows):
+            events += pipe.process_reading("pump", Reading(ts=T0 + i, values=values))
+        results[name] = events
+    assert any(isinstance(e, AlertEvent) for e in results["not suppressed"])  # the stop alone raises one
+    events = results["suppressed"]
+    assert not any(isinstance(e, AlertEvent) for e in events)
+    levels = {e.ts - T0: e.sustained for e in events if isinstance(e, ScoredReading)}
+    assert levels[149] is not None and levels[149] < 1.0
+    # stopped (150-169), settling (170-171), then 10 s of fresh averaging before it is judged again
+    assert all(levels[t] is None for t in range(150, 182))
+    assert all(levels[t] is not None and levels[t] < 1.0 for t in range(182, 300))

@@ -23,7 +23,8 @@ For each reading, in arrival order::
   ``max(score, level * threshold / sustained_threshold)``: a reading counts as above the threshold when
   either its own score or the sustained level is above its threshold, so a small shift that lasts raises
   an alert that no single reading would. An alert raised this way names the sensors by their averaged
-  errors.
+  errors. While alerts are suppressed (below) the channel is not judged, and its averages start afresh
+  afterwards.
 * Missing or stuck readings are not scored and so neither raise nor clear alerts.
 * With ``alerts.suppress_feature`` set, every accepted reading's value of that feature (the run
   indicator) is passed to the device's alert policy, which raises no alert while the machine is stopped
@@ -276,11 +277,14 @@ class Pipeline:
             policy = dev.alert
             judged, by_sustained, sustained = score, False, None
             if dev.sustained is not None:
-                sustained = dev.sustained.update(ts, errors[k])  # None until warm
-                if sustained is not None:
-                    level = sustained * value / sustained_threshold
-                    if level > score:
-                        judged, by_sustained = level, True
+                if policy.suppressed(ts):  # stopped or settling: not judged, averages start afresh after
+                    dev.sustained.restart()
+                else:
+                    sustained = dev.sustained.update(ts, errors[k])  # None until warm
+                    if sustained is not None:
+                        level = sustained * value / sustained_threshold
+                        if level > score:
+                            judged, by_sustained = level, True
             decision = policy.observe(ts, judged, value)
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
