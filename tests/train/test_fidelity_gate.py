@@ -37,3 +37,34 @@ def test_noise_level_reordering_and_near_threshold_flips_are_recorded_not_gated(
     held_out = HELD_OUT | {"rank_correlation": 0.98}  # the order among normal readings: noise under max-z
     stressed = GOOD | {"alert_agreement": 0.98}  # row-by-row flips around the threshold
     assert check_gate(held_out, stressed, BARS, artifact="litert-int8") == []
+
+
+def test_a_threshold_far_from_the_fp32_models_fails() -> None:
+    """An INT8 model that clips a regime of the held-out rows scores them high and calibrates a threshold
+    several times the FP32 one (5.8x on one simulated pump): it would miss faults FP32 catches."""
+    assert check_gate(HELD_OUT | {"threshold_ratio": 1.09}, GOOD, BARS, artifact="litert-int8") == []
+    [high] = check_gate(HELD_OUT | {"threshold_ratio": 5.79}, GOOD, BARS, artifact="litert-int8")
+    assert high.startswith("litert-int8: threshold 5.79x the FP32 model's, outside 1/1.2 to 1.2x")
+    [low] = check_gate(HELD_OUT | {"threshold_ratio": 0.5}, GOOD, BARS, artifact="onnx-int8")
+    assert "threshold 0.50x" in low
+    [nan] = check_gate(HELD_OUT | {"threshold_ratio": float("nan")}, GOOD, BARS, artifact="onnx-int8")
+    assert "nan" in nan
+    loose = FidelityBars(max_threshold_ratio=6.0)
+    assert check_gate(HELD_OUT | {"threshold_ratio": 5.79}, GOOD, loose, artifact="litert-int8") == []
+
+
+def test_train_takes_the_threshold_ratio_bar_and_refuses_a_bar_below_one() -> None:
+    import argparse
+
+    import pytest
+
+    from edgewatch.commands import train
+    from edgewatch.errors import DataError
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    options = train.options_from_args(parser.parse_args(["x.csv", "--out", "b", "--max-threshold-ratio", "1.5"]))
+    assert options.bars.max_threshold_ratio == 1.5
+    assert train.options_from_args(parser.parse_args(["x.csv", "--out", "b"])).bars.max_threshold_ratio == 1.2
+    with pytest.raises(DataError, match=r"--max-threshold-ratio must be a number >= 1, got 0\.5"):
+        train.options_from_args(parser.parse_args(["x.csv", "--out", "b", "--max-threshold-ratio", "0.5"]))

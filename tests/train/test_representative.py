@@ -59,3 +59,16 @@ def test_train_covers_the_range_by_default_and_no_calibration_range_turns_it_off
     spread_only = train.options_from_args(parser.parse_args(["x.csv", "--out", "b", "--no-calibration-range"]))
     assert default.calibration_range is True and spread_only.calibration_range is False
     assert default.calibration_rows == spread_only.calibration_rows == 200
+
+
+def test_held_out_rows_that_reach_further_join_the_set() -> None:
+    train, held_out = _inputs(5000, seed=1), _inputs(2000, seed=2)
+    held_out[700:720, 0, 3] += 7.0  # a regime only the held-out rows show
+    rep = representative_rows(train, 200, held_out=held_out)
+    assert rep[:, 0, 3].max() > 7.0
+    without = representative_rows(train, 200)
+    assert without[:, 0, 3].max() < 5.0
+    # held-out rows within the range the training rows cover add nothing
+    inside = np.clip(_inputs(2000, seed=3), -1.0, 1.0)
+    assert len(representative_rows(train, 200, held_out=inside)) == len(without)
+    assert len(representative_rows(train, 200, cover_range=False, held_out=held_out)) == 200

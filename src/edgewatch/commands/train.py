@@ -84,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min-rank-correlation", type=float, default=0.99)
     parser.add_argument("--min-alert-agreement", type=float, default=0.995)
+    parser.add_argument(
+        "--max-threshold-ratio",
+        type=float,
+        default=1.2,
+        help="INT8 threshold at most this many times the FP32 one, and at least its inverse (1.2)",
+    )
     parser.add_argument("--allow-low-fidelity", action="store_true", help="write the bundle even if INT8 fails")
     parser.add_argument("--max-epochs", type=int, default=200)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -99,6 +105,8 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise DataError("--head must be a positive number of rows")
     if args.calibration_rows < 1:
         raise DataError("--calibration-rows must be at least 1")
+    if not (args.max_threshold_ratio >= 1 and math.isfinite(args.max_threshold_ratio)):
+        raise DataError(f"--max-threshold-ratio must be a number >= 1, got {args.max_threshold_ratio}")
     if not 0.05 <= args.validation_fraction <= 0.5:
         raise DataError("--validation-fraction must be between 0.05 and 0.5")
     if not (args.sustained_tau >= 0 and math.isfinite(args.sustained_tau)):
@@ -132,7 +140,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         calibration_range=not args.no_calibration_range,
         precision=args.precision,
         threshold=rule,
-        bars=FidelityBars(args.min_rank_correlation, args.min_alert_agreement),
+        bars=FidelityBars(args.min_rank_correlation, args.min_alert_agreement, args.max_threshold_ratio),
         allow_low_fidelity=args.allow_low_fidelity,
         fit=FitSettings(max_epochs=args.max_epochs, progress=not args.no_progress),
         run_state=not args.no_run_state,

@@ -163,7 +163,7 @@ def build_bundle(
         representative = np.asarray(options.representative_override, dtype=np.float32)
     else:
         representative = representative_rows(
-            train_inputs, options.calibration_rows, cover_range=options.calibration_range
+            train_inputs, options.calibration_rows, cover_range=options.calibration_range, held_out=val_inputs
         )
 
     started = time.perf_counter()
