@@ -14,7 +14,7 @@ from edgewatch.errors import DataError, FidelityError
 from edgewatch.runtime import open_backend
 from edgewatch.train.builder import TrainOptions, build_bundle
 from edgewatch.train.data import load_recordings
-from edgewatch.train.representative import evenly_spaced
+from edgewatch.windows import evenly_spaced
 from tests.train.conftest import FAST_FIT, correlated_rows, write_csv
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from edgewatch.export.fidelity import FidelityBars, check_gate
 
 BARS = FidelityBars(min_rank_correlation=0.99, min_alert_agreement=0.995)
-GOOD = {"rank_correlation": 0.999, "alert_agreement": 0.999, "rows": 100}
+GOOD = {"rank_correlation": 0.999, "alert_agreement": 0.999, "threshold_ratio": 1.0, "rows": 100}
 HELD_OUT = GOOD | {"reconstruction_rank_correlation": 0.999}
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bench import machine_info
+from edgewatch.windows import evenly_spaced
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "plain-64-32-64": {"noise": 0.0, "hidden_noise": 0.0, "layers": (64, 32, 64)},
@@ -147,8 +148,7 @@ def _raw_representative(training: Any, options: Any) -> np.ndarray:
     """200 raw (unscaled) training rows, evenly spread: the mistake of calibrating in the wrong units."""
     n = training.n_rows
     cut = max(1, round(n * (1.0 - options.validation_fraction)))
-    idx = np.unique(np.linspace(0, cut - 1, num=options.calibration_rows).round().astype(np.int64))
-    return training.values[idx][:, None, :].astype(np.float32)
+    return training.values[evenly_spaced(cut, options.calibration_rows)][:, None, :].astype(np.float32)
 
 
 def _measure(report: Any, test_raw: np.ndarray, labels: np.ndarray) -> dict[str, Any]:

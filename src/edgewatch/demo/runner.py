@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from edgewatch.core.alerts import AlertConfig
 from edgewatch.errors import EdgewatchError
 
 
@@ -129,7 +130,8 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         )
         if manifest.run_indicator is not None:
             feature, below = manifest.run_indicator
-            note = "no new alert while a pump is stopped, nor for 10 min after it restarts"
+            settle_min = AlertConfig().suppress_settle_s / 60  # the demo agent runs the default alert config
+            note = f"no new alert while a pump is stopped, nor for {settle_min:.0f} min after it restarts"
             _say(out, f"      run indicator: {feature} < {below:.0f}; {note}")
 
         state_dir = workdir / "agent-state"

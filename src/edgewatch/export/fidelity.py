@@ -119,10 +119,8 @@ def check_gate(
             f"{artifact}: score rank correlation with FP32 on held-out + stress rows {rc:.4f} "
             f"< {bars.min_rank_correlation}"
         )
-    ratio = held_out.get("threshold_ratio")
-    if ratio is not None and not (
-        np.isfinite(ratio) and 1 / bars.max_threshold_ratio <= ratio <= bars.max_threshold_ratio
-    ):
+    ratio = held_out["threshold_ratio"]
+    if not (np.isfinite(ratio) and 1 / bars.max_threshold_ratio <= ratio <= bars.max_threshold_ratio):
         failures.append(
             f"{artifact}: threshold {ratio:.2f}x the FP32 model's, outside 1/{bars.max_threshold_ratio} to "
             f"{bars.max_threshold_ratio}x (held-out readings outside the INT8 ranges?)"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from edgewatch.errors import BundleError, RuntimeBackendError
+from edgewatch.windows import evenly_spaced
 
 PROBE_FILE = "probe.npy"
 DEFAULT_TOLERANCE = 0.1  # of max(|expected score|, the artifact's threshold)
@@ -31,7 +32,7 @@ PROBE_ROWS = 32  # held-out inputs; as many again with a sensor pushed (the stre
 
 def probe_inputs(held_out: np.ndarray, stressed: np.ndarray, rows: int = PROBE_ROWS) -> np.ndarray:
     """``rows`` evenly spaced held-out inputs (n, window, F) followed by as many stressed ones."""
-    pick = np.unique(np.linspace(0, len(held_out) - 1, min(rows, len(held_out))).round().astype(int))
+    pick = evenly_spaced(len(held_out), rows)
     return np.concatenate([held_out[pick], stressed[pick]]).astype(np.float32)
 
 

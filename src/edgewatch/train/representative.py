@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgewatch.windows import evenly_spaced
+
 RANGE_QUANTILE = 1e-4  # a feature's range ends: the 0.01 % and 99.99 % quantiles of its training values
-
-
-def evenly_spaced(n_available: int, n_wanted: int) -> np.ndarray:
-    """Indices of ``min(n_wanted, n_available)`` positions spread evenly over ``range(n_available)``."""
-    return np.unique(np.linspace(0, n_available - 1, num=min(n_wanted, n_available)).round().astype(np.int64))
 
 
 def range_end_rows(inputs: np.ndarray, quantile: float = RANGE_QUANTILE) -> np.ndarray:
