@@ -137,11 +137,6 @@ class MosquittoBroker:
         if self._proc is not None:
             os.kill(self._proc.pid, signal.SIGSTOP)
 
-    def thaw(self) -> None:
-        """SIGCONT a frozen broker."""
-        if self._proc is not None:
-            os.kill(self._proc.pid, signal.SIGCONT)
-
     def log(self) -> str:
         try:
             return self.log_path.read_text(encoding="utf-8", errors="replace")

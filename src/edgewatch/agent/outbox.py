@@ -239,11 +239,6 @@ class Outbox:
         return self._count
 
     @property
-    def inflight(self) -> int:
-        """Rows handed to the transport and not acknowledged yet."""
-        return len(self._inflight)
-
-    @property
     def busy(self) -> bool:
         """True when a prompt :meth:`pump` would make progress (rows waiting or acks expected)."""
         return self._count > 0

@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import platform
 import subprocess
-import sys
 from typing import Any
 
 BENCHMARKS = ("training", "quantization", "runtime", "agent")
@@ -115,6 +114,3 @@ def percentile(values: Any, q: float) -> float:
 
     return float(np.percentile(np.asarray(values, dtype=np.float64), q))
 
-
-def python_executable() -> str:
-    return sys.executable

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgewatch.bench import BENCHMARKS
+
 HELP = "run a benchmark (training, quantization, runtime, agent) and record the result as JSON"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", choices=["training", "quantization", "runtime", "agent"], help="which benchmark")
+    parser.add_argument("name", choices=BENCHMARKS, help="which benchmark")
     parser.add_argument("--out", help="write the result here as JSON (e.g. benchmarks/results/runtime.json)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--features", type=int, default=16, help="number of simulated sensors (16)")

@@ -90,7 +90,7 @@ def _score_line(m: Any) -> str:
     from edgewatch.runtime.errors_math import Scoring
 
     if m.model_kind == "iforest":
-        return "isolation forest path length (negated), higher = more anomalous"
+        return "isolation forest: scikit-learn's decision_function negated, higher = more anomalous"
     scoring = Scoring.from_manifest(m.score)
     unit = ", each in units of its normal error)" if scoring.weights is not None else ")"
     return f"{scoring.kind} ({scoring.aggregate} over features of the squared reconstruction error{unit}" + (

@@ -68,9 +68,3 @@ def as_fault_types(fault_types: Sequence[Any] | np.ndarray | None, n: int) -> li
             out.append(text if text and text.lower() not in ("nan", "none", "normal") else None)
     return out
 
-
-def same_length(n: int, **arrays: np.ndarray) -> None:
-    """Raise ``ValueError`` unless every array has ``n`` rows."""
-    for name, arr in arrays.items():
-        if arr.shape[0] != n:
-            raise ValueError(f"{name} has {arr.shape[0]} rows, expected {n}")

@@ -248,7 +248,6 @@ def evaluate_bundle(
     configs: PolicyConfigs = PolicyConfigs(),
     tolerance_s: float = 0.0,
     skip_rows: int = 0,
-    backend_wrapper: Callable[[Any], Any] | None = None,
 ) -> EvaluationRun:
     """Evaluate one bundle on every labelled file, pooled. Each file is replayed from row ``skip_rows``
     (0-based; e.g. the rows after the head the bundle was trained on) with a fresh device state."""
@@ -261,7 +260,6 @@ def evaluate_bundle(
     manifest = bundle.manifest
     runtime = runtime or _default_runtime(manifest)
     backend = open_backend(bundle, runtime, artifact=artifact)
-    scorer = backend_wrapper(backend) if backend_wrapper else backend  # the pipeline picks its threshold
     files = []
     for path in paths:
         table, faults = read_labelled(path, manifest.features, label_col=label_col, time_col=time_col, sep=sep)
@@ -271,7 +269,7 @@ def evaluate_bundle(
             table = _tail(table, skip_rows)
             faults = faults[skip_rows:] if faults is not None else None
         replay, result = evaluate_table(
-            table, faults, scorer, manifest, configs=configs, tolerance_s=tolerance_s, source=str(Path(path).name)
+            table, faults, backend, manifest, configs=configs, tolerance_s=tolerance_s, source=str(Path(path).name)
         )
         files.append(
             FileOutcome(
@@ -521,23 +519,3 @@ def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
         feature_names=run.feature_names,
     )
 
-
-class MemoScorer:
-    """Wraps a backend and memoises ``score_batch`` by input bytes: replaying the same file with other
-    alert/threshold settings then costs no model calls (used for tuning; results are identical)."""
-
-    def __init__(self, backend: Any) -> None:
-        self.backend = backend
-        self.artifact = getattr(backend, "artifact", "")
-        self._cache: dict[bytes, Any] = {}
-
-    def score_batch(self, x: np.ndarray) -> Any:
-        key = np.ascontiguousarray(x).tobytes()
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = self.backend.score_batch(x)
-            self._cache[key] = hit
-        return hit
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.backend, name)

@@ -12,8 +12,8 @@ over the window), times the bundle's ``score.feature_weights[j]`` when it has th
 normal error), and ``scores[i]`` is ``feature_errors[i].max()`` (manifest ``score.aggregate == "max"``,
 the default ``max-z`` score) or ``feature_errors[i].mean()`` (``"mean"``). For the isolation forest, which has no
 per-feature reconstruction, ``feature_errors`` is the squared standardised deviation of the newest
-reading (a "which sensor is furthest from normal" explanation) and ``scores`` is the negated
-scikit-learn ``score_samples`` computed by the model file itself.
+reading (a "which sensor is furthest from normal" explanation) and ``scores`` is the model file's own
+output (scikit-learn's score negated once, at export: :mod:`edgewatch.train.iforest`).
 
 Backends load their model once, at construction, and run one warm-up inference.
 """
@@ -32,12 +32,6 @@ class ScoreBatch:
 
     scores: np.ndarray
     feature_errors: np.ndarray
-
-    def contributions(self, i: int) -> np.ndarray:
-        """Share of row ``i``'s error per feature (sums to 1, or all zeros for a zero error)."""
-        errors = self.feature_errors[i]
-        total = float(errors.sum())
-        return errors / total if total > 0 else np.zeros_like(errors)
 
 
 class Backend(Protocol):

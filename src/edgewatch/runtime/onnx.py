@@ -1,7 +1,7 @@
 """ONNX Runtime backend: autoencoders (FP32 or QDQ INT8) and the isolation forest.
 
 Autoencoder models output a reconstruction; the isolation-forest model outputs the anomaly score itself
-(scikit-learn's ``score_samples`` negated inside the ONNX graph at export, so higher = more anomalous).
+(higher = more anomalous: the export negated scikit-learn's score once, :mod:`edgewatch.train.iforest`).
 """
 
 from __future__ import annotations

@@ -121,13 +121,6 @@ class PumpTrace:
     def n_rows(self) -> int:
         return int(self.t.shape[0])
 
-    def running_mask(self) -> np.ndarray:
-        """True where no planned stop (ramps included) is in progress."""
-        mask = np.ones(self.n_rows, dtype=bool)
-        for a, b in self.stops:
-            mask[a:b] = False
-        return mask
-
 
 def lowpass(x: np.ndarray, dt: float, tau: float | np.ndarray, y0: float | None = None) -> np.ndarray:
     """First-order lag ``τ dy/dt = x − y`` sampled every ``dt`` s (exact for a held input).

@@ -25,11 +25,6 @@ def fit_iforest(train: np.ndarray, *, seed: int, n_estimators: int = 100, max_sa
     return model.fit(train.astype(np.float32))
 
 
-def anomaly_scores(model: Any, rows: np.ndarray) -> np.ndarray:
-    """Higher = more anomalous: scikit-learn's ``decision_function`` negated."""
-    return -model.decision_function(rows.astype(np.float32))
-
-
 def iforest_to_onnx(model: Any, n_features: int) -> bytes:
     """ONNX graph ``input (n, F) float32 → score (n, 1) float32`` with score = -decision_function."""
     try:
