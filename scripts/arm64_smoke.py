@@ -8,7 +8,7 @@ onnxruntime and paho-mqtt; fails if TensorFlow, Keras, scikit-learn or pandas go
 
 Writes JSON: platform and versions, per artifact the reconstructions (float32) and scores (float64) of
 every complete row, the flags ``score > threshold``, and per replayed artifact the alert/sensor-fault
-event sequence of ``edgewatch.replay.replay_table`` plus its per-row scores.
+event sequence of ``edgewatch.core.replay.replay_table`` plus its per-row scores.
 """
 
 from __future__ import annotations
@@ -101,9 +101,9 @@ def compute(
 
     from edgewatch.bundle import load_bundle
     from edgewatch.core import AlertEvent, SensorFault
-    from edgewatch.replay import replay_table
+    from edgewatch.core.replay import replay_table
     from edgewatch.runtime import open_backend
-    from edgewatch.tables import read_table
+    from edgewatch.data.read import read_table
 
     bundle = load_bundle(bundle_dir)  # verifies every sha256
     manifest = bundle.manifest

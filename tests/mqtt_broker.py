@@ -1,4 +1,4 @@
-"""The test side of :mod:`edgewatch.broker`: a real Mosquitto on a free loopback port, plus
+"""The test side of :mod:`edgewatch.rig.broker`: a real Mosquitto on a free loopback port, plus
 ``require_mosquitto()``, which skips a test when the binary is missing, except under ``CI=true`` where a
 missing broker is a setup error (the README's setup installs it) and fails."""
 
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from edgewatch.broker import DEFAULT_BINARY, MosquittoBroker, find_mosquitto, free_port, port_accepts
+from edgewatch.rig.broker import DEFAULT_BINARY, MosquittoBroker, find_mosquitto, free_port, port_accepts
 
 __all__ = ["DEFAULT_BINARY", "MosquittoBroker", "find_mosquitto", "free_port", "port_accepts", "require_mosquitto"]
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import ScoredReading
-from edgewatch.replay import ReplayResult, replay_table
+from edgewatch.core.replay import ReplayResult, replay_table
+from edgewatch.data.read import Table
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.tables import Table
 
 FEATURES = ("temp", "pressure", "vibration")
 THRESHOLD = 4.0

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from edgewatch.bundle import load_bundle
+from edgewatch.data.windows import evenly_spaced
 from edgewatch.errors import DataError, FidelityError
 from edgewatch.runtime import open_backend
 from edgewatch.train.builder import TrainOptions, build_bundle
 from edgewatch.train.data import load_recordings
-from edgewatch.windows import evenly_spaced
 from tests.train.conftest import FAST_FIT, correlated_rows, write_csv
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgewatch.data.windows import evenly_spaced
 from edgewatch.train.representative import range_end_rows, representative_rows
-from edgewatch.windows import evenly_spaced
 
 
 def _inputs(n: int = 20_000, n_features: int = 4, seed: int = 0) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 
 from edgewatch.core.sustained import sustained_levels
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.errors_math import Scoring
+from edgewatch.runtime.scoring import Scoring
 from edgewatch.train.builder import TrainOptions, _sustained_thresholds
 from edgewatch.train.data import Recording
 

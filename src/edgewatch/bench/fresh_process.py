@@ -1,7 +1,7 @@
 """Start-up time and peak memory of a fresh Python process, e.g. one that loads a bundle and scores a reading.
 
 Edge-safe: standard library only (the edge never imports TensorFlow, Keras, scikit-learn or pandas), so the
-benchmarks (:mod:`edgewatch.bench.runtime`) and ``edgewatch compare`` (:mod:`edgewatch.evaluate.compare`)
+benchmarks (:mod:`edgewatch.bench.runtime`) and ``edgewatch compare`` (:mod:`edgewatch.bench.compare`)
 share one way of measuring.
 
 :func:`run_fresh_process` runs ``python -c CHILD_PRELUDE+script <launch time> args...`` and waits for it.

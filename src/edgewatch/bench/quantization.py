@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bench import machine_info
-from edgewatch.windows import evenly_spaced
+from edgewatch.data.windows import evenly_spaced
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "plain-64-32-64": {"noise": 0.0, "hidden_noise": 0.0, "layers": (64, 32, 64)},
@@ -196,8 +196,8 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
     from edgewatch.export.fidelity import compare
     from edgewatch.export.onnx import quantize_onnx_int8
     from edgewatch.runtime import open_backend
-    from edgewatch.runtime.errors_math import Scoring
     from edgewatch.runtime.onnx import OnnxBackend
+    from edgewatch.runtime.scoring import Scoring
     from edgewatch.train.representative import representative_rows
 
     bundle = report.bundle

@@ -53,10 +53,10 @@ def run(
     repeats: int = 2,
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
+    from edgewatch.export.keras_env import import_tf
     from edgewatch.sim import simulate_normal
     from edgewatch.train.builder import TrainOptions, build_bundle
     from edgewatch.train.fit import FitSettings
-    from edgewatch.train.keras_env import import_tf
 
     result: dict[str, Any] = {
         "benchmark": "training",
@@ -149,10 +149,10 @@ def _fidelity_summary(figures: dict[str, Any] | None) -> dict[str, Any]:
 def _baseline(recording: Any, options: Any, fit_info: dict[str, Any], say: Any) -> dict[str, Any]:
     """The bare ``model.fit`` of the same network on the same rows, same epochs and batch size; then each
     export step on that model, timed on its own."""
+    from edgewatch.export.keras_env import import_tf, seed_everything
     from edgewatch.export.onnx import keras_to_onnx, quantize_onnx_int8
     from edgewatch.export.tflite import to_tflite
     from edgewatch.train.autoencoders import build_dense_ae
-    from edgewatch.train.keras_env import import_tf, seed_everything
     from edgewatch.train.representative import representative_rows
 
     _, keras = import_tf()

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewatch.evaluate.compare import compare_models, format_compare
-    from edgewatch.tables import read_table
+    from edgewatch.bench.compare import compare_models, format_compare
+    from edgewatch.data.read import read_table
     from edgewatch.train.builder import MODEL_KINDS, TrainOptions
     from edgewatch.train.fit import FitSettings
 

@@ -44,10 +44,10 @@ def pipeline_configs(config_path: str | None):  # type: ignore[no-untyped-def]
 def run(args: argparse.Namespace) -> int:
     from edgewatch.bundle import load_bundle
     from edgewatch.core import AlertEvent, SensorFault
+    from edgewatch.core.replay import replay_table
+    from edgewatch.data.read import read_table
     from edgewatch.explain import format_top_features, top_features
-    from edgewatch.replay import replay_table
     from edgewatch.runtime import open_backend
-    from edgewatch.tables import read_table
 
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest

@@ -36,10 +36,10 @@ def _iso(ts: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from edgewatch.bundle import load_bundle
+    from edgewatch.data.read import read_table
+    from edgewatch.data.windows import make_windows
     from edgewatch.explain import format_top_features, top_features
     from edgewatch.runtime import open_backend
-    from edgewatch.tables import read_table
-    from edgewatch.windows import make_windows
 
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest

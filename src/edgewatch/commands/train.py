@@ -148,7 +148,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewatch.commands.info import run_state_line
+    from edgewatch.bundle.describe import run_state_line
     from edgewatch.train.builder import build_bundle
     from edgewatch.train.data import load_recordings
 

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from edgewatch.core.alerts import AlertConfig, AlertPolicy
+from edgewatch.core.batch_windows import BatchWindows
 from edgewatch.core.checks import (
     CHECK_REASONS,
     CheckConfig,
@@ -67,7 +68,6 @@ from edgewatch.core.events import (
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
 from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import ThresholdConfig, make_threshold
-from edgewatch.core.windows import BatchWindows
 from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
 
 if TYPE_CHECKING:

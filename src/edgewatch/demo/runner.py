@@ -85,9 +85,9 @@ def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
 
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
-    from edgewatch.broker import MosquittoBroker, find_mosquitto
     from edgewatch.demo.live_view import Observed, watch
     from edgewatch.demo.scenario import FAULTS_BY_DEVICE, build_scenario
+    from edgewatch.rig.broker import MosquittoBroker, find_mosquitto
     from edgewatch.sim import write_csv
     from edgewatch.sim.live import connect, disconnect, publish_recordings
 

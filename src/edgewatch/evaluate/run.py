@@ -3,7 +3,7 @@
 Two protocols:
 
 * **one bundle** (:func:`evaluate_bundle`): every labelled file is replayed from its first row through
-  :func:`edgewatch.replay.replay_table` — the code ``edgewatch replay`` and the agent run — with a fresh
+  :func:`edgewatch.core.replay.replay_table` — the code ``edgewatch replay`` and the agent run — with a fresh
   per-device state per file. Counts, events and false alarms are pooled over the files
   (:func:`edgewatch.evaluate.metrics.pool`).
 * **per-file training** (:func:`evaluate_per_file_train`, the SKAB protocol): for each file a model is
@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from edgewatch.core import AlertConfig, CheckConfig, ThresholdConfig
+from edgewatch.core.replay import ReplayResult, replay_table
+from edgewatch.data.read import Table
 from edgewatch.errors import DataError
 from edgewatch.evaluate.metrics import EvaluationResult, evaluate_arrays, pool
-from edgewatch.replay import ReplayResult, replay_table
-from edgewatch.tables import Table
 
 __all__ = [
     "EvaluationRun",
@@ -162,7 +162,7 @@ def read_labelled(
     Empty cells are allowed (the pipeline reports them as missing values, as on the device). Refuses a
     file without a label column, or without one of the bundle's features, naming the file.
     """
-    from edgewatch.tables import read_table
+    from edgewatch.data.read import read_table
 
     table = read_table(
         path,
@@ -411,7 +411,7 @@ def evaluate_per_file_train(
 
 
 def _file_features(path: str | Path, label_col: str | None, time_col: str | None, sep: str | None) -> tuple[str, ...]:
-    from edgewatch.tables import read_table
+    from edgewatch.data.read import read_table
 
     return read_table(path, time_col=time_col, label_col=label_col, sep=sep, head=200, require_label=True).features
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgewatch.errors import MissingExtraError
-from edgewatch.train.keras_env import import_tf
+from edgewatch.export.keras_env import import_tf
 
 OPSET = 17
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from edgewatch.train.keras_env import import_tf
+from edgewatch.export.keras_env import import_tf
 
 
 def _saved_model(model: Any, directory: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from edgewatch.bundle import Bundle
 from edgewatch.errors import RuntimeBackendError
 from edgewatch.runtime.base import Backend, ScoreBatch
-from edgewatch.runtime.errors_math import Scoring
+from edgewatch.runtime.scoring import Scoring
 
 RUNTIMES = ("litert", "onnx")
 

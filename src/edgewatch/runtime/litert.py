@@ -15,7 +15,7 @@ import numpy as np
 
 from edgewatch.errors import RuntimeBackendError
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.errors_math import Scoring
+from edgewatch.runtime.scoring import Scoring
 
 BATCH_SIZES = (1, 16, 128)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgewatch.errors import RuntimeBackendError
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.errors_math import Scoring, deviation_errors
+from edgewatch.runtime.scoring import Scoring, deviation_errors
 
 
 def _onnxruntime() -> Any:

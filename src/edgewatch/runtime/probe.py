@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.data.windows import evenly_spaced
 from edgewatch.errors import BundleError, RuntimeBackendError
-from edgewatch.windows import evenly_spaced
 
 PROBE_FILE = "probe.npy"
 DEFAULT_TOLERANCE = 0.1  # of max(|expected score|, the artifact's threshold)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edgewatch.train.keras_env import import_tf
+from edgewatch.export.keras_env import import_tf
 
 
 def build_dense_ae(

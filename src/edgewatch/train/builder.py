@@ -32,17 +32,17 @@ import numpy as np
 from edgewatch import __version__
 from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write_bundle
 from edgewatch.core.sustained import DEFAULT_FAST_TAU_S, DEFAULT_TAU_S, sustained_levels
+from edgewatch.data.windows import make_windows, window_ends
 from edgewatch.errors import DataError
 from edgewatch.export import fidelity
 from edgewatch.runtime import probe
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.errors_math import SCORE_KINDS, Scoring, feature_weights
+from edgewatch.runtime.scoring import SCORE_KINDS, Scoring, feature_weights
 from edgewatch.train.calibrate import ThresholdRule
 from edgewatch.train.data import Recording, check_trainable
 from edgewatch.train.fit import FitSettings
 from edgewatch.train.representative import representative_rows
 from edgewatch.train.run_state import detect_run_indicator
-from edgewatch.windows import make_windows, window_ends
 
 log = logging.getLogger(__name__)
 
@@ -288,11 +288,11 @@ def _build_autoencoder(
     options: TrainOptions,
     window: int,
 ) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    from edgewatch.export.keras_env import seed_everything
     from edgewatch.export.onnx import keras_to_onnx, quantize_onnx_int8
     from edgewatch.export.tflite import io_quantization, to_tflite
     from edgewatch.train.autoencoders import build_conv_ae, build_dense_ae
     from edgewatch.train.fit import fit_autoencoder
-    from edgewatch.train.keras_env import seed_everything
 
     seed_everything(options.seed)
     n_features = train_inputs.shape[2]

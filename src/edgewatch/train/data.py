@@ -1,6 +1,6 @@
 """Training data: one or more recordings of normal operation, concatenated and checked.
 
-Files are read by :func:`edgewatch.tables.read_table` (the same reader ``score`` and ``replay`` use), so a
+Files are read by :func:`edgewatch.data.read.read_table` (the same reader ``score`` and ``replay`` use), so a
 file that trains also scores, with the same error messages naming file, row and column.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewatch.data.read import read_table
 from edgewatch.errors import DataError
-from edgewatch.tables import read_table
 
 MIN_ROWS = 50
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edgewatch.train.keras_env import import_tf
+from edgewatch.export.keras_env import import_tf
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgewatch.windows import evenly_spaced
+from edgewatch.data.windows import evenly_spaced
 
 RANGE_QUANTILE = 1e-4  # a feature's range ends: the 0.01 % and 99.99 % quantiles of its training values
 

@@ -23,8 +23,8 @@ from edgewatch.core import (
     ThresholdConfig,
 )
 from edgewatch.core.events import Event
+from edgewatch.data.read import Table
 from edgewatch.runtime.base import Backend
-from edgewatch.tables import Table
 
 
 @dataclass
