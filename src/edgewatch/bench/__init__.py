@@ -12,11 +12,13 @@ The ``runtime`` and ``agent`` benchmarks import only the edge side (numpy, a run
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform
 import subprocess
+import time
 from typing import Any
+
+from edgewatch.core.timestamps import iso_utc
 
 BENCHMARKS = ("training", "quantization", "runtime", "agent")
 
@@ -24,7 +26,7 @@ BENCHMARKS = ("training", "quantization", "runtime", "agent")
 def machine_info() -> dict[str, Any]:
     """Where a result was measured: CPU, cores, memory, OS, Python and the relevant package versions."""
     info: dict[str, Any] = {
-        "measured_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "measured_at": iso_utc(int(time.time())),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "python": platform.python_version(),

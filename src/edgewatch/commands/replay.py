@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -21,10 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="device id used in alert ids (default: the file name without suffix)")
     parser.add_argument("--time-col")
     parser.add_argument("--sep")
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def pipeline_configs(config_path: str | None):  # type: ignore[no-untyped-def]
@@ -45,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from edgewatch.bundle import load_bundle
     from edgewatch.core import AlertEvent, SensorFault
     from edgewatch.core.replay import replay_table
+    from edgewatch.core.timestamps import format_ts
     from edgewatch.data.read import read_table
     from edgewatch.explain import format_top_features, top_features
     from edgewatch.runtime import open_backend
@@ -95,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             writer.writerow(
                 [
                     i + 1,
-                    _iso(table.timestamps[i]) if table.has_time else "",
+                    format_ts(table.timestamps[i]) if table.has_time else "",
                     device,
                     result.status[i],
                     f"{result.score[i]:.6g}" if scored else "",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import sys
 
 import numpy as np
@@ -30,12 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=3, help="how many contributing features to list (3)")
 
 
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def run(args: argparse.Namespace) -> int:
     from edgewatch.bundle import load_bundle
+    from edgewatch.core.timestamps import format_ts
     from edgewatch.data.read import read_table
     from edgewatch.data.windows import make_windows
     from edgewatch.explain import format_top_features, top_features
@@ -66,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.writer(handle)
         writer.writerow(["row", "timestamp", "status", "score", "threshold", "is_anomaly", "top_features"])
         for i in range(n):
-            ts = _iso(table.timestamps[i]) if table.has_time else ""
+            ts = format_ts(table.timestamps[i]) if table.has_time else ""
             if np.isnan(scores[i]):
                 absent = [manifest.features[j] for j in np.flatnonzero(missing[i])]
                 status = (

@@ -99,9 +99,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewatch.sim.timeutil import parse_duration
+    from edgewatch.core.timestamps import parse_duration
+    from edgewatch.errors import ConfigError
 
-    duration_s = None if args.duration is None else parse_duration(args.duration, field="--duration")
+    try:
+        duration_s = None if args.duration is None else parse_duration(args.duration)
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="--duration") from None
     common: dict[str, Any] = {
         "n_rows": args.rows,
         "duration_s": duration_s,
@@ -120,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_file(args: argparse.Namespace, common: dict[str, Any]) -> int:
-    from edgewatch.sim.recording import simulate
-    from edgewatch.sim.timeutil import DEFAULT_START
+    from edgewatch.sim.recording import DEFAULT_START, simulate
     from edgewatch.sim.writers import check_separator, events_path, output_format, write_recording
 
     if output_format(args.out) == "csv":  # bad output options fail before the work
@@ -137,7 +140,7 @@ def _run_file(args: argparse.Namespace, common: dict[str, Any]) -> int:
 
 
 def _print_events(rec: Any, indent: str = "") -> None:
-    from edgewatch.sim.timeutil import iso_utc
+    from edgewatch.core.timestamps import iso_utc
 
     labelled = int(rec.anomaly.sum())
     print(

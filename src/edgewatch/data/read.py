@@ -8,7 +8,6 @@ person sees as "row N" in a spreadsheet (file line N + 1).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewatch.core.timestamps import parse_time
 from edgewatch.errors import DataError, MissingExtraError
 
 TIME_COLUMN_NAMES = ("timestamp", "datetime", "time", "ts", "date", "date_time", "time_stamp")
@@ -58,23 +58,6 @@ def detect_separator(path: Path) -> str:
 def find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
     lowered = {c.strip().lower(): c for c in columns}
     return next((lowered[name] for name in candidates if name in lowered), None)
-
-
-def parse_time(text: str) -> float:
-    """Epoch seconds from epoch seconds, epoch milliseconds (> 1e11) or ISO 8601 (naive means UTC)."""
-    text = text.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(number):
-            raise ValueError(f"not a time: {text!r}")
-        return number / 1000.0 if abs(number) > 1e11 else number
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
 
 
 def _read_rows(path: Path, sep: str | None) -> tuple[list[str], list[list[str]]]:
@@ -163,9 +146,9 @@ def read_table(
         if tcol is not None:
             try:
                 timestamps[r - 1] = parse_time(row[index[tcol]])
-            except ValueError:
+            except ValueError as exc:
                 raise DataError(
-                    f"cannot parse time {row[index[tcol]]!r}", path=str(path), row=r, column=tcol
+                    f"cannot parse time {row[index[tcol]]!r}: it {exc}", path=str(path), row=r, column=tcol
                 ) from None
         else:
             timestamps[r - 1] = float(r - 1)

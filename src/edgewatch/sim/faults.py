@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.core.timestamps import iso_utc
 from edgewatch.errors import ConfigError
 from edgewatch.sim.pump import NOMINAL_FLOW, SENSOR_BY_NAME, SPEED_MAX, SPEED_MIN, PumpTrace, quantise
 
@@ -90,8 +91,6 @@ class FaultEvent:
         return self.end_row - self.start_row
 
     def to_json(self) -> dict[str, Any]:
-        from edgewatch.sim.timeutil import iso_utc
-
         return {
             "type": self.type,
             "start_row": self.start_row,

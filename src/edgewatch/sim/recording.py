@@ -5,16 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 
+from edgewatch.core.timestamps import epoch_from_number, parse_time
 from edgewatch.errors import ConfigError
 from edgewatch.sim.faults import FAULTS, FaultEvent, Injection, parse_faults
 from edgewatch.sim.pump import DEFAULT_STOPS_PER_DAY, feature_names, measure, simulate_pump
 from edgewatch.sim.schedule import fault_sequence, place_events
-from edgewatch.sim.timeutil import DEFAULT_START, parse_time
 
+DEFAULT_START = "2026-01-01T00:00:00Z"
 DEFAULT_DURATION_S = 2 * 86400.0  # two days when neither n_rows nor duration_s is given
 DEFAULT_LEAD_SHARE = 0.4  # the first 40 % of the rows are fault-free by default
 GAP_S = 300.0  # at least 5 min of normal rows between faults (and around planned stops)
@@ -119,6 +119,18 @@ def _rows(n_rows: int | None, duration_s: float | None, rate_hz: float) -> int:
     return int(n_rows)
 
 
+def _start_epoch(start_time: str | float) -> float:
+    """The first timestamp (see :mod:`edgewatch.core.timestamps` for the accepted forms)."""
+    try:
+        if isinstance(start_time, int | float) and not isinstance(start_time, bool):
+            return epoch_from_number(start_time)
+        if isinstance(start_time, str):
+            return parse_time(start_time)
+    except ValueError as exc:
+        raise ConfigError(f"time {start_time!r} {exc}", field="start_time") from None
+    raise ConfigError(f"unsupported time value {start_time!r}", field="start_time")
+
+
 def simulate(
     *,
     n_rows: int | None = None,
@@ -128,7 +140,7 @@ def simulate(
     seed: int = 0,
     faults: Sequence[str] | str | None = None,
     fault_count: int | None = None,
-    start_time: str | float | datetime = DEFAULT_START,
+    start_time: str | float = DEFAULT_START,
     normal_lead_rows: int | None = None,
     stops_per_day: float = DEFAULT_STOPS_PER_DAY,
     severity: float = 1.0,
@@ -166,7 +178,7 @@ def simulate(
     lead = round(DEFAULT_LEAD_SHARE * n) if normal_lead_rows is None else int(normal_lead_rows)
     if not 0 <= lead <= n:
         raise ConfigError(f"must be between 0 and {n}, got {normal_lead_rows!r}", field="normal_lead_rows")
-    start_epoch = parse_time(start_time)
+    start_epoch = _start_epoch(start_time)
     for name, value in (("stops_per_day", stops_per_day), ("severity", severity)):
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
             raise ConfigError(f"must be a non-negative number, got {value!r}", field=name)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewatch.core.timestamps import iso_utc_array
 from edgewatch.errors import ConfigError, DataError, MissingExtraError
 from edgewatch.sim.faults import FaultEvent
 from edgewatch.sim.recording import Recording
-from edgewatch.sim.timeutil import iso_utc_array
 
 EVENTS_SUFFIX = ".events.json"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import os
@@ -32,6 +31,7 @@ import numpy as np
 from edgewatch import __version__
 from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write_bundle
 from edgewatch.core.sustained import DEFAULT_FAST_TAU_S, DEFAULT_TAU_S, sustained_levels
+from edgewatch.core.timestamps import iso_utc
 from edgewatch.data.windows import make_windows, window_ends
 from edgewatch.errors import DataError
 from edgewatch.export import fidelity
@@ -104,8 +104,7 @@ def _split(recording: Recording, fraction: float) -> tuple[list[tuple[int, int]]
 
 def _created_at() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return iso_utc(int(epoch) if epoch else int(time.time()))
 
 
 def _rows_of(segments: list[tuple[int, int]]) -> np.ndarray:
