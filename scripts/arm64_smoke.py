@@ -102,12 +102,12 @@ def compute(
     from edgewatch.bundle import load_bundle
     from edgewatch.core import AlertEvent, SensorFault
     from edgewatch.core.replay import replay_table
+    from edgewatch.data.read import read_recording
     from edgewatch.runtime import open_backend
-    from edgewatch.data.read import read_table
 
     bundle = load_bundle(bundle_dir)  # verifies every sha256
     manifest = bundle.manifest
-    table = read_table(csv_path, features=manifest.features, allow_missing=True)
+    table = read_recording(csv_path, features=manifest.features, allow_missing=True)
     ends, x = _windows(manifest, table)
     results: dict[str, Any] = {
         "bundle": {

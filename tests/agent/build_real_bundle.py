@@ -28,8 +28,8 @@ def sensor_rows(start: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def main(out: Path) -> None:
+    from edgewatch.data.read import read_recordings
     from edgewatch.train.builder import TrainOptions, build_bundle
-    from edgewatch.train.data import load_recordings
     from edgewatch.train.fit import FitSettings
 
     out.mkdir(parents=True, exist_ok=True)
@@ -44,7 +44,7 @@ def main(out: Path) -> None:
         allow_low_fidelity=True,  # tiny and fast; fidelity is not what these tests are about
         fit=FitSettings(max_epochs=30, patience=5, progress=False),
     )
-    build_bundle(load_recordings([data]), options, out / "bundle")
+    build_bundle(read_recordings([data]), options, out / "bundle")
 
 
 if __name__ == "__main__":

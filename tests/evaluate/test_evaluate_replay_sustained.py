@@ -9,7 +9,7 @@ import numpy as np
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import ScoredReading
 from edgewatch.core.replay import ReplayResult, replay_table
-from edgewatch.data.read import Table
+from edgewatch.data.recording import Recording
 from edgewatch.runtime.base import ScoreBatch
 
 FEATURES = ("temp", "pressure", "vibration")
@@ -59,17 +59,17 @@ class SquaredScorer:
         return ScoreBatch(scores=errors.mean(axis=1), feature_errors=errors)
 
 
-def _shifted_table(n: int = 60) -> Table:
+def _shifted(n: int = 60) -> Recording:
     """One reading a second; ``temp`` is shifted by 0.8 (error ~0.64: every score ~0.2, far below 4)."""
     rng = np.random.default_rng(0)
     values = 0.05 * rng.standard_normal((n, len(FEATURES)))
     values[:, 0] += 0.8
     values[5, 1] = np.nan  # a missing reading: not scored
-    return Table("shift.csv", FEATURES, values, 1.7e9 + np.arange(n, dtype=float), None)
+    return Recording(FEATURES, values, 1.7e9 + np.arange(n, dtype=float))
 
 
 def _replay(sustained: tuple[float, float] | None) -> ReplayResult:
-    return replay_table(_shifted_table(), SquaredScorer(), _manifest(sustained))
+    return replay_table(_shifted(), SquaredScorer(), _manifest(sustained))
 
 
 def test_replay_records_the_scaled_sustained_level() -> None:

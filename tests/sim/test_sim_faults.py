@@ -55,14 +55,14 @@ def test_each_fault_is_labelled_and_changes_its_sensors(fault: str, n_features: 
     assert ev.type == fault and ev.n_rows >= 3 and ev.sensors
     inside = np.zeros(len(faulty), dtype=bool)
     inside[ev.start_row : ev.end_row] = True
-    assert np.array_equal(faulty.anomaly, inside.astype(np.int8))
-    assert set(faulty.fault[inside].tolist()) == {fault} and set(faulty.fault[~inside].tolist()) == {""}
+    assert np.array_equal(faulty.labels, inside.astype(np.int8))
+    assert set(faulty.faults[inside].tolist()) == {fault} and set(faulty.faults[~inside].tolist()) == {""}
     assert ev.start_ts == faulty.timestamps[ev.start_row]
     assert ev.end_ts == pytest.approx(faulty.timestamps[ev.start_row] + ev.n_rows / faulty.rate_hz)
     # outside the fault the readings are exactly those of the same seed without faults
     assert np.array_equal(faulty.values[~inside], clean.values[~inside])
     # inside, every affected sensor changes; the others do not
-    for j, name in enumerate(faulty.feature_names):
+    for j, name in enumerate(faulty.features):
         got, ref = faulty.values[inside, j], clean.values[inside, j]
         if name not in ev.sensors:
             assert np.array_equal(got, ref), f"{fault} changed {name}"
@@ -78,7 +78,7 @@ def test_each_fault_is_labelled_and_changes_its_sensors(fault: str, n_features: 
         assert diff.max() >= scale, f"{fault}: {name} changed by only {diff.max():.3g}"
     primary = ev.sensors[0]
     if fault not in ("dropout", "stuck_sensor"):
-        j = faulty.feature_names.index(primary)
+        j = faulty.features.index(primary)
         biggest = np.abs(faulty.values[inside, j] - clean.values[inside, j]).max()
         assert biggest >= 4 * SENSOR_BY_NAME[primary].scale, f"{fault}: {primary} only {biggest:.3g}"
     if fault in SENSOR_FAULTS:
@@ -106,7 +106,7 @@ def test_dropout_is_nan_only_inside_the_fault() -> None:
     faulty, _ = _one("dropout")
     ev = faulty.events[0]
     missing = np.isnan(faulty.values)
-    assert missing[ev.start_row : ev.end_row, faulty.feature_names.index(ev.sensors[0])].all()
+    assert missing[ev.start_row : ev.end_row, faulty.features.index(ev.sensors[0])].all()
     assert missing.sum() == ev.n_rows
 
 
@@ -153,7 +153,7 @@ def test_misalignment_raises_one_axis_most_and_current_a_little() -> None:
 def test_spikes_are_short() -> None:
     faulty, clean = _one("spike")
     ev = faulty.events[0]
-    j = faulty.feature_names.index(ev.sensors[0])
+    j = faulty.features.index(ev.sensors[0])
     changed = faulty.values[ev.start_row : ev.end_row, j] != clean.values[ev.start_row : ev.end_row, j]
     assert changed[0] and changed[-1] and 0 < changed.mean() < 0.7
 
@@ -163,7 +163,7 @@ def test_faults_are_spread_after_the_lead_with_gaps_and_clear_of_stops(faulty_da
     assert [e.type for e in rec.events] != list(FAULT_TYPES)  # shuffled order
     assert sorted(e.type for e in rec.events) == sorted(FAULT_TYPES)
     lead = round(0.4 * len(rec))
-    assert rec.events[0].start_row >= lead and rec.anomaly[:lead].sum() == 0
+    assert rec.events[0].start_row >= lead and rec.labels[:lead].sum() == 0
     for prev, nxt in zip(rec.events, rec.events[1:], strict=False):
         assert nxt.start_row > prev.end_row  # at least one normal row between: separate events
     for ev in rec.events:
@@ -181,7 +181,7 @@ def test_fault_count_cycles_through_the_chosen_types() -> None:
 def test_fault_count_without_types_draws_from_all() -> None:
     rec = simulate(**DAY, seed=2, fault_count=4)
     assert len(rec.events) == 4 and len({e.type for e in rec.events}) == 4
-    assert simulate(**DAY, seed=2, faults="all", fault_count=0).events == []
+    assert simulate(**DAY, seed=2, faults="all", fault_count=0).events == ()
     with pytest.raises(ConfigError, match="fault_count"):
         simulate(**DAY, seed=2, faults="none", fault_count=3)
 
@@ -199,10 +199,10 @@ def test_short_recordings_shrink_the_faults_to_fit() -> None:
 
 def test_normal_head_and_simulate_normal(faulty_day: Recording) -> None:
     head = faulty_day.normal_head()
-    assert len(head) == faulty_day.events[0].start_row and head.anomaly.sum() == 0 and head.events == []
+    assert len(head) == faulty_day.events[0].start_row and head.labels.sum() == 0 and head.events == ()
     assert len(faulty_day.normal_head(margin_rows=100)) == len(head) - 100
     clean = simulate_normal(**DAY, seed=7)
-    assert clean.events == [] and clean.anomaly.sum() == 0
+    assert clean.events == () and clean.labels.sum() == 0
     assert np.array_equal(clean.values[: len(head)], head.values)
 
 
@@ -219,7 +219,7 @@ def test_severity_scales_the_fault() -> None:
     weak = simulate(**DAY, seed=11, faults="sensor_offset", severity=0.5)
     clean = simulate(**DAY, seed=11)
     ev = strong.events[0]
-    j = strong.feature_names.index(ev.sensors[0])
+    j = strong.features.index(ev.sensors[0])
     rows = slice(ev.start_row, ev.end_row)
     big = np.abs(strong.values[rows, j] - clean.values[rows, j]).mean()
     small = np.abs(weak.values[rows, j] - clean.values[rows, j]).mean()

@@ -68,7 +68,7 @@ def test_publish_recordings_paces_every_device() -> None:
     first = json.loads(client.sent[0][2])
     rec = recs["pump-01"]
     assert first["ts"] == rec.timestamps[0]
-    assert first["values"] == dict(zip(rec.feature_names, rec.values[0].tolist(), strict=True))
+    assert first["values"] == dict(zip(rec.features, rec.values[0].tolist(), strict=True))
     assert all(q == 0 for *_, q in client.sent)
 
 

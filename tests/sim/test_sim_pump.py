@@ -39,9 +39,9 @@ def test_feature_count_outside_8_to_16_is_refused(bad: object) -> None:
 def test_recording_shapes_and_timestamps() -> None:
     rec = simulate(n_rows=500, rate_hz=2.0, seed=1)
     assert rec.values.shape == (500, 10) and rec.values.dtype == np.float64
-    assert rec.anomaly.dtype == np.int8 and rec.anomaly.shape == (500,)
-    assert rec.fault.shape == (500,) and set(rec.fault.tolist()) == {""}
-    assert rec.events == []
+    assert rec.labels.dtype == np.int8 and rec.labels.shape == (500,)
+    assert rec.faults.shape == (500,) and set(rec.faults.tolist()) == {""}
+    assert rec.events == ()
     assert rec.timestamps[0] == 1767225600.0  # 2026-01-01T00:00:00Z
     assert np.allclose(np.diff(rec.timestamps), 0.5)
 
@@ -52,7 +52,7 @@ def test_same_seed_same_data_other_seed_other_data() -> None:
     c = simulate(n_rows=3000, seed=4, faults="all")
     assert np.array_equal(a.values, b.values, equal_nan=True)
     assert np.array_equal(a.timestamps, b.timestamps)
-    assert np.array_equal(a.anomaly, b.anomaly) and np.array_equal(a.fault, b.fault)
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.faults, b.faults)
     assert a.events == b.events
     assert not np.array_equal(a.values, c.values, equal_nan=True)
 
@@ -103,7 +103,7 @@ def test_planned_stops_are_normal_operation(faulty_day: Recording) -> None:
     rec = faulty_day
     assert len(rec.stops) >= 2  # 3 per day on average
     for a, b in rec.stops:
-        assert rec.anomaly[a:b].sum() == 0 and set(rec.fault[a:b].tolist()) == {""}
+        assert rec.labels[a:b].sum() == 0 and set(rec.faults[a:b].tolist()) == {""}
         middle = slice((a + b) // 2 - 2, (a + b) // 2 + 3)
         assert np.all(rec.column("speed_rpm")[middle] < 20)
         assert np.all(np.abs(rec.column("flow")[middle]) < 5)
@@ -115,12 +115,12 @@ def test_planned_stops_are_normal_operation(faulty_day: Recording) -> None:
     stopped = np.zeros(len(rec), dtype=bool)
     for a, b in rec.stops:
         stopped[a:b] = True
-    assert not np.any(stopped & (rec.anomaly == 1))
+    assert not np.any(stopped & (rec.labels == 1))
 
 
 def test_no_stops_when_disabled() -> None:
     rec = simulate(duration_s=86400, rate_hz=0.1, seed=7, stops_per_day=0)
-    assert rec.stops == [] and rec.column("speed_rpm").min() > 0.55 * 1480
+    assert rec.stops == () and rec.column("speed_rpm").min() > 0.55 * 1480
 
 
 def test_normal_readings_never_repeat_for_long(normal_day: Recording) -> None:

@@ -38,15 +38,15 @@ def _read(path: Path, sep: str = ",") -> list[list[str]]:
 def test_csv_round_trip(small: Recording, tmp_path: Path, sep: str) -> None:
     path = write_csv(small, tmp_path / "pump.csv", sep=sep)
     rows = _read(path, sep)
-    assert rows[0] == ["timestamp", *small.feature_names, "anomaly", "fault"]
+    assert rows[0] == ["timestamp", *small.features, "anomaly", "fault"]
     body = rows[1:]
     assert len(body) == len(small)
     assert body[0][0] == "2026-01-01T00:00:00Z" and body[1][0] == "2026-01-01T00:00:01Z"
     values = np.array([[float(c) if c != "" else np.nan for c in r[1:-2]] for r in body])
     assert np.array_equal(values, small.values, equal_nan=True)  # exact, not approximately
-    assert [int(r[-2]) for r in body] == small.anomaly.tolist()
-    assert [r[-1] for r in body] == small.fault.tolist()
-    j = next(j for j, name in enumerate(small.feature_names) if np.isnan(small.values[:, j]).any())
+    assert [int(r[-2]) for r in body] == small.labels.tolist()
+    assert [r[-1] for r in body] == small.faults.tolist()
+    j = next(j for j, name in enumerate(small.features) if np.isnan(small.values[:, j]).any())
     missing = np.isnan(small.values[:, j])
     assert all(body[i][1 + j] == "" for i in np.flatnonzero(missing))
 
@@ -87,15 +87,15 @@ def test_parquet_round_trip(small: Recording, tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     path = write_parquet(small, tmp_path / "pump.parquet")
     table = pq.read_table(path)
-    assert table.column_names == ["timestamp", *small.feature_names, "anomaly", "fault"]
+    assert table.column_names == ["timestamp", *small.features, "anomaly", "fault"]
     stamps = table.column("timestamp").cast("int64").to_numpy() / 1000.0
     assert np.array_equal(stamps, small.timestamps)
-    for j, name in enumerate(small.feature_names):
+    for j, name in enumerate(small.features):
         column = table.column(name)
         assert column.null_count == int(np.isnan(small.values[:, j]).sum())
         got = column.to_numpy(zero_copy_only=False)
         assert np.array_equal(got, small.values[:, j], equal_nan=True)
-    assert table.column("fault").to_pylist() == small.fault.tolist()
+    assert table.column("fault").to_pylist() == small.faults.tolist()
     assert events_path(path).exists()
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgewatch.data.read import read_recordings
 from edgewatch.train.builder import TrainOptions, build_bundle
-from edgewatch.train.data import load_recordings
 from edgewatch.train.fit import FitSettings
 
 
@@ -56,7 +56,7 @@ def normal_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def dense_bundle(tmp_path_factory: pytest.TempPathFactory, normal_csv: Path) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "dense"
-    build_bundle(load_recordings([normal_csv]), TrainOptions(fit=FAST_FIT), out)
+    build_bundle(read_recordings([normal_csv]), TrainOptions(fit=FAST_FIT), out)
     return out
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from edgewatch.bundle import load_bundle
+from edgewatch.data.read import read_recordings
 from edgewatch.data.windows import evenly_spaced
 from edgewatch.errors import DataError, FidelityError
 from edgewatch.runtime import open_backend
 from edgewatch.train.builder import TrainOptions, build_bundle
-from edgewatch.train.data import load_recordings
 from tests.train.conftest import FAST_FIT, correlated_rows, write_csv
 
 
@@ -101,7 +101,7 @@ def test_batches_of_any_size_give_the_same_scores(dense_bundle: Path) -> None:
 
 
 def _small_recording(tmp_path: Path, n: int = 1500):  # type: ignore[no-untyped-def]
-    return load_recordings([write_csv(tmp_path / "small.csv", correlated_rows(n, 8, seed=5))])
+    return read_recordings([write_csv(tmp_path / "small.csv", correlated_rows(n, 8, seed=5))])
 
 
 def test_five_row_representative_set_is_refused(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_int8_input_range_covers_a_rare_normal_regime(tmp_path: Path) -> None:
     spread = evenly_spaced(1200, 50)  # the calibration rows of the 1200 training rows with 50 spread rows
     start = int(spread[10]) + 3  # the regime sits between two of them
     rows[start : start + 4, 2] += 8 * rows[:, 2].std()
-    rec = load_recordings([write_csv(tmp_path / "rare.csv", rows)])
+    rec = read_recordings([write_csv(tmp_path / "rare.csv", rows)])
     for cover_range in (True, False):
         out = tmp_path / f"range-{cover_range}"
         options = TrainOptions(
@@ -171,7 +171,7 @@ def test_labelled_rows_are_excluded_and_counted(tmp_path: Path) -> None:
     labels = np.zeros(900, dtype=int)
     labels[400:450] = 1
     rows[400:450] += 100.0
-    rec = load_recordings([write_csv(tmp_path / "l.csv", rows, labels=labels)])
+    rec = read_recordings([write_csv(tmp_path / "l.csv", rows, labels=labels)])
     options = TrainOptions(
         fit=FAST_FIT, allow_low_fidelity=True
     )  # 4 features, 680 rows: INT8 fidelity is not the point

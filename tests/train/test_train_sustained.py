@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 
 from edgewatch.core.sustained import sustained_levels
+from edgewatch.data.recording import Recording, Source
 from edgewatch.runtime.base import ScoreBatch
 from edgewatch.runtime.scoring import Scoring
 from edgewatch.train.builder import TrainOptions, _sustained_thresholds
-from edgewatch.train.data import Recording
 
 T0 = 1767225600.0
 
 
 def recording(n: int, rate_hz: float = 1.0) -> Recording:
     ts = T0 + np.arange(n) / rate_hz
-    return Recording(("a", "b"), np.zeros((n, 2)), ts, None, (("f.csv", 0, n),))
+    return Recording(("a", "b"), np.zeros((n, 2)), ts, sources=(Source("f.csv", 0, n),))
 
 
 def plain_errors(n: int) -> dict[str, ScoreBatch]:

@@ -282,7 +282,7 @@ def run(
         manifest = load_bundle(path).manifest
         spread = np.array([s.std for s in manifest.feature_stats])
         sim = simulate_normal(n_rows=5000, n_features=manifest.n_features, seed=seed + 7)
-        if tuple(sim.feature_names) != tuple(manifest.features):
+        if sim.features != tuple(manifest.features):
             raise RuntimeError("the agent benchmark needs a bundle trained on simulated pump features")
         result: dict[str, Any] = {
             "benchmark": "agent",

@@ -139,21 +139,21 @@ def compare_models(
 ) -> list[CompareRow]:
     """Train every model kind on the head of ``paths`` and measure every artifact (see module docstring)."""
     from edgewatch.bundle import load_bundle
+    from edgewatch.data.read import read_recordings
     from edgewatch.evaluate.metrics import pool
-    from edgewatch.evaluate.run import _tail, evaluate_table, read_labelled
+    from edgewatch.evaluate.run import evaluate_recording, read_labelled
     from edgewatch.runtime import open_backend
     from edgewatch.train.builder import TrainOptions, build_bundle
-    from edgewatch.train.data import load_recordings
 
     if train_rows < 1:
         raise DataError("--train-rows must be a positive number of rows")
-    recording = load_recordings(paths, time_col=time_col, label_col=label_col, sep=sep, head=train_rows)
-    tables = []
+    recording = read_recordings(paths, time_col=time_col, label_col=label_col, sep=sep, head=train_rows)
+    rests = []
     for path in paths:
-        table, faults = read_labelled(path, recording.features, label_col=label_col, time_col=time_col, sep=sep)
-        if table.n_rows <= train_rows:
-            raise DataError(f"has {table.n_rows} rows, nothing left to score after {train_rows}", path=str(path))
-        tables.append((_tail(table, train_rows), faults[train_rows:] if faults is not None else None))
+        labelled = read_labelled(path, recording.features, label_col=label_col, time_col=time_col, sep=sep)
+        if labelled.n_rows <= train_rows:
+            raise DataError(f"has {labelled.n_rows} rows, nothing left to score after {train_rows}", path=str(path))
+        rests.append(labelled.slice(train_rows))
 
     base = _measure_process(BASELINE_SCRIPT, [], repeats)
     rows = [
@@ -199,7 +199,7 @@ def compare_models(
                     row.startup_s = proc["startup_s"]
                     row.rss_ratio = row.peak_rss_kb / base["maxrss_kb"]
                     row.startup_ratio = row.startup_s / base["startup_s"] if base["startup_s"] > 0 else None
-                    results = [evaluate_table(t, f, backend, manifest, source=Path(t.path).name)[1] for t, f in tables]
+                    results = [evaluate_recording(r, backend, manifest, source=Path(r.path).name)[1] for r in rests]
                     pooled = pool(results)
                     row.quality = {
                         "event_recall": pooled.event_recall,

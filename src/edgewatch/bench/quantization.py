@@ -68,7 +68,6 @@ def run(
     onnx_variants: bool = True,
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
-    from edgewatch.bench.training import sim_to_train
     from edgewatch.sim import simulate, simulate_normal
     from edgewatch.train.builder import TrainOptions
     from edgewatch.train.fit import FitSettings
@@ -81,10 +80,10 @@ def run(
     duration = days * 86400.0
     normal = simulate_normal(duration_s=duration, rate_hz=rate, n_features=features, seed=seed)
     faulty = simulate(duration_s=duration, rate_hz=rate, n_features=features, faults="all", seed=seed + 1)
-    training = sim_to_train(normal)
+    training = normal
     complete = ~np.isnan(faulty.values).any(axis=1)
     test_raw = faulty.values[complete]
-    test_labels = faulty.anomaly[complete].astype(np.int64)
+    test_labels = faulty.labels[complete].astype(np.int64)
     say(
         f"training: {normal.n_rows} normal rows x {features}; test: {int(complete.sum())} rows "
         f"({int(test_labels.sum())} in faults, {int((~complete).sum())} incomplete rows skipped)"

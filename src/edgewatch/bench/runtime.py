@@ -69,13 +69,12 @@ BASELINE_PASS = "import json, resource\nfresh_report(time.time())\n"
 
 def default_bundle(out: Path, *, rows: int, features: int, seed: int, say: Any) -> Path:
     """Train the default bundle (dense-ae 64-32-64, INT8) on simulated normal rows (needs the train extra)."""
-    from edgewatch.bench.training import sim_to_train
     from edgewatch.sim import simulate_normal
     from edgewatch.train.builder import TrainOptions, build_bundle
     from edgewatch.train.fit import FitSettings
 
     say(f"training a default bundle on {rows} x {features} simulated rows ...")
-    rec = sim_to_train(simulate_normal(n_rows=rows, n_features=features, seed=seed))
+    rec = simulate_normal(n_rows=rows, n_features=features, seed=seed)
     build_bundle(rec, TrainOptions(seed=seed, fit=FitSettings(progress=False)), out)
     return out
 

@@ -29,20 +29,6 @@ TARGET_INT8_KB = 32.0
 REFERENCE_MODEL_KB = 800.0
 
 
-def sim_to_train(sim_rec: Any, name: str = "simulated.csv") -> Any:
-    """A :class:`edgewatch.sim.Recording` as the training side's :class:`edgewatch.train.data.Recording`."""
-    from edgewatch.train.data import Recording
-
-    n = sim_rec.n_rows
-    return Recording(
-        features=tuple(sim_rec.feature_names),
-        values=np.asarray(sim_rec.values, dtype=np.float64),
-        timestamps=np.asarray(sim_rec.timestamps, dtype=np.float64),
-        labels=np.asarray(sim_rec.anomaly, dtype=np.int64),
-        sources=((name, 0, n),),
-    )
-
-
 def run(
     *,
     rows: int = 20_000,
@@ -64,8 +50,7 @@ def run(
         "parameters": {"rows": rows, "features": features, "seed": seed, "max_epochs": max_epochs, "repeats": repeats},
     }
     t0 = time.perf_counter()
-    sim_rec = simulate_normal(n_rows=rows, n_features=features, seed=seed)
-    recording = sim_to_train(sim_rec)
+    recording = simulate_normal(n_rows=rows, n_features=features, seed=seed)
     t1 = time.perf_counter()
     import_tf()
     t2 = time.perf_counter()

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgewatch.bench.compare import compare_models, format_compare
-    from edgewatch.data.read import read_table
+    from edgewatch.data.read import read_recording
     from edgewatch.train.builder import MODEL_KINDS, TrainOptions
     from edgewatch.train.fit import FitSettings
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     train_rows = args.train_rows
     if train_rows is None:
         shortest = min(
-            read_table(p, label_col=args.label_col, time_col=args.time_col, sep=args.sep).n_rows for p in args.data
+            read_recording(p, label_col=args.label_col, time_col=args.time_col, sep=args.sep).n_rows for p in args.data
         )
         train_rows = max(1, int(0.4 * shortest))
     options = TrainOptions(fit=FitSettings(max_epochs=args.max_epochs, progress=False))

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from edgewatch.core import AlertEvent, SensorFault
     from edgewatch.core.replay import replay_table
     from edgewatch.core.timestamps import format_ts
-    from edgewatch.data.read import read_table
+    from edgewatch.data.read import read_recording
     from edgewatch.explain import format_top_features, top_features
     from edgewatch.runtime import open_backend
 
@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
     runtime = args.runtime or ("litert" if "litert" in manifest.default_artifact else "onnx")
     backend = open_backend(bundle, runtime, artifact=args.artifact)
     thresholds, alerts, checks = pipeline_configs(args.config)
-    table = read_table(args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True)
+    recording = read_recording(
+        args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True
+    )
     device = args.device or Path(args.data).stem
     result = replay_table(
-        table,
+        recording,
         backend,
         manifest,
         device=device,
@@ -85,13 +87,13 @@ def run(args: argparse.Namespace) -> int:
                 "top_features",
             ]
         )
-        for i in range(table.n_rows):
+        for i in range(recording.n_rows):
             scored = result.status[i] == "scored"
             top = format_top_features(top_features(result.feature_errors[i], manifest.features)) if scored else ""
             writer.writerow(
                 [
                     i + 1,
-                    format_ts(table.timestamps[i]) if table.has_time else "",
+                    format_ts(recording.timestamps[i]) if recording.has_time else "",
                     device,
                     result.status[i],
                     f"{result.score[i]:.6g}" if scored else "",
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     raised = sum(1 for _, e in result.alert_events() if e.state == "raised")
     rejected = sum(1 for s in result.status if s.startswith("rejected"))
     print(
-        f"replayed {table.n_rows} rows with {backend.artifact}: {raised} alerts raised, "
+        f"replayed {recording.n_rows} rows with {backend.artifact}: {raised} alerts raised, "
         f"{result.counters['scored']} scored, {result.counters['missing_values']} with missing values, "
         f"{result.counters['stuck']} with a stuck sensor, {rejected} rejected",
         file=sys.stderr,

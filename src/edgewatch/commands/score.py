@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgewatch.bundle import load_bundle
     from edgewatch.core.timestamps import format_ts
-    from edgewatch.data.read import read_table
+    from edgewatch.data.read import read_recording
     from edgewatch.data.windows import make_windows
     from edgewatch.explain import format_top_features, top_features
     from edgewatch.runtime import open_backend
@@ -42,13 +42,15 @@ def run(args: argparse.Namespace) -> int:
     runtime = args.runtime or ("litert" if "litert" in manifest.default_artifact else "onnx")
     backend = open_backend(bundle, runtime, artifact=args.artifact, threads=args.threads)
     threshold = manifest.threshold_for(backend.artifact).value
-    table = read_table(args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True)
-    scaled = manifest.scaler.transform(table.values)
+    recording = read_recording(
+        args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True
+    )
+    scaled = manifest.scaler.transform(recording.values)
     window = manifest.window
-    n = table.n_rows
+    n = recording.n_rows
     scores = np.full(n, np.nan)
     errors = np.zeros((n, manifest.n_features))
-    missing = np.isnan(table.values)
+    missing = np.isnan(recording.values)
     # a row is scored when its window (itself, for window 1) has no missing value
     complete = np.convolve(missing.any(axis=1).astype(int), np.ones(window, dtype=int))[:n] == 0
     ends = np.flatnonzero(complete[window - 1 :]) + window - 1
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.writer(handle)
         writer.writerow(["row", "timestamp", "status", "score", "threshold", "is_anomaly", "top_features"])
         for i in range(n):
-            ts = format_ts(table.timestamps[i]) if table.has_time else ""
+            ts = format_ts(recording.timestamps[i]) if recording.has_time else ""
             if np.isnan(scores[i]):
                 absent = [manifest.features[j] for j in np.flatnonzero(missing[i])]
                 status = (

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_file(args: argparse.Namespace, common: dict[str, Any]) -> int:
-    from edgewatch.sim.recording import DEFAULT_START, simulate
+    from edgewatch.sim.simulator import DEFAULT_START, simulate
     from edgewatch.sim.writers import check_separator, events_path, output_format, write_recording
 
     if output_format(args.out) == "csv":  # bad output options fail before the work
@@ -142,7 +142,7 @@ def _run_file(args: argparse.Namespace, common: dict[str, Any]) -> int:
 def _print_events(rec: Any, indent: str = "") -> None:
     from edgewatch.core.timestamps import iso_utc
 
-    labelled = int(rec.anomaly.sum())
+    labelled = int(rec.labels.sum()) if rec.labels is not None else 0
     print(
         f"{indent}{len(rec.events)} faults on {labelled} rows ({labelled / max(rec.n_rows, 1):.1%}); "
         f"{len(rec.stops)} planned stops (normal)"

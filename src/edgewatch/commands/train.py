@@ -149,12 +149,12 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def run(args: argparse.Namespace) -> int:
     from edgewatch.bundle.describe import run_state_line
+    from edgewatch.data.read import read_recordings
     from edgewatch.train.builder import build_bundle
-    from edgewatch.train.data import load_recordings
 
     options = options_from_args(args)
     features = [f.strip() for f in args.features.split(",")] if args.features else None
-    recording = load_recordings(
+    recording = read_recordings(
         args.data, features=features, time_col=args.time_col, label_col=args.label_col, sep=args.sep, head=args.head
     )
     report = build_bundle(recording, options, args.out, say=lambda m: print(m, file=sys.stderr))

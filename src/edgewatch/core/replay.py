@@ -8,6 +8,7 @@ outcome; ``edgewatch evaluate`` compares it with labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,8 +24,10 @@ from edgewatch.core import (
     ThresholdConfig,
 )
 from edgewatch.core.events import Event
-from edgewatch.data.read import Table
 from edgewatch.runtime.base import Backend
+
+if TYPE_CHECKING:
+    from edgewatch.data.recording import Recording
 
 
 @dataclass
@@ -58,7 +61,7 @@ class ReplayResult:
 
 
 def replay_table(
-    table: Table,
+    recording: Recording,
     backend: Backend,
     manifest,  # type: ignore[no-untyped-def]
     *,
@@ -67,7 +70,7 @@ def replay_table(
     alert_config: AlertConfig | None = None,
     check_config: CheckConfig | None = None,
 ) -> ReplayResult:
-    """Feed every row of ``table`` (in the bundle's feature order) to a fresh :class:`Pipeline`."""
+    """Feed every row of ``recording`` (in the bundle's feature order) to a fresh :class:`Pipeline`."""
     pipeline = Pipeline(
         manifest,
         backend,
@@ -76,10 +79,10 @@ def replay_table(
         check_config=check_config,
     )
     sustained_threshold = pipeline.sustained_threshold
-    n = table.n_rows
+    n = recording.n_rows
     result = ReplayResult(
         device=device,
-        timestamps=table.timestamps,
+        timestamps=recording.timestamps,
         status=["window"] * n,
         score=np.full(n, np.nan),
         threshold=np.full(n, np.nan),
@@ -93,7 +96,8 @@ def replay_table(
     faults: dict[str, bool] = {}  # sensor-fault kind+sensors -> active
     for i in range(n):
         before_stuck, before_missing = counters["stuck"], counters["missing_values"]
-        events = pipeline.process_reading(device, Reading(ts=float(table.timestamps[i]), values=table.values[i]))
+        reading = Reading(ts=float(recording.timestamps[i]), values=recording.values[i])
+        events = pipeline.process_reading(device, reading)
         for event in events:
             result.events.append((i, event))
             if isinstance(event, ScoredReading):

@@ -178,12 +178,12 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
 def _train(train_csv: Path, bundle_dir: Path, out: TextIO):  # type: ignore[no-untyped-def]
     import shutil
 
+    from edgewatch.data.read import read_recordings
     from edgewatch.train.builder import TrainOptions, build_bundle
-    from edgewatch.train.data import load_recordings
     from edgewatch.train.fit import FitSettings
 
     shutil.rmtree(bundle_dir, ignore_errors=True)
-    recording = load_recordings([train_csv])
+    recording = read_recordings([train_csv])
     return build_bundle(recording, TrainOptions(fit=FitSettings(progress=out.isatty())), bundle_dir)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from edgewatch.core import AlertConfig, CheckConfig, ThresholdConfig
 from edgewatch.core.replay import ReplayResult, replay_table
-from edgewatch.data.read import Table
+from edgewatch.data.recording import Recording
 from edgewatch.errors import DataError
 from edgewatch.evaluate.metrics import EvaluationResult, evaluate_arrays, pool
 
@@ -43,7 +43,7 @@ __all__ = [
     "PolicyConfigs",
     "evaluate_bundle",
     "evaluate_per_file_train",
-    "evaluate_table",
+    "evaluate_recording",
     "format_table",
     "read_labelled",
     "render_run_report",
@@ -76,9 +76,8 @@ class FileOutcome:
     """One evaluated file: the rows scored, what the pipeline did, and the metrics."""
 
     path: str
-    table: Table  # the rows that were evaluated (after any training head)
+    recording: Recording  # the rows that were evaluated (after any training head)
     replay: ReplayResult
-    fault_types: list[str] | None
     result: EvaluationResult
     first_row: int = 0  # 0-based index in the file of the first evaluated row
     model_id: str = ""
@@ -96,7 +95,7 @@ class FileOutcome:
         out: dict[str, Any] = {
             "path": self.path,
             "first_row": self.first_row,
-            "rows": self.table.n_rows,
+            "rows": self.recording.n_rows,
             "model_id": self.model_id,
             "artifact": self.artifact,
             "status_counts": _status_counts(self.replay),
@@ -156,15 +155,16 @@ def read_labelled(
     label_col: str | None = None,
     time_col: str | None = None,
     sep: str | None = None,
-) -> tuple[Table, list[str] | None]:
-    """Read a labelled recording in the bundle's feature order; return it and the per-row fault names.
+) -> Recording:
+    """Read a labelled recording in the bundle's feature order (with the per-row fault types when the file
+    has a ``fault`` column).
 
     Empty cells are allowed (the pipeline reports them as missing values, as on the device). Refuses a
     file without a label column, or without one of the bundle's features, naming the file.
     """
-    from edgewatch.data.read import read_table
+    from edgewatch.data.read import read_recording
 
-    table = read_table(
+    return read_recording(
         path,
         features=features,
         time_col=time_col,
@@ -173,30 +173,14 @@ def read_labelled(
         allow_missing=True,
         require_label=True,
     )
-    if table.labels is None:  # pragma: no cover - require_label refuses this already
-        raise DataError("no label column found; name it with --label-col", path=str(path))
-    faults = table.extra.get("fault")
-    return table, (list(faults) if faults is not None else None)
-
-
-def _tail(table: Table, start: int) -> Table:
-    """Rows ``start..end`` of ``table``."""
-    return replace(
-        table,
-        values=table.values[start:],
-        timestamps=table.timestamps[start:],
-        labels=None if table.labels is None else table.labels[start:],
-        extra={k: v[start:] for k, v in table.extra.items()},
-    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # evaluating
 
 
-def evaluate_table(
-    table: Table,
-    fault_types: list[str] | None,
+def evaluate_recording(
+    recording: Recording,
     backend: Any,
     manifest: Any,
     *,
@@ -204,29 +188,30 @@ def evaluate_table(
     tolerance_s: float = 0.0,
     source: str = "",
 ) -> tuple[ReplayResult, EvaluationResult]:
-    """Replay one labelled table through the agent's pipeline and compute its metrics."""
-    if table.labels is None:
-        raise DataError("no label column found; name it with --label-col", path=table.path)
+    """Replay one labelled recording through the agent's pipeline and compute its metrics."""
+    labels = recording.labels
+    if labels is None:
+        raise DataError("no label column found; name it with --label-col", path=recording.path)
     replay = replay_table(
-        table,
+        recording,
         backend,
         manifest,
-        device=Path(table.path).stem or "replay",
+        device=Path(recording.path).stem or "replay",
         threshold_config=configs.thresholds,
         alert_config=configs.alerts,
         check_config=configs.checks,
     )
     types = None
-    if fault_types is not None:
-        types = [(t or "") if lab else "" for t, lab in zip(fault_types, table.labels, strict=True)]
+    if recording.faults is not None:
+        types = [t if lab else "" for t, lab in zip(recording.faults.tolist(), labels.tolist(), strict=True)]
     result = evaluate_arrays(
-        table.labels,
+        labels,
         replay.flagged,
         replay.score,
-        table.timestamps,
+        recording.timestamps,
         types,
         tolerance_s=tolerance_s,
-        source=source or Path(table.path).name,
+        source=source or Path(recording.path).name,
         channels=(replay.alert_active, replay.sensor_fault_active),
     )
     return replay, result
@@ -262,21 +247,20 @@ def evaluate_bundle(
     backend = open_backend(bundle, runtime, artifact=artifact)
     files = []
     for path in paths:
-        table, faults = read_labelled(path, manifest.features, label_col=label_col, time_col=time_col, sep=sep)
+        recording = read_labelled(path, manifest.features, label_col=label_col, time_col=time_col, sep=sep)
         if skip_rows:
-            if table.n_rows <= skip_rows:
-                raise DataError(f"has {table.n_rows} rows, nothing left after skipping {skip_rows}", path=str(path))
-            table = _tail(table, skip_rows)
-            faults = faults[skip_rows:] if faults is not None else None
-        replay, result = evaluate_table(
-            table, faults, backend, manifest, configs=configs, tolerance_s=tolerance_s, source=str(Path(path).name)
+            if recording.n_rows <= skip_rows:
+                message = f"has {recording.n_rows} rows, nothing left after skipping {skip_rows}"
+                raise DataError(message, path=str(path))
+            recording = recording.slice(skip_rows)
+        replay, result = evaluate_recording(
+            recording, backend, manifest, configs=configs, tolerance_s=tolerance_s, source=str(Path(path).name)
         )
         files.append(
             FileOutcome(
                 path=str(path),
-                table=table,
+                recording=recording,
                 replay=replay,
-                fault_types=faults,
                 result=result,
                 first_row=skip_rows,
                 model_id=manifest.model_id,
@@ -322,9 +306,9 @@ def evaluate_per_file_train(
     ``allow_low_fidelity`` is forced on so that one file's INT8 gate failure is reported, not fatal.
     """
     from edgewatch.bundle import load_bundle
+    from edgewatch.data.read import read_recordings
     from edgewatch.runtime import open_backend
     from edgewatch.train.builder import TrainOptions, build_bundle
-    from edgewatch.train.data import load_recordings
 
     if not paths:
         raise DataError("no labelled files given")
@@ -338,20 +322,20 @@ def evaluate_per_file_train(
     with tempfile.TemporaryDirectory(prefix="edgewatch-eval-") as tmp:
         for i, path in enumerate(paths):
             # label column required up front, so a file without one is refused before training on it
-            table, faults = read_labelled(
+            labelled = read_labelled(
                 path,
                 features or _file_features(path, label_col, time_col, sep),
                 label_col=label_col,
                 time_col=time_col,
                 sep=sep,
             )
-            if table.n_rows <= head:
+            if labelled.n_rows <= head:
                 raise DataError(
-                    f"has {table.n_rows} rows, nothing left to score after the first {head} training rows",
+                    f"has {labelled.n_rows} rows, nothing left to score after the first {head} training rows",
                     path=str(path),
                 )
-            recording = load_recordings(
-                [path], features=table.features, time_col=time_col, label_col=label_col, sep=sep, head=head
+            recording = read_recordings(
+                [path], features=labelled.features, time_col=time_col, label_col=label_col, sep=sep, head=head
             )
             out_dir = Path(keep_bundles) / f"{i:03d}-{Path(path).stem}" if keep_bundles else Path(tmp) / f"b{i}"
             say(f"{Path(path).name}: training {options.model} on its first {head} rows")
@@ -361,11 +345,9 @@ def evaluate_per_file_train(
             rt = runtime or _default_runtime(manifest)
             used_runtime = rt
             backend = open_backend(bundle, rt)
-            rest = _tail(table, head)
-            rest_faults = faults[head:] if faults is not None else None
-            replay, result = evaluate_table(
+            rest = labelled.slice(head)
+            replay, result = evaluate_recording(
                 rest,
-                rest_faults,
                 backend,
                 manifest,
                 configs=configs,
@@ -375,9 +357,8 @@ def evaluate_per_file_train(
             files.append(
                 FileOutcome(
                     path=str(path),
-                    table=rest,
+                    recording=rest,
                     replay=replay,
-                    fault_types=rest_faults,
                     result=result,
                     first_row=head,
                     model_id=manifest.model_id,
@@ -411,9 +392,9 @@ def evaluate_per_file_train(
 
 
 def _file_features(path: str | Path, label_col: str | None, time_col: str | None, sep: str | None) -> tuple[str, ...]:
-    from edgewatch.data.read import read_table
+    from edgewatch.data.read import read_recording
 
-    return read_table(path, time_col=time_col, label_col=label_col, sep=sep, head=200, require_label=True).features
+    return read_recording(path, time_col=time_col, label_col=label_col, sep=sep, head=200, require_label=True).features
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -487,12 +468,12 @@ def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
     series = [
         ReportSeries(
             name=f.name if not f.first_row else f"{f.name} (rows {f.first_row + 1}..)",
-            timestamps=f.table.timestamps,
+            timestamps=f.recording.timestamps,
             scores=f.replay.score,
             thresholds=f.replay.threshold,
             alert_active=f.replay.flagged,
-            labels=f.table.labels,
-            fault_types=f.fault_types,
+            labels=f.recording.labels,
+            fault_types=None if f.recording.faults is None else f.recording.faults.tolist(),
             feature_errors=np.where(
                 np.asarray([s == "scored" for s in f.replay.status])[:, None], f.replay.feature_errors, np.nan
             ),

@@ -10,14 +10,15 @@ live). Typical use::
     write_csv(rec, "pump.csv")                                   # + pump.csv.events.json
 
 Modules: :mod:`~edgewatch.sim.pump` (physics and sensors), :mod:`~edgewatch.sim.faults` (fault
-library), :mod:`~edgewatch.sim.schedule` (fault placement), :mod:`~edgewatch.sim.recording`
-(:func:`simulate`, :class:`Recording`), :mod:`~edgewatch.sim.writers` (CSV, Parquet, events sidecar),
-:mod:`~edgewatch.sim.live` (MQTT publishing).
+library), :mod:`~edgewatch.sim.schedule` (fault placement), :mod:`~edgewatch.sim.simulator`
+(:func:`simulate`, which returns a :class:`edgewatch.data.recording.Recording`), :mod:`~edgewatch.sim.writers`
+(CSV, Parquet, events sidecar), :mod:`~edgewatch.sim.live` (MQTT publishing).
 """
 
-from edgewatch.sim.faults import FAULT_TYPES, FaultEvent, parse_faults
+from edgewatch.data.recording import FaultEvent, Recording
+from edgewatch.sim.faults import FAULT_TYPES, parse_faults
 from edgewatch.sim.pump import SENSORS, feature_names
-from edgewatch.sim.recording import Recording, simulate, simulate_normal
+from edgewatch.sim.simulator import simulate, simulate_normal
 from edgewatch.sim.writers import events_path, read_events, write_csv, write_events, write_parquet, write_recording
 
 __all__ = [

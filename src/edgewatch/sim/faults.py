@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from edgewatch.core.timestamps import iso_utc
 from edgewatch.errors import ConfigError
 from edgewatch.sim.pump import NOMINAL_FLOW, SENSOR_BY_NAME, SPEED_MAX, SPEED_MIN, PumpTrace, quantise
 
@@ -68,50 +66,6 @@ SPIKE_SIZE = (12.0, 0.5)  # spike: each spike 1.0–1.6 × this, 1 row long
 # A frozen value is only recognisable after a run of identical readings (the edge pipeline's default
 # stuck check needs 30), so a stuck sensor keeps at least this many rows when faults are shrunk.
 STUCK_MIN_ROWS = 60
-
-
-@dataclass(frozen=True)
-class FaultEvent:
-    """One injected fault: ``type`` over rows ``[start_row, end_row)``.
-
-    ``start_ts`` is the timestamp of ``start_row``; ``end_ts`` the timestamp of ``end_row`` (the first row
-    after the fault), so ``[start_ts, end_ts)`` is the faulty time span. ``sensors`` are the reported
-    sensors the fault changes.
-    """
-
-    type: str
-    start_row: int
-    end_row: int
-    start_ts: float
-    end_ts: float
-    sensors: tuple[str, ...]
-
-    @property
-    def n_rows(self) -> int:
-        return self.end_row - self.start_row
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "start_row": self.start_row,
-            "end_row": self.end_row,
-            "start_ts": self.start_ts,
-            "end_ts": self.end_ts,
-            "start": iso_utc(self.start_ts),
-            "end": iso_utc(self.end_ts),
-            "sensors": list(self.sensors),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FaultEvent:
-        return cls(
-            type=str(data["type"]),
-            start_row=int(data["start_row"]),
-            end_row=int(data["end_row"]),
-            start_ts=float(data["start_ts"]),
-            end_ts=float(data["end_ts"]),
-            sensors=tuple(str(s) for s in data["sensors"]),
-        )
 
 
 @dataclass

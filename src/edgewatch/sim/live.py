@@ -25,8 +25,9 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from edgewatch.data.recording import Recording
 from edgewatch.errors import ConfigError, MissingExtraError
-from edgewatch.sim.recording import Recording, simulate
+from edgewatch.sim.simulator import simulate
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def publish_recordings(
         elif now > due + period:
             stats.late_ticks += 1
         for device, (timestamps, rows) in columns.items():
-            body = payload(timestamps[k], recordings[device].feature_names, rows[k])
+            body = payload(timestamps[k], recordings[device].features, rows[k])
             result = publisher.publish(topics[device], body, qos)
             if getattr(result, "rc", 0):
                 stats.failed += 1

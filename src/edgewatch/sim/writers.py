@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from edgewatch.core.timestamps import iso_utc_array
+from edgewatch.data.recording import FaultEvent, Recording
 from edgewatch.errors import ConfigError, DataError, MissingExtraError
-from edgewatch.sim.faults import FaultEvent
-from edgewatch.sim.recording import Recording
 
 EVENTS_SUFFIX = ".events.json"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -43,12 +42,12 @@ def write_events(recording: Recording, path: str | Path) -> Path:
     return target
 
 
-def read_events(path: str | Path) -> list[FaultEvent]:
+def read_events(path: str | Path) -> tuple[FaultEvent, ...]:
     """Read the events of a data file (or of a sidecar path given directly)."""
     target = events_path(path)
     try:
         doc = json.loads(target.read_text(encoding="utf-8"))
-        return [FaultEvent.from_json(item) for item in doc]
+        return tuple(FaultEvent.from_json(item) for item in doc)
     except FileNotFoundError:
         raise DataError("events sidecar not found", path=str(target)) from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -67,12 +66,13 @@ def write_csv(recording: Recording, path: str | Path, sep: str = ",", *, events:
     path = Path(path)
     cells = recording.values.astype(object)
     cells[np.isnan(recording.values)] = ""
-    header = ["timestamp", *recording.feature_names, "anomaly", "fault"]
+    header = ["timestamp", *recording.features, "anomaly", "fault"]
+    labels, faults = _ground_truth(recording)
     rows = zip(
         iso_utc_array(recording.timestamps).tolist(),
         cells.tolist(),
-        recording.anomaly.tolist(),
-        recording.fault.tolist(),
+        labels.tolist(),
+        faults.tolist(),
         strict=True,
     )
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -97,15 +97,24 @@ def write_parquet(recording: Recording, path: str | Path, *, events: bool = True
     path = Path(path)
     millis = np.rint(recording.timestamps * 1000.0).astype(np.int64)
     columns = {"timestamp": pa.array(millis, type=pa.timestamp("ms", tz="UTC"))}
-    for j, name in enumerate(recording.feature_names):
+    for j, name in enumerate(recording.features):
         column = recording.values[:, j]
         columns[name] = pa.array(column, type=pa.float64(), mask=np.isnan(column))
-    columns["anomaly"] = pa.array(recording.anomaly, type=pa.int8())
-    columns["fault"] = pa.array(recording.fault.tolist(), type=pa.string())
+    labels, faults = _ground_truth(recording)
+    columns["anomaly"] = pa.array(labels, type=pa.int8())
+    columns["fault"] = pa.array(faults.tolist(), type=pa.string())
     pq.write_table(pa.table(columns), path)
     if events:
         write_events(recording, path)
     return path
+
+
+def _ground_truth(recording: Recording) -> tuple[np.ndarray, np.ndarray]:
+    """The ``anomaly`` and ``fault`` columns: all normal where the recording has no labels or fault types."""
+    n = recording.n_rows
+    labels = recording.labels if recording.labels is not None else np.zeros(n, dtype=np.int8)
+    faults = recording.faults if recording.faults is not None else np.full(n, "")
+    return labels, faults
 
 
 def output_format(path: str | Path) -> str:

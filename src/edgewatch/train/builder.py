@@ -32,6 +32,7 @@ from edgewatch import __version__
 from edgewatch.bundle import SCHEMA_VERSION, Bundle, FeatureStats, Scaler, write_bundle
 from edgewatch.core.sustained import DEFAULT_FAST_TAU_S, DEFAULT_TAU_S, sustained_levels
 from edgewatch.core.timestamps import iso_utc
+from edgewatch.data.recording import Recording
 from edgewatch.data.windows import make_windows, window_ends
 from edgewatch.errors import DataError
 from edgewatch.export import fidelity
@@ -39,7 +40,7 @@ from edgewatch.runtime import probe
 from edgewatch.runtime.base import ScoreBatch
 from edgewatch.runtime.scoring import SCORE_KINDS, Scoring, feature_weights
 from edgewatch.train.calibrate import ThresholdRule
-from edgewatch.train.data import Recording, check_trainable
+from edgewatch.train.data import check_trainable, drop_labelled
 from edgewatch.train.fit import FitSettings
 from edgewatch.train.representative import representative_rows
 from edgewatch.train.run_state import detect_run_indicator
@@ -94,7 +95,7 @@ class BuildReport:
 def _split(recording: Recording, fraction: float) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Per source file: ([start, cut) for training, [cut, end) for validation), in time order."""
     train, validation = [], []
-    for _, start, end in recording.sources:
+    for start, end in recording.segments:
         n = end - start
         cut = start + max(1, round(n * (1.0 - fraction)))
         train.append((start, cut))
@@ -109,14 +110,6 @@ def _created_at() -> str:
 
 def _rows_of(segments: list[tuple[int, int]]) -> np.ndarray:
     return np.concatenate([np.arange(s, e) for s, e in segments]) if segments else np.empty(0, dtype=np.int64)
-
-
-def drop_labelled(recording: Recording) -> tuple[Recording, int]:
-    """Remove rows labelled anomalous; return the cleaned recording and how many rows were removed."""
-    if recording.labels is None:
-        return recording, 0
-    keep = recording.labels == 0
-    return recording.take(keep), int((~keep).sum())
 
 
 def build_bundle(
@@ -243,7 +236,7 @@ def build_bundle(
             "calibration_rows": len(representative),
             "calibration_range_rows": bool(options.calibration_range and options.representative_override is None),
             "seed": options.seed,
-            "sources": [Path(p).name for p, _, _ in recording.sources],
+            "sources": [Path(s.path).name for s in recording.sources],
         },
     }
     fidelity.enforce(failures, allow_low_fidelity=options.allow_low_fidelity)

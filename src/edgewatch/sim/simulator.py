@@ -1,16 +1,16 @@
-"""A labelled recording of one simulated pump, and :func:`simulate`, which makes one."""
+"""Simulating one pump: :func:`simulate` makes a labelled :class:`~edgewatch.data.recording.Recording`."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from edgewatch.core.timestamps import epoch_from_number, parse_time
+from edgewatch.data.recording import FaultEvent, Recording
 from edgewatch.errors import ConfigError
-from edgewatch.sim.faults import FAULTS, FaultEvent, Injection, parse_faults
+from edgewatch.sim.faults import FAULTS, Injection, parse_faults
 from edgewatch.sim.pump import DEFAULT_STOPS_PER_DAY, feature_names, measure, simulate_pump
 from edgewatch.sim.schedule import fault_sequence, place_events
 
@@ -20,90 +20,6 @@ DEFAULT_LEAD_SHARE = 0.4  # the first 40 % of the rows are fault-free by default
 GAP_S = 300.0  # at least 5 min of normal rows between faults (and around planned stops)
 STREAM_FAULTS = 6
 FAULT_DTYPE = np.dtype(f"<U{max(len(name) for name in FAULTS)}")
-
-
-@dataclass(eq=False)
-class Recording:
-    """Rows of readings with ground truth.
-
-    ``timestamps`` float64 epoch seconds (n,); ``values`` float64 (n, F) in ``feature_names`` order, NaN
-    where a sensor dropped out; ``anomaly`` int8 (n,), 1 inside a fault; ``fault`` str (n,), the fault type
-    or ``""``; ``events`` the injected faults in time order. ``stops`` are the planned stops as row ranges
-    ``[start, end)``: normal operation (labelled 0), listed for plotting and analysis.
-    """
-
-    timestamps: np.ndarray
-    values: np.ndarray
-    feature_names: tuple[str, ...]
-    anomaly: np.ndarray
-    fault: np.ndarray
-    events: list[FaultEvent]
-    rate_hz: float = 1.0
-    stops: list[tuple[int, int]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return int(self.timestamps.shape[0])
-
-    @property
-    def n_rows(self) -> int:
-        return len(self)
-
-    @property
-    def n_features(self) -> int:
-        return len(self.feature_names)
-
-    def column(self, name: str) -> np.ndarray:
-        """The readings of one sensor (a view)."""
-        try:
-            return self.values[:, self.feature_names.index(name)]
-        except ValueError:
-            raise KeyError(f"no feature {name!r}; features: {', '.join(self.feature_names)}") from None
-
-    def slice(self, start: int, stop: int | None = None) -> Recording:
-        """Rows ``[start, stop)`` as a new recording; events and stops are clipped and re-indexed."""
-        start, stop, _ = slice(start, stop).indices(len(self))
-        stop = max(stop, start)
-
-        def clip(a: int, b: int) -> tuple[int, int] | None:
-            a, b = max(a, start), min(b, stop)
-            return (a - start, b - start) if b > a else None
-
-        events = []
-        for ev in self.events:
-            rows = clip(ev.start_row, ev.end_row)
-            if rows is not None:
-                events.append(
-                    FaultEvent(
-                        type=ev.type,
-                        start_row=rows[0],
-                        end_row=rows[1],
-                        start_ts=max(ev.start_ts, float(self.timestamps[start])),
-                        end_ts=min(ev.end_ts, self._ts_at(stop)),
-                        sensors=ev.sensors,
-                    )
-                )
-        return Recording(
-            timestamps=self.timestamps[start:stop].copy(),
-            values=self.values[start:stop].copy(),
-            feature_names=self.feature_names,
-            anomaly=self.anomaly[start:stop].copy(),
-            fault=self.fault[start:stop].copy(),
-            events=events,
-            rate_hz=self.rate_hz,
-            stops=[r for a, b in self.stops if (r := clip(a, b)) is not None],
-        )
-
-    def normal_head(self, margin_rows: int = 0) -> Recording:
-        """The fault-free rows before the first fault (minus ``margin_rows``): training data."""
-        first = self.events[0].start_row if self.events else len(self)
-        return self.slice(0, max(first - margin_rows, 0))
-
-    def _ts_at(self, row: int) -> float:
-        if row < len(self):
-            return float(self.timestamps[row])
-        if len(self) == 0:
-            return 0.0
-        return float(self.timestamps[-1]) + 1.0 / self.rate_hz
 
 
 def _rows(n_rows: int | None, duration_s: float | None, rate_hz: float) -> int:
@@ -230,14 +146,14 @@ def simulate(
         end_ts = start_epoch + inj.end / rate_hz
         events.append(FaultEvent(kind.name, inj.start, inj.end, float(timestamps[inj.start]), end_ts, inj.sensors))
     return Recording(
-        timestamps=timestamps,
+        features=names,
         values=values,
-        feature_names=names,
-        anomaly=anomaly,
-        fault=fault,
-        events=events,
+        timestamps=timestamps,
+        labels=anomaly,
+        faults=fault,
+        events=tuple(events),
+        stops=tuple(trace.stops),
         rate_hz=rate_hz,
-        stops=list(trace.stops),
     )
 
 
