@@ -12,7 +12,7 @@ Trains nothing: takes the bundle and the CSV slice the emulated run scored, runs
 and for every artifact that the anomaly decisions ``score > threshold`` are identical — except, for
 ``litert-int8``, on rows whose native score lies within ``NEAR_THRESHOLD`` (5%) of the threshold, where a
 ±1-step output difference can legitimately carry a score across it (each such row is listed); for each replayed
-artifact that ``edgewatch.core.replay.replay_table`` gives the same alert / sensor-fault event sequence
+artifact that ``edgewatch.core.replay.replay`` gives the same alert / sensor-fault event sequence
 (row, state, alert id, severity), the same per-row status and alert state.
 
     python scripts/arm64_compare.py --bundle B --csv SLICE.csv --emulated arm64.json [--out x86.json]

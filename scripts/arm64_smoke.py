@@ -8,7 +8,7 @@ onnxruntime and paho-mqtt; fails if TensorFlow, Keras, scikit-learn or pandas go
 
 Writes JSON: platform and versions, per artifact the reconstructions (float32) and scores (float64) of
 every complete row, the flags ``score > threshold``, and per replayed artifact the alert/sensor-fault
-event sequence of ``edgewatch.core.replay.replay_table`` plus its per-row scores.
+event sequence of ``edgewatch.core.replay.replay`` plus its per-row scores.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def compute(
 
     from edgewatch.bundle import load_bundle
     from edgewatch.core import AlertEvent, SensorFault
-    from edgewatch.core.replay import replay_table
+    from edgewatch.core.replay import replay
     from edgewatch.data.read import read_recording
     from edgewatch.runtime import open_backend
 
@@ -155,7 +155,7 @@ def compute(
             continue
         t0 = time.perf_counter()
         backend = open_backend(bundle, runtime_of(name), artifact=name)
-        rep = replay_table(table, backend, manifest)
+        rep = replay(table, backend, manifest)
         events = [_event_json(i, e) for i, e in rep.events if isinstance(e, (AlertEvent, SensorFault))]
         results["replay"][name] = {
             "events": events,

@@ -92,15 +92,13 @@ def make_pipeline():  # type: ignore[no-untyped-def]
 
     from edgewatch.bundle.manifest import Manifest
     from edgewatch.core.alerts import AlertConfig
-    from edgewatch.core.pipeline import Pipeline
+    from edgewatch.core.pipeline import Pipeline, PipelineConfig
     from edgewatch.core.thresholds import ThresholdConfig
 
     def make(**kwargs):  # type: ignore[no-untyped-def]
-        kwargs.setdefault("threshold_config", ThresholdConfig(mode="fixed"))
-        kwargs.setdefault(
-            "alert_config", AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf"))
-        )
-        return Pipeline(Manifest.from_json(manifest_data()), FakeBackend(), **kwargs)
+        alerts = AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf"))
+        config = PipelineConfig(ThresholdConfig(mode="fixed"), alerts)
+        return Pipeline(Manifest.from_json(manifest_data()), FakeBackend(), config, **kwargs)
 
     return make
 

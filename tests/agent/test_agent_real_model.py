@@ -117,9 +117,7 @@ def _replay(config_path: Path, device: str, payloads: list[bytes]) -> list[dict]
     pipeline = Pipeline(
         bundle.manifest,
         open_backend(bundle, config.runtime.backend, threads=config.runtime.threads),
-        threshold_config=config.thresholds,
-        alert_config=config.alerts,
-        check_config=config.checks,
+        config.pipeline,
         max_payload_bytes=config.mqtt.max_payload_bytes,
     )
     events = pipeline.process([(device, p, T0 + i) for i, p in enumerate(payloads)])

@@ -19,6 +19,7 @@ from edgewatch.core import (
     CheckConfig,
     InputRejected,
     Pipeline,
+    PipelineConfig,
     Reading,
     ScoredReading,
     SensorFault,
@@ -86,11 +87,15 @@ def make_stream(n: int, seed: int = 0, devices: tuple[str, ...] = ("pump-1", "pu
     return batch
 
 
-def new_pipeline(manifest, scorer, **kwargs) -> Pipeline:
-    """A pipeline with the mechanisms under test pinned: adaptive threshold, 3 of 5, no instant raise."""
-    kwargs.setdefault("threshold_config", ThresholdConfig(mode="adaptive", warmup=20))
-    kwargs.setdefault("alert_config", AlertConfig(k=3, n=5, instant_ratio=math.inf))
-    return Pipeline(manifest, scorer, **kwargs)
+def new_pipeline(manifest, scorer, *, thresholds=None, alerts=None, checks=None, **kwargs) -> Pipeline:
+    """A pipeline with the mechanisms under test pinned: adaptive threshold, 3 of 5, no instant raise;
+    ``thresholds``, ``alerts`` and ``checks`` replace them."""
+    config = PipelineConfig(
+        thresholds or ThresholdConfig(mode="adaptive", warmup=20),
+        alerts or AlertConfig(k=3, n=5, instant_ratio=math.inf),
+        checks or CheckConfig(),
+    )
+    return Pipeline(manifest, scorer, config, **kwargs)
 
 
 # ---------------------------------------------------------------- basics
@@ -144,14 +149,14 @@ def test_window_spans_batches_and_devices(make_manifest, scorer_factory) -> None
 def test_batching_gives_the_same_events_as_one_by_one(make_manifest, scorer_factory, window) -> None:
     stream = make_stream(1600, seed=window)
     checks = CheckConfig(min_stuck_run=5)
-    whole = new_pipeline(make_manifest(window=window), scorer_factory(), check_config=checks)
+    whole = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks)
     expected = as_json(whole.process(stream))
 
-    single = new_pipeline(make_manifest(window=window), scorer_factory(), check_config=checks)
+    single = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks)
     assert as_json([e for item in stream for e in single.process([item])]) == expected
 
     rng = np.random.default_rng(7)
-    chunked = new_pipeline(make_manifest(window=window), scorer_factory(), check_config=checks)
+    chunked = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks)
     got, i = [], 0
     while i < len(stream):
         size = int(rng.integers(0, 40))
@@ -286,7 +291,7 @@ def test_missing_values_restart_the_window(make_manifest, fake_scorer) -> None:
 
 
 def test_stuck_sensor_is_a_fault_not_an_anomaly(make_manifest, fake_scorer) -> None:
-    pipe = new_pipeline(make_manifest(), fake_scorer, check_config=CheckConfig(min_stuck_run=30))
+    pipe = new_pipeline(make_manifest(), fake_scorer, checks=CheckConfig(min_stuck_run=30))
     rng = np.random.default_rng(1)
     batch = []
     for i in range(50):
@@ -307,7 +312,7 @@ def test_stuck_sensor_is_a_fault_not_an_anomaly(make_manifest, fake_scorer) -> N
 
 def test_naturally_constant_sensors_do_not_false_alarm(make_manifest, fake_scorer) -> None:
     manifest = make_manifest(stats={"temp": {"longest_constant_run": 50}, "vibration": {"std": 0.0}})
-    pipe = new_pipeline(manifest, fake_scorer, check_config=CheckConfig(min_stuck_run=30))
+    pipe = new_pipeline(manifest, fake_scorer, checks=CheckConfig(min_stuck_run=30))
     rng = np.random.default_rng(2)
     batch = [("d", payload([0.5, float(rng.normal()), 0.0], T0 + i), 0.0) for i in range(99)]
     events = pipe.process(batch)
@@ -336,7 +341,7 @@ def test_alert_lifecycle(make_manifest, fake_scorer) -> None:
 
 
 def test_threshold_does_not_learn_during_alert(make_manifest, fake_scorer) -> None:
-    pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(mode="adaptive", warmup=0))
+    pipe = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="adaptive", warmup=0))
     pipe.process([("d", payload([0.1, 0.1, 0.1], T0 + i), 0.0) for i in range(3)])
     learned = pipe.devices["d"].threshold.to_state()["n_learned"]
     # alert raised at the 3rd high reading, then readings between the hysteresis and the threshold
@@ -348,7 +353,7 @@ def test_threshold_does_not_learn_during_alert(make_manifest, fake_scorer) -> No
 
 def test_adaptive_threshold_follows_a_device(make_manifest, fake_scorer) -> None:
     # validation median 0.8 (manifest); this device runs at about twice that level
-    pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(mode="adaptive", warmup=100))
+    pipe = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="adaptive", warmup=100))
     rng = np.random.default_rng(5)
     batch = [("d", payload([float(v) for v in rng.normal(0, 1.25, 3)], T0 + i), 0.0) for i in range(3000)]
     events = pipe.process(batch)
@@ -360,7 +365,7 @@ def test_adaptive_threshold_follows_a_device(make_manifest, fake_scorer) -> None
 def test_no_alert_while_the_run_indicator_says_stopped(make_manifest, fake_scorer) -> None:
     """alerts.suppress_feature: 'pressure' < 1 means stopped; raising waits until 5 s after the restart."""
     config = AlertConfig(k=3, n=5, suppress_feature="pressure", suppress_below=1.0, suppress_settle_s=5.0)
-    pipe = new_pipeline(make_manifest(), fake_scorer, alert_config=config)
+    pipe = new_pipeline(make_manifest(), fake_scorer, alerts=config)
     # vibration far off all along; pressure 0 (stopped) for 10 readings, then 2 (running)
     seq = [[0.1, 0.0 if i < 10 else 2.0, 6.0] for i in range(20)]
     events = pipe.process([("d", payload(v, T0 + i), 0.0) for i, v in enumerate(seq)])
@@ -371,7 +376,7 @@ def test_no_alert_while_the_run_indicator_says_stopped(make_manifest, fake_score
 
 def test_a_missing_run_indicator_keeps_the_run_state(make_manifest, fake_scorer) -> None:
     config = AlertConfig(k=1, n=1, suppress_feature="pressure", suppress_below=1.0, suppress_settle_s=0.0)
-    pipe = new_pipeline(make_manifest(), fake_scorer, alert_config=config)
+    pipe = new_pipeline(make_manifest(), fake_scorer, alerts=config)
     pipe.process([("d", payload([0.1, 0.0, 0.1], T0), 0.0)])  # stopped
     pipe.process([("d", payload([0.1, None, 0.1], T0 + 1), 0.0)])  # run indicator missing: still stopped
     events = pipe.process([("d", payload([0.1, 0.5, 6.0], T0 + 2), 0.0)])
@@ -381,7 +386,7 @@ def test_a_missing_run_indicator_keeps_the_run_state(make_manifest, fake_scorer)
 
 def test_an_unknown_run_indicator_is_refused(make_manifest, fake_scorer) -> None:
     with pytest.raises(ConfigError) as info:
-        new_pipeline(make_manifest(), fake_scorer, alert_config=AlertConfig(suppress_feature="speed_rpm"))
+        new_pipeline(make_manifest(), fake_scorer, alerts=AlertConfig(suppress_feature="speed_rpm"))
     assert info.value.field == "alerts.suppress_feature" and "'speed_rpm' is not a feature" in str(info.value)
 
 
@@ -400,28 +405,28 @@ def _raised_ts(pipe: Pipeline) -> list[float]:
 
 def test_the_bundles_run_indicator_suppresses_without_configuration(make_manifest_dict, fake_scorer) -> None:
     manifest = _with_run_state(make_manifest_dict)
-    pipe = new_pipeline(manifest, fake_scorer, alert_config=AlertConfig(k=3, n=5, suppress_settle_s=5.0))
-    assert pipe.alert_config.suppress_feature == "pressure" and pipe.alert_config.suppress_below == 1.0
+    pipe = new_pipeline(manifest, fake_scorer, alerts=AlertConfig(k=3, n=5, suppress_settle_s=5.0))
+    assert pipe.config.alerts.suppress_feature == "pressure" and pipe.config.alerts.suppress_below == 1.0
     assert _raised_ts(pipe) == [T0 + 15]  # restart at T0 + 10, settled at T0 + 15
 
 
 def test_the_bundles_run_indicator_can_be_turned_off(make_manifest_dict, fake_scorer) -> None:
     config = AlertConfig(k=3, n=5, suppress_settle_s=5.0, suppress_from_bundle=False)
-    pipe = new_pipeline(_with_run_state(make_manifest_dict), fake_scorer, alert_config=config)
-    assert pipe.alert_config.suppress_feature == ""
+    pipe = new_pipeline(_with_run_state(make_manifest_dict), fake_scorer, alerts=config)
+    assert pipe.config.alerts.suppress_feature == ""
     assert _raised_ts(pipe) == [T0 + 2]  # the third reading far off
 
 
 def test_a_configured_run_indicator_wins_over_the_bundles(make_manifest_dict, fake_scorer) -> None:
     # the bundle says "pressure", the device config says "temp" (never below 0.05 here): no suppression
     config = AlertConfig(k=3, n=5, suppress_feature="temp", suppress_below=0.05, suppress_settle_s=5.0)
-    pipe = new_pipeline(_with_run_state(make_manifest_dict), fake_scorer, alert_config=config)
-    assert pipe.alert_config.suppress_feature == "temp"
+    pipe = new_pipeline(_with_run_state(make_manifest_dict), fake_scorer, alerts=config)
+    assert pipe.config.alerts.suppress_feature == "temp"
     assert _raised_ts(pipe) == [T0 + 2]
 
 
 def test_fixed_threshold_mode(make_manifest, fake_scorer) -> None:
-    pipe = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(mode="fixed"))
+    pipe = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="fixed"))
     rng = np.random.default_rng(5)
     events = pipe.process(
         [("d", payload([float(v) for v in rng.normal(0, 1.25, 3)], T0 + i), 0.0) for i in range(500)]
@@ -437,12 +442,12 @@ def test_snapshot_restore_round_trip(make_manifest, scorer_factory) -> None:
         for d in ("a", "b")
     ]
     first, second = stream[:90], stream[90:]
-    a = new_pipeline(make_manifest(), scorer_factory(), check_config=CheckConfig(stuck_detection=False))
+    a = new_pipeline(make_manifest(), scorer_factory(), checks=CheckConfig(stuck_detection=False))
     a.process(first)
     assert a.devices["a"].alert.active
     snapshot = json.loads(json.dumps(a.state_snapshot(), allow_nan=False))
 
-    b = new_pipeline(make_manifest(), scorer_factory(), check_config=CheckConfig(stuck_detection=False))
+    b = new_pipeline(make_manifest(), scorer_factory(), checks=CheckConfig(stuck_detection=False))
     b.restore(snapshot)
     assert b.state_snapshot() == a.state_snapshot()
     assert as_json(b.process(second)) == as_json(a.process(second))
@@ -475,7 +480,7 @@ def test_restore_rejects_other_models_and_bad_snapshots(make_manifest, fake_scor
 def test_restore_with_a_changed_threshold_mode_starts_fresh(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer)
     pipe.process([("d", payload([0, 0, 0], T0), 0.0)])
-    fixed = new_pipeline(make_manifest(), fake_scorer, threshold_config=ThresholdConfig(mode="fixed"))
+    fixed = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="fixed"))
     fixed.restore(pipe.state_snapshot())
     assert fixed.devices["d"].threshold.to_state()["kind"] == "fixed"
 

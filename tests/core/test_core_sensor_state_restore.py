@@ -38,7 +38,7 @@ def varying(n: int, frozen: float | None = None) -> list[list[Any]]:
 
 def stuck_pipeline(make_manifest, scorer) -> tuple[Pipeline, int]:
     """A pipeline whose device ``d`` has pressure stuck (reported active); returns it and the next ts offset."""
-    pipe = new_pipeline(make_manifest(), scorer, check_config=CHECKS)
+    pipe = new_pipeline(make_manifest(), scorer, checks=CHECKS)
     events = feed(pipe, varying(3) + varying(6, frozen=1.25), 0)
     assert faults(events) == [("stuck", "active", ("pressure",), T0 + 7)]  # the 5th identical value
     assert pipe.devices["d"].stuck.n_stuck == 1
@@ -47,7 +47,7 @@ def stuck_pipeline(make_manifest, scorer) -> tuple[Pipeline, int]:
 
 def missing_pipeline(make_manifest, scorer) -> tuple[Pipeline, int]:
     """A pipeline whose device ``d`` reports temp as missing (reported active)."""
-    pipe = new_pipeline(make_manifest(), scorer, check_config=CHECKS)
+    pipe = new_pipeline(make_manifest(), scorer, checks=CHECKS)
     events = feed(pipe, [*varying(2), [None, 0.2, 0.3], [None, 0.1, 0.4]], 0)
     assert faults(events) == [("missing", "active", ("temp",), T0 + 2)]
     assert pipe.devices["d"].missing == ("temp",)
@@ -64,7 +64,7 @@ def test_stuck_sensor_recovers_after_a_restart(make_manifest, scorer_factory) ->
         "n_stuck": 1,
     }
 
-    after = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    after = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     after.restore(snap)
     assert after.state_snapshot() == snap
     assert after.devices["d"].stuck.n_stuck == 1
@@ -84,7 +84,7 @@ def test_a_restart_gives_the_same_events_as_no_restart(make_manifest, scorer_fac
         before, t = build(make_manifest, scorer_factory())
         snap = through_json(before)
         rest = [[0.4, 1.25, None], *varying(3, frozen=1.25), [None, 1.25, 0.1], *varying(4)]
-        after = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+        after = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
         after.restore(copy.deepcopy(snap))
         expected = as_json(feed(before, rest, t))
         assert as_json(feed(after, rest, t)) == expected
@@ -94,12 +94,12 @@ def test_a_restart_gives_the_same_events_as_no_restart(make_manifest, scorer_fac
 
 def test_nan_last_values_round_trip_as_null(make_manifest, scorer_factory) -> None:
     # "m" has only sent readings with a missing value: no last value yet for any feature
-    pipe = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    pipe = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     feed(pipe, [[None, 0.2, 0.3]], 0, device="m")
     snap = through_json(pipe)
     assert snap["devices"]["m"]["stuck"] == {"last": [None, None, None], "runs": [0, 0, 0], "n_stuck": 0}
 
-    fresh = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    fresh = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     fresh.restore(snap)
     stuck = fresh.devices["m"].stuck
     assert all(math.isnan(v) for v in stuck.last) and stuck.runs == [0, 0, 0]
@@ -111,11 +111,11 @@ def test_nan_last_values_round_trip_as_null(make_manifest, scorer_factory) -> No
 
 def test_unwatched_features_are_saved_as_null(make_manifest, scorer_factory) -> None:
     manifest = make_manifest(stats={"vibration": {"std": 0.0}})  # constant in training: never watched
-    pipe = new_pipeline(manifest, scorer_factory(), check_config=CHECKS)
+    pipe = new_pipeline(manifest, scorer_factory(), checks=CHECKS)
     feed(pipe, varying(3), 0)
     snap = through_json(pipe)
     assert snap["devices"]["d"]["stuck"]["last"][2] is None and snap["devices"]["d"]["stuck"]["runs"][2] == 0
-    fresh = new_pipeline(manifest, scorer_factory(), check_config=CHECKS)
+    fresh = new_pipeline(manifest, scorer_factory(), checks=CHECKS)
     fresh.restore(snap)
     assert fresh.state_snapshot() == snap
 
@@ -124,7 +124,7 @@ def test_restoring_with_stuck_detection_off_does_not_pin_the_device(make_manifes
     """``n_stuck`` is recounted with the current check configuration, not trusted from the file."""
     before, t = stuck_pipeline(make_manifest, scorer_factory())
     snap = through_json(before)
-    off = new_pipeline(make_manifest(), scorer_factory(), check_config=CheckConfig(stuck_detection=False))
+    off = new_pipeline(make_manifest(), scorer_factory(), checks=CheckConfig(stuck_detection=False))
     off.restore(snap)
     assert off.devices["d"].stuck.n_stuck == 0
     assert off.devices["d"].stuck.runs == [0, 0, 0]  # unwatched features keep no counters
@@ -136,7 +136,7 @@ def test_a_saved_n_stuck_that_disagrees_with_the_runs_is_recounted(make_manifest
     before, t = stuck_pipeline(make_manifest, scorer_factory())
     snap = through_json(before)
     snap["devices"]["d"]["stuck"]["n_stuck"] = 0  # runs say pressure is stuck
-    after = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    after = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     after.restore(snap)
     assert after.devices["d"].stuck.n_stuck == 1
     events = feed(after, varying(1), t)
@@ -151,7 +151,7 @@ def test_missing_sensor_recovers_after_a_restart(make_manifest, scorer_factory) 
     snap = through_json(before)
     assert snap["devices"]["d"]["missing"] == ["temp"]
 
-    after = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    after = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     after.restore(snap)
     assert after.devices["d"].missing == ("temp",)
     assert after.state_snapshot() == snap
@@ -165,12 +165,12 @@ def test_missing_sensor_recovers_after_a_restart(make_manifest, scorer_factory) 
 
 
 def test_missing_sensors_restore_in_feature_order(make_manifest, scorer_factory) -> None:
-    pipe = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    pipe = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     feed(pipe, [[None, 0.2, None]], 0)
     snap = through_json(pipe)
     assert snap["devices"]["d"]["missing"] == ["temp", "vibration"]
     snap["devices"]["d"]["missing"].reverse()
-    fresh = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    fresh = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     fresh.restore(snap)
     assert fresh.devices["d"].missing == ("temp", "vibration")
     assert feed(fresh, [[None, 0.1, None]], 1) == []  # the same set: no event
@@ -186,7 +186,7 @@ def test_a_snapshot_without_sensor_state_still_restores(make_manifest, scorer_fa
         for entry in old["devices"].values():
             del entry["stuck"], entry["missing"]  # as written by the previous version
 
-        after = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+        after = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
         after.restore(old)
         dev = after.devices["d"]
         assert dev.missing == () and dev.stuck.runs == [0, 0, 0] and dev.stuck.n_stuck == 0
@@ -240,7 +240,7 @@ def test_malformed_sensor_state_is_refused_before_anything_changes(
     snap["devices"] = {"a": snap["devices"]["a"], "d": snap["devices"]["d"]}  # a valid device first
     mutate(snap["devices"]["d"])
 
-    target = new_pipeline(make_manifest(), scorer_factory(), check_config=CHECKS)
+    target = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
     feed(target, [[None, 0.1, 0.2]], 0, device="d")  # current state that must survive the refusal
     kept = target.state_snapshot()
     with pytest.raises(ConfigError) as info:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgewatch.bundle.manifest import Manifest
-from edgewatch.core import AlertEvent, CheckConfig, Pipeline, ScoredReading
+from edgewatch.core import AlertEvent, CheckConfig, Pipeline, PipelineConfig, ScoredReading
 from edgewatch.core.sustained import SustainedLevel, sustained_levels
 from edgewatch.errors import BundleError
 
@@ -129,7 +129,7 @@ def shifted_stream(n: int, shift_from: int, shift: float = 1.5) -> list[list[flo
 
 
 def run(manifest: Manifest, rows: list[list[float]]) -> list:
-    pipe = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
+    pipe = Pipeline(manifest, SquaredScorer(), PipelineConfig(checks=CheckConfig(stuck_detection=False)))
     from edgewatch.core import Reading
 
     events: list = []
@@ -163,8 +163,8 @@ def test_a_small_lasting_shift_raises_an_alert_only_with_the_channel(make_manife
 def test_the_channel_state_survives_a_restart(make_manifest) -> None:
     manifest = make_manifest(sustained=(10.0, 1.0))
     rows = shifted_stream(200, 100)
-    whole = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
-    first = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
+    whole = Pipeline(manifest, SquaredScorer(), PipelineConfig(checks=CheckConfig(stuck_detection=False)))
+    first = Pipeline(manifest, SquaredScorer(), PipelineConfig(checks=CheckConfig(stuck_detection=False)))
     from edgewatch.core import Reading
 
     for i, values in enumerate(rows[:95]):
@@ -172,7 +172,7 @@ def test_the_channel_state_survives_a_restart(make_manifest) -> None:
         first.process_reading("pump", Reading(ts=T0 + i, values=values))
     snapshot = json.loads(json.dumps(first.state_snapshot(), allow_nan=False))
     assert snapshot["devices"]["pump"]["sustained"]["tau_s"] == 10.0
-    second = Pipeline(manifest, SquaredScorer(), check_config=CheckConfig(stuck_detection=False))
+    second = Pipeline(manifest, SquaredScorer(), PipelineConfig(checks=CheckConfig(stuck_detection=False)))
     second.restore(snapshot)
     for i, values in enumerate(rows[95:], start=95):
         reading = Reading(ts=T0 + i, values=values)
@@ -217,7 +217,7 @@ def test_the_device_config_can_ignore_the_channel(make_manifest) -> None:
     from edgewatch.errors import ConfigError
 
     manifest = make_manifest(sustained=(10.0, 1.0))
-    pipe = Pipeline(manifest, SquaredScorer(), threshold_config=ThresholdConfig(sustained=False))
+    pipe = Pipeline(manifest, SquaredScorer(), PipelineConfig(thresholds=ThresholdConfig(sustained=False)))
     assert pipe.sustained_threshold is None
     events = []
     from edgewatch.core import Reading
@@ -264,8 +264,7 @@ def test_readings_while_stopped_or_settling_restart_the_averages(make_manifest) 
         pipe = Pipeline(
             make_manifest(sustained=(10.0, 1.0, 3.0)),
             SquaredScorer(),
-            check_config=CheckConfig(stuck_detection=False),
-            alert_config=config,
+            PipelineConfig(checks=CheckConfig(stuck_detection=False), alerts=config),
         )
         events: list = []
         for i, values in enumerate(rows):

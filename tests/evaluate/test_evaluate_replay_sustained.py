@@ -1,4 +1,4 @@
-"""``replay_table`` records the sustained-deviation level, scaled to the per-reading threshold."""
+"""``replay`` records the sustained-deviation level, scaled to the per-reading threshold."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import ScoredReading
-from edgewatch.core.replay import ReplayResult, replay_table
+from edgewatch.core.replay import ReplayResult, replay
 from edgewatch.data.recording import Recording
 from edgewatch.runtime.base import ScoreBatch
 
@@ -69,7 +69,7 @@ def _shifted(n: int = 60) -> Recording:
 
 
 def _replay(sustained: tuple[float, float] | None) -> ReplayResult:
-    return replay_table(_shifted(), SquaredScorer(), _manifest(sustained))
+    return replay(_shifted(), SquaredScorer(), _manifest(sustained))
 
 
 def test_replay_records_the_scaled_sustained_level() -> None:

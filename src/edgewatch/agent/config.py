@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from edgewatch.agent.configschema import Secret, build, check
 from edgewatch.core.alerts import AlertConfig
 from edgewatch.core.checks import CheckConfig
+from edgewatch.core.pipeline import PipelineConfig
 from edgewatch.core.thresholds import ThresholdConfig
 from edgewatch.errors import ConfigError
 from edgewatch.transports.topics import validate_filter, validate_topic
@@ -136,6 +137,11 @@ class AgentConfig:
     _base_dir: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
+    def pipeline(self) -> PipelineConfig:
+        """The ``[thresholds]``, ``[alerts]`` and ``[checks]`` sections: how readings are judged."""
+        return PipelineConfig(self.thresholds, self.alerts, self.checks)
+
+    @property
     def device_level(self) -> int:
         """Index of the topic level that names the device (resolved; never None after validation)."""
         assert self.mqtt.device_level is not None
@@ -186,6 +192,15 @@ def load_config(
     return config_from_dict(
         raw, overrides=overrides, env=env, base_dir=source.resolve().parent, check_paths=check_paths
     )
+
+
+def load_pipeline_config(path: str | os.PathLike[str] | None) -> PipelineConfig:
+    """The pipeline config of an agent configuration file (the shipped defaults without one), for
+    ``edgewatch replay`` and ``evaluate``: the file may leave out ``[bundle]`` (the bundle comes from the
+    command line), and every section is still validated."""
+    if not path:
+        return PipelineConfig()
+    return load_config(path, overrides={"bundle.path": "(from the command line)"}, check_paths=False).pipeline
 
 
 def config_from_dict(

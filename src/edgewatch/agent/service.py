@@ -88,14 +88,7 @@ def run_agent(
         manifest.n_features,
         manifest.window,
     )
-    pipeline = Pipeline(
-        manifest,
-        backend,
-        threshold_config=config.thresholds,
-        alert_config=config.alerts,
-        check_config=config.checks,
-        max_payload_bytes=config.mqtt.max_payload_bytes,
-    )
+    pipeline = Pipeline(manifest, backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes)
     store = StateStore(config.state_dir)
     saved = store.load()
     if saved is not None:

@@ -103,9 +103,8 @@ def resolve_inputs(args: argparse.Namespace) -> tuple[str | None, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewatch.commands.replay import pipeline_configs
+    from edgewatch.agent.config import load_pipeline_config
     from edgewatch.evaluate.run import (
-        PolicyConfigs,
         evaluate_bundle,
         evaluate_per_file_train,
         format_table,
@@ -118,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
     for path in files:
         if not Path(path).is_file():
             raise DataError("file not found", path=path)
-    thresholds, alerts, checks = pipeline_configs(args.config)
-    configs = PolicyConfigs(thresholds, alerts, checks)
+    config = load_pipeline_config(args.config)
     common = dict(label_col=args.label_col, time_col=args.time_col, sep=args.sep, runtime=args.runtime)
     if bundle is None:
         from edgewatch.train.builder import TrainOptions
@@ -144,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             files,
             args.per_file_train,
             options=options,
-            configs=configs,
+            config=config,
             tolerance_s=args.tolerance,
             say=lambda m: print(m, file=sys.stderr),
             **common,
@@ -154,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             bundle,
             files,
             artifact=args.artifact,
-            configs=configs,
+            config=config,
             tolerance_s=args.tolerance,
             skip_rows=args.skip_rows,
             **common,

@@ -22,47 +22,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sep")
 
 
-def pipeline_configs(config_path: str | None):  # type: ignore[no-untyped-def]
-    """(threshold, alert, check) configs from an agent config file, or the defaults.
-
-    Only the ``thresholds``, ``alerts`` and ``checks`` sections matter here; the file may leave out
-    ``[bundle]`` (the bundle comes from the command line), and every section is still validated.
-    """
-    if not config_path:
-        return None, None, None
-    from edgewatch.agent.config import load_config
-
-    config = load_config(config_path, overrides={"bundle.path": "(from the command line)"}, check_paths=False)
-    return config.thresholds, config.alerts, config.checks
-
-
 def run(args: argparse.Namespace) -> int:
+    from edgewatch.agent.config import load_pipeline_config
     from edgewatch.bundle import load_bundle
     from edgewatch.core import AlertEvent, SensorFault
-    from edgewatch.core.replay import replay_table
+    from edgewatch.core.events import format_shares, top_feature_shares
+    from edgewatch.core.replay import replay
     from edgewatch.core.timestamps import format_ts
     from edgewatch.data.read import read_recording
-    from edgewatch.explain import format_top_features, top_features
     from edgewatch.runtime import open_backend
 
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest
     runtime = args.runtime or ("litert" if "litert" in manifest.default_artifact else "onnx")
     backend = open_backend(bundle, runtime, artifact=args.artifact)
-    thresholds, alerts, checks = pipeline_configs(args.config)
     recording = read_recording(
         args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True
     )
     device = args.device or Path(args.data).stem
-    result = replay_table(
-        recording,
-        backend,
-        manifest,
-        device=device,
-        threshold_config=thresholds,
-        alert_config=alerts,
-        check_config=checks,
-    )
+    result = replay(recording, backend, manifest, device=device, config=load_pipeline_config(args.config))
     by_row: dict[int, list[str]] = {}
     for i, event in result.events:
         if isinstance(event, AlertEvent):
@@ -89,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         )
         for i in range(recording.n_rows):
             scored = result.status[i] == "scored"
-            top = format_top_features(top_features(result.feature_errors[i], manifest.features)) if scored else ""
+            top = format_shares(top_feature_shares(manifest.features, result.feature_errors[i])) if scored else ""
             writer.writerow(
                 [
                     i + 1,

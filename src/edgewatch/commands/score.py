@@ -31,10 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgewatch.bundle import load_bundle
+    from edgewatch.core.events import format_shares, top_feature_shares
     from edgewatch.core.timestamps import format_ts
     from edgewatch.data.read import read_recording
     from edgewatch.data.windows import make_windows
-    from edgewatch.explain import format_top_features, top_features
     from edgewatch.runtime import open_backend
 
     bundle = load_bundle(args.bundle)
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 writer.writerow([i + 1, ts, status, "", f"{threshold:.6g}", "", ""])
                 continue
-            top = format_top_features(top_features(errors[i], manifest.features, args.top))
+            top = format_shares(top_feature_shares(manifest.features, errors[i], args.top))
             writer.writerow(
                 [i + 1, ts, "scored", f"{scores[i]:.6g}", f"{threshold:.6g}", int(scores[i] > threshold), top]
             )

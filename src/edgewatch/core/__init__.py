@@ -16,7 +16,7 @@ from edgewatch.core.events import (
     SensorFault,
 )
 from edgewatch.core.payload import PayloadParser, Reading, parse_reading
-from edgewatch.core.pipeline import COUNTER_KEYS, Pipeline, Scorer
+from edgewatch.core.pipeline import COUNTER_KEYS, Pipeline, PipelineConfig, Scorer
 from edgewatch.core.thresholds import (
     AdaptiveThreshold,
     FixedThreshold,
@@ -40,6 +40,7 @@ __all__ = [
     "InputRejected",
     "PayloadParser",
     "Pipeline",
+    "PipelineConfig",
     "RangeCheck",
     "Reading",
     "ScoredReading",

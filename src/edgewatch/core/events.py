@@ -7,6 +7,8 @@ parsed, its arrival time). Scores: **higher = more anomalous**; ``above`` means 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -145,15 +147,19 @@ Event = ScoredReading | AlertEvent | InputRejected | SensorFault
 
 
 def top_feature_shares(
-    features: tuple[str, ...], feature_errors: np.ndarray, top: int = 3
+    features: Sequence[str], feature_errors: np.ndarray, top: int = 3
 ) -> tuple[FeatureShare, ...]:
-    """The ``top`` features by share of the error, largest first (ties in manifest order).
-
-    Empty if the total error is zero.
-    """
+    """The ``top`` features by share of the error (``error_j / sum(errors)``), largest first (ties in manifest
+    order): the sensors an alert names, and ``score``/``replay`` list. Empty if the total is not a positive
+    finite number."""
     errors = np.asarray(feature_errors, dtype=np.float64)
     total = float(errors.sum())
-    if not total > 0:
+    if not (total > 0 and math.isfinite(total)):
         return ()
     order = np.argsort(-errors, kind="stable")[:top]
     return tuple(FeatureShare(features[j], float(errors[j]) / total) for j in order.tolist())
+
+
+def format_shares(shares: Sequence[FeatureShare]) -> str:
+    """``"a:0.62|b:0.20"``: compact and CSV-safe (no commas; feature names may contain spaces)."""
+    return "|".join(f"{share.feature}:{share.share:.2f}" for share in shares)

@@ -41,8 +41,9 @@ readings are lost (their timestamps stay accepted).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -86,6 +87,25 @@ COUNTER_KEYS = (
 )
 
 
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What a device may tune about judging readings: the agent configuration's ``[thresholds]``,
+    ``[alerts]`` and ``[checks]`` sections (the defaults are the shipped ones). ``edgewatch replay`` and
+    ``evaluate`` read the same sections from ``--config``."""
+
+    thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    checks: CheckConfig = field(default_factory=CheckConfig)
+
+    def to_json(self) -> dict[str, Any]:
+        """The sections as JSON (an infinite number, meaning "never" or "off", is ``null``)."""
+        return {name: _finite_or_none(asdict(getattr(self, name))) for name in ("thresholds", "alerts", "checks")}
+
+
+def _finite_or_none(section: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and math.isinf(v) else v for k, v in section.items()}
+
+
 class Scorer(Protocol):
     """Anything that scores scaled float32 inputs ``(n, window, F)``; see ``edgewatch.runtime.base``."""
 
@@ -107,35 +127,33 @@ class Pipeline:
         self,
         manifest: Manifest,
         scorer: Scorer,
+        config: PipelineConfig | None = None,
         *,
-        threshold_config: ThresholdConfig | None = None,
-        alert_config: AlertConfig | None = None,
-        check_config: CheckConfig | None = None,
         max_payload_bytes: int = DEFAULT_MAX_BYTES,
         model_version: str | None = None,
     ) -> None:
         self.manifest = manifest
         self.scorer = scorer
-        self.threshold_config = threshold_config or ThresholdConfig()
+        config = config or PipelineConfig()
         # each model of a bundle has its own threshold, calibrated on its own held-out scores
         self.calibrated = manifest.threshold_for(str(getattr(scorer, "artifact", "")))
         # the sustained-deviation channel runs when the bundle calibrated it for this artifact and the device
         # config does not ignore it; sustained_threshold is its threshold (None: no channel)
         tau = manifest.sustained_tau_s
-        on = tau is not None and self.calibrated.sustained is not None and self.threshold_config.sustained
+        on = tau is not None and self.calibrated.sustained is not None and config.thresholds.sustained
         self.sustained_threshold: float | None = self.calibrated.sustained if on else None
         self._sustained_taus = (tau, manifest.sustained_fast_tau_s) if on and tau is not None else None
-        self.alert_config = _with_run_indicator(alert_config or AlertConfig(), manifest)
-        self.check_config = check_config or CheckConfig()
+        # the config in force: the alert policy suppresses by the bundle's run indicator unless told otherwise
+        self.config = replace(config, alerts=_with_run_indicator(config.alerts, manifest))
         self.features: tuple[str, ...] = tuple(manifest.features)
         self.window = int(manifest.window)
         self.model_id = manifest.model_id
         self.model_version = model_version if model_version is not None else manifest.created_at
         self.parser = PayloadParser(self.features, max_bytes=max_payload_bytes)
-        self._range = RangeCheck(manifest.feature_stats, self.check_config.range_factor)
-        self._stuck = StuckDetector(manifest.feature_stats, self.check_config)
+        self._range = RangeCheck(manifest.feature_stats, config.checks.range_factor)
+        self._stuck = StuckDetector(manifest.feature_stats, config.checks)
         self._scaler = manifest.scaler
-        self._run_indicator = self._resolve_run_indicator(self.alert_config.suppress_feature)
+        self._run_indicator = self._resolve_run_indicator(self.config.alerts.suppress_feature)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
 
@@ -325,14 +343,12 @@ class Pipeline:
         return self.features.index(name)
 
     def _new_threshold(self) -> DeviceThreshold:
-        return make_threshold(
-            self.calibrated.value, self.calibrated.params, self.threshold_config
-        )
+        return make_threshold(self.calibrated.value, self.calibrated.params, self.config.thresholds)
 
     def _new_device(self, name: str) -> DeviceState:
         sustained = SustainedLevel(*self._sustained_taus) if self._sustained_taus is not None else None
         dev = DeviceState(
-            name, self._new_threshold(), AlertPolicy(name, self.alert_config), self._stuck.new_state(), sustained
+            name, self._new_threshold(), AlertPolicy(name, self.config.alerts), self._stuck.new_state(), sustained
         )
         self.devices[name] = dev
         return dev
@@ -378,8 +394,8 @@ class Pipeline:
             restore_devices(
                 state,
                 model_id=self.model_id,
-                threshold_config=self.threshold_config,
-                alert_config=self.alert_config,
+                threshold_config=self.config.thresholds,
+                alert_config=self.config.alerts,
                 new_threshold=self._new_threshold,
                 stuck_detector=self._stuck,
                 features=self.features,

@@ -8,26 +8,26 @@ outcome; ``edgewatch evaluate`` compares it with labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edgewatch.core import (
-    AlertConfig,
-    AlertEvent,
-    CheckConfig,
-    InputRejected,
-    Pipeline,
-    Reading,
-    ScoredReading,
-    SensorFault,
-    ThresholdConfig,
-)
-from edgewatch.core.events import Event
-from edgewatch.runtime.base import Backend
+from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault
+from edgewatch.core.payload import Reading
+from edgewatch.core.pipeline import Pipeline, PipelineConfig, Scorer
 
 if TYPE_CHECKING:
-    from edgewatch.data.recording import Recording
+    from edgewatch.bundle.manifest import Manifest
+
+
+class Rows(Protocol):
+    """Readings in time order (an :class:`edgewatch.data.rows.Recording`)."""
+
+    @property
+    def timestamps(self) -> np.ndarray: ...
+
+    @property
+    def values(self) -> np.ndarray: ...
 
 
 @dataclass
@@ -60,29 +60,21 @@ class ReplayResult:
         return [(i, e) for i, e in self.events if isinstance(e, AlertEvent)]
 
 
-def replay_table(
-    recording: Recording,
-    backend: Backend,
-    manifest,  # type: ignore[no-untyped-def]
+def replay(
+    rows: Rows,
+    scorer: Scorer,
+    manifest: Manifest,
     *,
     device: str = "replay",
-    threshold_config: ThresholdConfig | None = None,
-    alert_config: AlertConfig | None = None,
-    check_config: CheckConfig | None = None,
+    config: PipelineConfig | None = None,
 ) -> ReplayResult:
-    """Feed every row of ``recording`` (in the bundle's feature order) to a fresh :class:`Pipeline`."""
-    pipeline = Pipeline(
-        manifest,
-        backend,
-        threshold_config=threshold_config,
-        alert_config=alert_config,
-        check_config=check_config,
-    )
+    """Feed every row of ``rows`` (values in the bundle's feature order) to a fresh :class:`Pipeline`."""
+    pipeline = Pipeline(manifest, scorer, config)
     sustained_threshold = pipeline.sustained_threshold
-    n = recording.n_rows
+    n = len(rows.timestamps)
     result = ReplayResult(
         device=device,
-        timestamps=recording.timestamps,
+        timestamps=rows.timestamps,
         status=["window"] * n,
         score=np.full(n, np.nan),
         threshold=np.full(n, np.nan),
@@ -96,7 +88,7 @@ def replay_table(
     faults: dict[str, bool] = {}  # sensor-fault kind+sensors -> active
     for i in range(n):
         before_stuck, before_missing = counters["stuck"], counters["missing_values"]
-        reading = Reading(ts=float(recording.timestamps[i]), values=recording.values[i])
+        reading = Reading(ts=float(rows.timestamps[i]), values=rows.values[i])
         events = pipeline.process_reading(device, reading)
         for event in events:
             result.events.append((i, event))

@@ -3,7 +3,7 @@
 Two protocols:
 
 * **one bundle** (:func:`evaluate_bundle`): every labelled file is replayed from its first row through
-  :func:`edgewatch.core.replay.replay_table` — the code ``edgewatch replay`` and the agent run — with a fresh
+  :func:`edgewatch.core.replay.replay` — the code ``edgewatch replay`` and the agent run — with a fresh
   per-device state per file. Counts, events and false alarms are pooled over the files
   (:func:`edgewatch.evaluate.metrics.pool`).
 * **per-file training** (:func:`evaluate_per_file_train`, the SKAB protocol): for each file a model is
@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from edgewatch.core import AlertConfig, CheckConfig, ThresholdConfig
-from edgewatch.core.replay import ReplayResult, replay_table
+from edgewatch.core.pipeline import PipelineConfig
+from edgewatch.core.replay import ReplayResult, replay
 from edgewatch.data.recording import Recording
 from edgewatch.errors import DataError
 from edgewatch.evaluate.metrics import EvaluationResult, evaluate_arrays, pool
@@ -40,7 +40,6 @@ from edgewatch.evaluate.metrics import EvaluationResult, evaluate_arrays, pool
 __all__ = [
     "EvaluationRun",
     "FileOutcome",
-    "PolicyConfigs",
     "evaluate_bundle",
     "evaluate_per_file_train",
     "evaluate_recording",
@@ -48,27 +47,6 @@ __all__ = [
     "read_labelled",
     "render_run_report",
 ]
-
-
-@dataclass(frozen=True)
-class PolicyConfigs:
-    """The device-side configuration a replay runs with (``None`` = the shipped default)."""
-
-    thresholds: ThresholdConfig | None = None
-    alerts: AlertConfig | None = None
-    checks: CheckConfig | None = None
-
-    def effective(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return {
-            "thresholds": asdict(self.thresholds or ThresholdConfig()),
-            "alerts": asdict(self.alerts or AlertConfig()),
-            "checks": {
-                k: (None if isinstance(v, float) and math.isinf(v) else v)
-                for k, v in asdict(self.checks or CheckConfig()).items()
-            },
-        }
 
 
 @dataclass
@@ -120,7 +98,7 @@ class EvaluationRun:
     files: list[FileOutcome]
     pooled: EvaluationResult
     runtime: str
-    configs: PolicyConfigs
+    config: PipelineConfig
     model_card: dict[str, Any]  # the manifest of the (first) bundle
     feature_names: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
@@ -131,7 +109,7 @@ class EvaluationRun:
             "runtime": self.runtime,
             "model_id": self.model_card.get("model_id"),
             "options": self.options,
-            "configs": self.configs.effective(),
+            "configs": self.config.to_json(),
             "pooled": self.pooled.to_json(),
             "files": [f.to_json() for f in self.files],
         }
@@ -184,7 +162,7 @@ def evaluate_recording(
     backend: Any,
     manifest: Any,
     *,
-    configs: PolicyConfigs = PolicyConfigs(),
+    config: PipelineConfig | None = None,
     tolerance_s: float = 0.0,
     source: str = "",
 ) -> tuple[ReplayResult, EvaluationResult]:
@@ -192,29 +170,27 @@ def evaluate_recording(
     labels = recording.labels
     if labels is None:
         raise DataError("no label column found; name it with --label-col", path=recording.path)
-    replay = replay_table(
+    replayed = replay(
         recording,
         backend,
         manifest,
         device=Path(recording.path).stem or "replay",
-        threshold_config=configs.thresholds,
-        alert_config=configs.alerts,
-        check_config=configs.checks,
+        config=config,
     )
     types = None
     if recording.faults is not None:
         types = [t if lab else "" for t, lab in zip(recording.faults.tolist(), labels.tolist(), strict=True)]
     result = evaluate_arrays(
         labels,
-        replay.flagged,
-        replay.score,
+        replayed.flagged,
+        replayed.score,
         recording.timestamps,
         types,
         tolerance_s=tolerance_s,
         source=source or Path(recording.path).name,
-        channels=(replay.alert_active, replay.sensor_fault_active),
+        channels=(replayed.alert_active, replayed.sensor_fault_active),
     )
-    return replay, result
+    return replayed, result
 
 
 def _default_runtime(manifest: Any) -> str:
@@ -230,7 +206,7 @@ def evaluate_bundle(
     sep: str | None = None,
     runtime: str | None = None,
     artifact: str | None = None,
-    configs: PolicyConfigs = PolicyConfigs(),
+    config: PipelineConfig | None = None,
     tolerance_s: float = 0.0,
     skip_rows: int = 0,
 ) -> EvaluationRun:
@@ -253,14 +229,14 @@ def evaluate_bundle(
                 message = f"has {recording.n_rows} rows, nothing left after skipping {skip_rows}"
                 raise DataError(message, path=str(path))
             recording = recording.slice(skip_rows)
-        replay, result = evaluate_recording(
-            recording, backend, manifest, configs=configs, tolerance_s=tolerance_s, source=str(Path(path).name)
+        replayed, result = evaluate_recording(
+            recording, backend, manifest, config=config, tolerance_s=tolerance_s, source=str(Path(path).name)
         )
         files.append(
             FileOutcome(
                 path=str(path),
                 recording=recording,
-                replay=replay,
+                replay=replayed,
                 result=result,
                 first_row=skip_rows,
                 model_id=manifest.model_id,
@@ -272,7 +248,7 @@ def evaluate_bundle(
         files=files,
         pooled=pool([f.result for f in files]),
         runtime=runtime,
-        configs=configs,
+        config=config or PipelineConfig(),
         # the card shows the threshold calibrated for the model that ran
         model_card=replace(manifest, threshold=manifest.threshold_for(backend.artifact)).to_json(),
         feature_names=tuple(manifest.features),
@@ -295,7 +271,7 @@ def evaluate_per_file_train(
     sep: str | None = None,
     features: Sequence[str] | None = None,
     runtime: str | None = None,
-    configs: PolicyConfigs = PolicyConfigs(),
+    config: PipelineConfig | None = None,
     tolerance_s: float = 0.0,
     keep_bundles: str | Path | None = None,
     say: Callable[[str], None] = lambda _m: None,
@@ -346,11 +322,11 @@ def evaluate_per_file_train(
             used_runtime = rt
             backend = open_backend(bundle, rt)
             rest = labelled.slice(head)
-            replay, result = evaluate_recording(
+            replayed, result = evaluate_recording(
                 rest,
                 backend,
                 manifest,
-                configs=configs,
+                config=config,
                 tolerance_s=tolerance_s,
                 source=str(Path(path).name),
             )
@@ -358,7 +334,7 @@ def evaluate_per_file_train(
                 FileOutcome(
                     path=str(path),
                     recording=rest,
-                    replay=replay,
+                    replay=replayed,
                     result=result,
                     first_row=head,
                     model_id=manifest.model_id,
@@ -377,7 +353,7 @@ def evaluate_per_file_train(
         files=files,
         pooled=pool([f.result for f in files]),
         runtime=used_runtime,
-        configs=configs,
+        config=config or PipelineConfig(),
         model_card=card,
         feature_names=names,
         options={
@@ -486,7 +462,7 @@ def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
         "protocol": run.protocol,
         "runtime": run.runtime,
         **{k: v for k, v in run.options.items()},
-        "device_config": run.configs.effective(),
+        "device_config": run.config.to_json(),
     }
     if run.protocol == "per-file-train":
         card["per_file_fidelity_gate"] = {
