@@ -121,18 +121,16 @@ def compute(
         "artifacts": {},
         "replay": {},
     }
+    names = {a.name for a in manifest.artifacts}
     for name in artifacts:
-        if name not in manifest.artifacts:
+        if name not in names:
             log(f"  {name}: not in this bundle, skipped")
             continue
         t0 = time.perf_counter()
         backend = open_backend(bundle, runtime_of(name), artifact=name)
         batch = backend.score_batch(x)
-        if hasattr(backend, "reconstruct"):
-            recon = backend.reconstruct(x)
-        else:
-            recon = backend._run(x).reshape(x.shape)  # onnx backend: same call score_batch makes
-        threshold = manifest.threshold_for(name).value
+        recon = backend.model.run(np.ascontiguousarray(x, dtype=np.float32)).reshape(x.shape)
+        threshold = backend.artifact.threshold.value
         entry: dict[str, Any] = {
             "runtime": runtime_of(name),
             "threshold": threshold,
@@ -140,7 +138,7 @@ def compute(
             "reconstruction": np.asarray(recon, dtype=np.float32).reshape(len(x), -1).tolist(),
             "flags": (batch.scores > threshold).astype(int).tolist(),
         }
-        quant = getattr(backend, "_slots", None)
+        quant = getattr(backend.model, "_slots", None)
         if quant:
             slot = quant[0]
             entry["output_quantization"] = [slot.out_scale, slot.out_zero] if slot.quantized_output else None
@@ -151,7 +149,7 @@ def compute(
             f"({time.perf_counter() - t0:.1f}s)"
         )
     for name in replay_artifacts:
-        if name not in manifest.artifacts:
+        if name not in names:
             continue
         t0 = time.perf_counter()
         backend = open_backend(bundle, runtime_of(name), artifact=name)

@@ -4,9 +4,10 @@
 
     EdgewatchError
     ├── DataError          a training/scoring input file is unusable (names file, row, column)
-    ├── BundleError        a bundle is missing, corrupted, or of an unknown schema
+    ├── FieldError         a declared record (edgewatch.records) got a bad value (names the dotted field)
+    │   ├── BundleError    a bundle is missing, corrupted, or of another schema
+    │   └── ConfigError    an agent configuration or saved device state is invalid
     ├── FidelityError      the INT8 model would not make the same decisions as the float model
-    ├── ConfigError        an agent configuration is invalid (names the field)
     ├── PayloadError       one MQTT payload is unusable (names the reason and field)
     ├── RuntimeBackendError an inference runtime is missing or failed
     └── MissingExtraError  an optional dependency group is not installed
@@ -49,7 +50,17 @@ class DataError(EdgewatchError):
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
-class BundleError(EdgewatchError):
+class FieldError(EdgewatchError):
+    """A value at one field of a declared record is invalid. ``field`` is its dotted path (None: the record as a
+    whole); the message starts with it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class BundleError(FieldError):
     """A model bundle is missing, corrupted, truncated or of an unsupported schema version."""
 
 
@@ -59,12 +70,8 @@ class FidelityError(EdgewatchError):
     exit_code = 3
 
 
-class ConfigError(EdgewatchError):
-    """An agent configuration value is invalid. ``field`` is the dotted path of the offending key."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+class ConfigError(FieldError):
+    """An agent configuration value (or a saved device state) is invalid; ``field`` names the dotted key."""
 
 
 class PayloadError(EdgewatchError):

@@ -10,6 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the shared mqtt_broker helper
 
+from tests.fakes import SquaredScorer, make_manifest
+
 from mqtt_broker import MosquittoBroker, require_mosquitto
 
 
@@ -88,9 +90,7 @@ def listen(broker: MosquittoBroker) -> Iterator:  # type: ignore[type-arg]
 @pytest.fixture
 def make_pipeline():  # type: ignore[no-untyped-def]
     """``make_pipeline(**pipeline_kwargs) -> Pipeline`` with the fake manifest and backend."""
-    from agent_fakes import FakeBackend, manifest_data
 
-    from edgewatch.bundle.manifest import Manifest
     from edgewatch.core.alerts import AlertConfig
     from edgewatch.core.pipeline import Pipeline, PipelineConfig
     from edgewatch.core.thresholds import ThresholdConfig
@@ -98,7 +98,7 @@ def make_pipeline():  # type: ignore[no-untyped-def]
     def make(**kwargs):  # type: ignore[no-untyped-def]
         alerts = AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf"))
         config = PipelineConfig(ThresholdConfig(mode="fixed"), alerts)
-        return Pipeline(Manifest.from_json(manifest_data()), FakeBackend(), config, **kwargs)
+        return Pipeline(make_manifest(), SquaredScorer(), config, **kwargs)
 
     return make
 

@@ -10,9 +10,10 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: tests.fakes
 
-from agent_fakes import FakeBackend
+
+from tests.fakes import SquaredScorer
 
 from edgewatch.agent.config import load_config
 from edgewatch.agent.service import run_agent
@@ -22,7 +23,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = load_config(sys.argv[1])
     print("started", flush=True)
-    return run_agent(config, backend=FakeBackend())
+    return run_agent(config, backend=SquaredScorer())
 
 
 if __name__ == "__main__":

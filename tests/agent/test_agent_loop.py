@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from agent_fakes import reading
+from tests.fakes import reading
 
 from edgewatch.agent.health import ThermalGuard
 from edgewatch.agent.loop import AgentLoop, LoopSettings
@@ -212,7 +212,7 @@ def test_device_cap_ignores_new_devices_beyond_it(rig) -> None:  # type: ignore[
 def test_a_failing_batch_is_skipped_without_reopening_the_model(rig) -> None:  # type: ignore[no-untyped-def]
     """The reference deployment's worst bug: a restart path that reloaded the model every cycle. Here a batch
     whose scoring fails is logged and skipped; the same backend scores the next batches; nothing reopens it."""
-    from agent_fakes import FakeBackend
+    from tests.fakes import SquaredScorer as FakeBackend
 
     from edgewatch.errors import RuntimeBackendError
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.fakes import SquaredScorer
 
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import (
@@ -391,9 +392,7 @@ def test_an_unknown_run_indicator_is_refused(make_manifest, fake_scorer) -> None
 
 
 def _with_run_state(make_manifest_dict, feature: str = "pressure", below: float = 1.0) -> Manifest:
-    data = make_manifest_dict()
-    data["run_state"] = {"feature": feature, "below": below, "stops": 3}
-    return Manifest.from_json(data)
+    return Manifest.from_json(make_manifest_dict(run_indicator=(feature, below)))
 
 
 def _raised_ts(pipe: Pipeline) -> list[float]:
@@ -487,6 +486,8 @@ def test_restore_with_a_changed_threshold_mode_starts_fresh(make_manifest, fake_
 
 # ---------------------------------------------------------------- scorer contract
 class BadScorer:
+    artifact = SquaredScorer.artifact
+
     def __init__(self, scores: np.ndarray, errors: np.ndarray) -> None:
         self.result = ScoreBatch(scores, errors)
 

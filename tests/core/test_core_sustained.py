@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
 import pytest
+from tests.fakes import SquaredScorer
 
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import AlertEvent, CheckConfig, Pipeline, PipelineConfig, ScoredReading
@@ -110,16 +112,6 @@ def test_a_restart_forgets_the_averages_and_warms_up_again() -> None:
 # ---------------------------------------------------------------- the pipeline with the channel
 
 
-class SquaredScorer:
-    """feature_errors = x**2, score = their mean (the per-reading score a small shift stays under)."""
-
-    def score_batch(self, x: np.ndarray) -> Any:
-        from edgewatch.runtime.base import ScoreBatch
-
-        errors = (x.astype(np.float64) ** 2).mean(axis=1)
-        return ScoreBatch(scores=errors.mean(axis=1), feature_errors=errors)
-
-
 def shifted_stream(n: int, shift_from: int, shift: float = 1.5) -> list[list[float]]:
     """Three sensors of N(0, 0.5) noise; vibration (the third) shifted by ``shift`` from ``shift_from`` on."""
     rng = np.random.default_rng(11)
@@ -182,34 +174,29 @@ def test_the_channel_state_survives_a_restart(make_manifest) -> None:
 
 
 @pytest.mark.parametrize(
-    ("where", "value", "field"),
+    ("path", "value", "field"),
     [
-        ("score", 0.0, "score.sustained_tau_s"),
-        ("score", "900", "score.sustained_tau_s"),
-        ("threshold", -1.0, "threshold.sustained"),
-        ("threshold", float("inf"), "threshold.sustained"),
+        (("scoring", "sustained", "tau_s"), 0.0, "scoring.sustained.tau_s"),
+        (("scoring", "sustained", "tau_s"), "900", "scoring.sustained.tau_s"),
+        (("artifacts", 0, "threshold", "sustained"), -1.0, "artifacts[0].threshold.sustained"),
+        (("artifacts", 0, "threshold", "sustained"), float("inf"), "artifacts[0].threshold.sustained"),
+        (("artifacts", 0, "threshold", "sustained"), None, "artifacts.fake.threshold.sustained"),
     ],
 )
-def test_a_malformed_channel_in_the_manifest_is_refused(make_manifest_dict, where: str, value: Any, field: str) -> None:
+def test_a_malformed_channel_in_the_manifest_is_refused(make_manifest_dict, path: tuple, value: Any, field: str):
     data = make_manifest_dict(sustained=(10.0, 1.0))
-    data[where]["sustained_tau_s" if where == "score" else "sustained"] = value
-    with pytest.raises(BundleError, match=field.replace(".", r"\.")):
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(BundleError, match=re.escape(field)):
         Manifest.from_json(data)
 
 
-def test_the_channel_runs_only_when_calibrated_for_the_artifact_that_runs(make_manifest_dict) -> None:
-    data = make_manifest_dict(sustained=(10.0, 1.0))
-    data["artifacts"] = {"litert-int8": {"file": "m.tflite", "threshold": 4.0}}  # no sustained_threshold
-    manifest = Manifest.from_json(data)
-
-    class Int8(SquaredScorer):
-        artifact = "litert-int8"
-
-    pipe = Pipeline(manifest, Int8())
-    assert pipe.sustained_threshold is None
-    assert pipe._new_device("d").sustained is None
-    data["artifacts"]["litert-int8"]["sustained_threshold"] = 0.5
-    assert Pipeline(Manifest.from_json(data), Int8()).sustained_threshold == 0.5
+def test_the_channel_runs_with_the_threshold_calibrated_for_the_artifact_that_runs(make_manifest) -> None:
+    assert Pipeline(make_manifest(sustained=(10.0, 0.5)), SquaredScorer()).sustained_threshold == 0.5
+    pipe = Pipeline(make_manifest(), SquaredScorer())
+    assert pipe.sustained_threshold is None and pipe._new_device("d").sustained is None
 
 
 def test_the_device_config_can_ignore_the_channel(make_manifest) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edgewatch.bundle import Threshold
 from edgewatch.core.thresholds import (
     AdaptiveThreshold,
     FixedThreshold,
@@ -107,14 +108,17 @@ def baseline_of(threshold: FixedThreshold | AdaptiveThreshold) -> float:
 
 def test_baseline_from_bundle_or_fallback_ratio() -> None:
     adaptive = ThresholdConfig(mode="adaptive")
-    assert baseline_of(make_threshold(T0, {"validation_median": 0.5}, adaptive)) == 0.5
-    assert baseline_of(make_threshold(T0, {}, adaptive)) == T0 / 4
-    assert baseline_of(make_threshold(T0, {"validation_median": "bad"}, adaptive)) == T0 / 4
-    assert baseline_of(make_threshold(T0, {"validation_median": -1}, adaptive)) == T0 / 4
+    assert baseline_of(make_threshold(calibrated(0.5), adaptive)) == 0.5
+    assert baseline_of(make_threshold(calibrated(0.0), adaptive)) == T0 / 4
+    assert baseline_of(make_threshold(calibrated(-1.0), adaptive)) == T0 / 4
     custom = ThresholdConfig(mode="adaptive", fallback_ratio=2.0)
-    assert baseline_of(make_threshold(T0, None, custom)) == T0 / 2
-    assert isinstance(make_threshold(T0, {}, ThresholdConfig(mode="fixed")), FixedThreshold)
-    assert isinstance(make_threshold(T0, {}), FixedThreshold)  # the shipped default
+    assert baseline_of(make_threshold(calibrated(0.0), custom)) == T0 / 2
+    assert isinstance(make_threshold(calibrated(0.5), ThresholdConfig(mode="fixed")), FixedThreshold)
+    assert isinstance(make_threshold(calibrated(0.5)), FixedThreshold)  # the shipped default
+
+
+def calibrated(median: float) -> Threshold:
+    return Threshold(value=T0, validation_median=median, validation_p99=1.0, validation_rows=100)
 
 
 def test_state_round_trip_continues_identically() -> None:

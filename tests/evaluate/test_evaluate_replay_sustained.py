@@ -2,61 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import ScoredReading
 from edgewatch.core.replay import ReplayResult, replay
 from edgewatch.data.recording import Recording
-from edgewatch.runtime.base import ScoreBatch
+from tests.fakes import FEATURES, SquaredScorer, make_manifest
 
-FEATURES = ("temp", "pressure", "vibration")
 THRESHOLD = 4.0
 SUSTAINED = (10.0, 0.5)  # tau_s, sustained threshold
-
-
-def _manifest(sustained: tuple[float, float] | None) -> Manifest:
-    """A minimal manifest (the shape of ``tests/core/conftest.py``): features ~ N(0, 1), identity scaler."""
-    n = len(FEATURES)
-    quantiles = {"q001": -3.0, "q01": -2.3, "q50": 0.0, "q99": 2.3, "q999": 3.0}
-    stats = [
-        {"name": f, "min": -3.0, "max": 3.0, "mean": 0.0, "std": 1.0, **quantiles, "longest_constant_run": 1}
-        for f in FEATURES
-    ]
-    score: dict[str, Any] = {"definition": "mean squared z-score (test fake)", "reduction": "mean"}
-    threshold: dict[str, Any] = {"value": THRESHOLD, "rule": "quantile", "params": {"q": 0.999}}
-    threshold["calibrated_on"] = "fake"
-    if sustained is not None:
-        score["sustained_tau_s"], threshold["sustained"] = sustained
-    return Manifest.from_json(
-        {
-            "schema_version": 1,
-            "edgewatch_version": "0.1.0",
-            "model_id": "dense-ae-0badc0de",
-            "created_at": "2026-01-01T00:00:00Z",
-            "model": {"kind": "dense-ae", "window": 1, "params": {}},
-            "features": list(FEATURES),
-            "scaler": {"center": [0.0] * n, "scale": [1.0] * n},
-            "feature_stats": stats,
-            "score": score,
-            "artifacts": {},
-            "default_artifact": {},
-            "threshold": threshold,
-            "fidelity": None,
-            "training": {},
-            "files": {},
-        }
-    )
-
-
-class SquaredScorer:
-    """``feature_errors = x**2`` (window 1), ``score`` = their mean."""
-
-    def score_batch(self, x: np.ndarray) -> ScoreBatch:
-        errors = (x.astype(np.float64) ** 2).mean(axis=1)
-        return ScoreBatch(scores=errors.mean(axis=1), feature_errors=errors)
 
 
 def _shifted(n: int = 60) -> Recording:
@@ -69,7 +23,7 @@ def _shifted(n: int = 60) -> Recording:
 
 
 def _replay(sustained: tuple[float, float] | None) -> ReplayResult:
-    return replay(_shifted(), SquaredScorer(), _manifest(sustained))
+    return replay(_shifted(), SquaredScorer(), make_manifest(sustained=sustained))
 
 
 def test_replay_records_the_scaled_sustained_level() -> None:

@@ -15,7 +15,7 @@ from edgewatch.data.windows import evenly_spaced
 from edgewatch.errors import DataError, FidelityError
 from edgewatch.runtime import open_backend
 from edgewatch.train.builder import TrainOptions, build_bundle
-from tests.train.conftest import FAST_FIT, correlated_rows, write_csv
+from tests.recordings import FAST_FIT, correlated_rows, write_csv
 
 
 def test_int8_tflite_is_full_integer_and_small(dense_bundle: Path) -> None:
@@ -34,9 +34,9 @@ def test_int8_tflite_is_full_integer_and_small(dense_bundle: Path) -> None:
     fp32 = Interpreter(model_path=str(dense_bundle / "model.fp32.tflite"))
     assert fp32.get_input_details()[0]["dtype"] == np.float32
     # the issue's bar: the default 16-feature dense-ae INT8 model fits in 32 KB
-    assert bundle.manifest.files["model.int8.tflite"]["bytes"] <= 32 * 1024
-    q = bundle.manifest.artifacts["litert-int8"]["input"]
-    assert q["dtype"] == "int8" and q["scale"] > 0
+    assert bundle.manifest.files["model.int8.tflite"].bytes <= 32 * 1024
+    io = bundle.manifest.artifact("litert-int8").io
+    assert io is not None and io.input.dtype == "int8" and io.input.scale > 0
 
 
 def test_int8_onnx_is_statically_quantized(dense_bundle: Path) -> None:
@@ -51,20 +51,23 @@ def test_int8_onnx_is_statically_quantized(dense_bundle: Path) -> None:
 
 def test_manifest_records_everything_the_device_needs(dense_bundle: Path) -> None:
     m = load_bundle(dense_bundle).manifest
-    assert m.model_kind == "dense-ae" and m.window == 1 and m.model_params["layers"] == [64, 32, 64]
+    assert m.model_kind == "dense-ae" and m.window == 1 and m.model.params.layers == (64, 32, 64)
     assert len(m.features) == 16 and [s.name for s in m.feature_stats] == list(m.features)
-    assert m.threshold.calibrated_on == "litert-int8"
-    assert m.threshold.value == m.artifacts["litert-int8"]["threshold"]
-    assert {"quantile", "margin", "validation_median"} <= set(m.threshold.params)
-    fid = m.fidelity
-    assert fid is not None and fid["passed"] is True
+    assert m.primary.name == "litert-int8" and m.model_id.startswith("dense-ae-")
+    assert (m.threshold_rule.quantile, m.threshold_rule.margin) == (0.995, 2.0)
+    for artifact in m.artifacts:
+        limit = artifact.threshold
+        assert limit.value > limit.validation_p99 > limit.validation_median > 0 and limit.validation_rows == 800
+    assert m.fidelity is not None and m.fidelity.passed is True and m.fidelity.failures == ()
     for name in ("litert-int8", "onnx-int8"):
-        held_out, with_stress = fid[name]["held_out"], fid[name]["held_out_plus_stress"]
-        assert held_out["alert_agreement"] >= 0.995 and held_out["reconstruction_rank_correlation"] >= 0.99
-        assert with_stress["rank_correlation"] >= 0.99
-        assert m.artifacts[name]["fidelity"]["with_stress"] == with_stress
-    assert m.training["rows"] + m.training["validation_rows"] == 4000
-    assert all(len(entry["sha256"]) == 64 for entry in m.files.values())
+        fidelity = m.artifact(name).fidelity
+        assert fidelity is not None and fidelity.reference == name.replace("int8", "fp32")
+        held_out, with_stress = fidelity.held_out, fidelity.held_out_plus_stress
+        assert held_out.alert_agreement >= 0.995 and (held_out.reconstruction_rank_correlation or 0) >= 0.99
+        assert with_stress.rank_correlation >= 0.99
+    assert m.artifact("litert-fp32").fidelity is None
+    assert m.training.rows + m.training.validation_rows == 4000 and m.training.fit is not None
+    assert all(len(entry.sha256) == 64 for entry in m.files.values())
 
 
 def test_every_runtime_scores_like_keras_and_higher_means_anomalous(dense_bundle: Path) -> None:
@@ -127,10 +130,10 @@ def test_int8_input_range_covers_a_rare_normal_regime(tmp_path: Path) -> None:
         )
         build_bundle(rec, options, out)
         bundle = load_bundle(out)
-        assert bundle.manifest.training["calibration_range_rows"] is cover_range
-        quantization = open_backend(bundle, "litert", artifact="litert-int8").input_quantization
-        assert quantization is not None
-        scale, zero = quantization
+        assert bundle.manifest.training.calibration_range_rows is cover_range
+        io = bundle.manifest.artifact("litert-int8").io  # what the converted model takes
+        assert io is not None
+        scale, zero = io.input.scale, io.input.zero_point
         highest_input = (127 - zero) * scale
         regime = float(bundle.manifest.scaler.transform(rows[start : start + 4])[:, 2].max())
         assert (highest_input >= 0.95 * regime) is cover_range, (cover_range, highest_input, regime)
@@ -149,7 +152,7 @@ def test_allow_low_fidelity_writes_the_bundle_and_records_the_failure(tmp_path: 
     options = TrainOptions(fit=FAST_FIT, calibration_rows=5, calibration_range=False, allow_low_fidelity=True)
     report = build_bundle(rec, options, tmp_path / "b")
     fid = load_bundle(tmp_path / "b").manifest.fidelity
-    assert report.fidelity_failures and fid is not None and fid["passed"] is False and fid["failures"]
+    assert report.fidelity_failures and fid is not None and fid.passed is False and fid.failures
 
 
 def test_fixed_seed_gives_a_byte_identical_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +180,7 @@ def test_labelled_rows_are_excluded_and_counted(tmp_path: Path) -> None:
     )  # 4 features, 680 rows: INT8 fidelity is not the point
     report = build_bundle(rec, options, tmp_path / "b")
     assert report.excluded_labelled == 50
-    assert report.bundle.manifest.training["excluded_labelled_rows"] == 50
+    assert report.bundle.manifest.training.excluded_labelled_rows == 50
     assert report.train_rows + report.validation_rows == 850
 
 
@@ -236,16 +239,15 @@ def test_each_runtime_is_judged_against_its_own_calibrated_threshold(dense_bundl
     m = bundle.manifest
     for runtime, artifact in [("litert", "litert-int8"), ("onnx", "onnx-int8"), ("litert", "litert-fp32")]:
         pipeline = Pipeline(m, open_backend(bundle, runtime, artifact=artifact))
-        assert pipeline.calibrated.value == m.artifacts[artifact]["threshold"], artifact
-        assert pipeline.calibrated.calibrated_on == artifact
-    assert m.artifacts["onnx-int8"]["threshold"] != m.artifacts["litert-fp32"]["threshold"]
+        assert pipeline.calibrated == m.artifact(artifact).threshold, artifact
+    assert m.artifact("onnx-int8").threshold.value != m.artifact("litert-fp32").threshold.value
 
 
 def test_the_default_score_is_the_worst_sensor_in_units_of_its_normal_error(dense_bundle: Path) -> None:
     """max-z: per-feature errors weighted by 1 / normal error, score = their maximum (higher = more anomalous)."""
     bundle = load_bundle(dense_bundle)
     m = bundle.manifest
-    assert m.score["aggregate"] == "max" and len(m.score["feature_weights"]) == len(m.features)
+    assert m.scoring.aggregate == "max" and len(m.scoring.feature_weights or ()) == len(m.features)
     normal = m.scaler.transform(correlated_rows(200, seed=11))[:, None, :]
     for runtime in ("litert", "onnx"):
         batch = open_backend(bundle, runtime).score_batch(normal)
@@ -256,7 +258,7 @@ def test_score_mse_records_no_weights_and_averages(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path, 1500)
     options = TrainOptions(fit=FAST_FIT, score="mse", allow_low_fidelity=True)
     bundle = build_bundle(rec, options, tmp_path / "mse").bundle
-    assert bundle.manifest.score["aggregate"] == "mean" and "feature_weights" not in bundle.manifest.score
+    assert bundle.manifest.scoring.aggregate == "mean" and bundle.manifest.scoring.feature_weights is None
     x = bundle.manifest.scaler.transform(rec.values[-50:])[:, None, :]
     batch = open_backend(bundle, "litert").score_batch(x)
     assert np.allclose(batch.scores, batch.feature_errors.mean(axis=1))
@@ -272,7 +274,7 @@ def test_normalized_feature_errors_are_recorded_and_applied_by_every_runtime(tmp
     rec = _small_recording(tmp_path, 1500)
     options = TrainOptions(fit=FAST_FIT, score="mean-z", allow_low_fidelity=True)
     bundle = build_bundle(rec, options, tmp_path / "norm").bundle
-    weights = np.asarray(bundle.manifest.score["feature_weights"])
+    weights = np.asarray(bundle.manifest.scoring.feature_weights)
     assert weights.shape == (8,) and np.isclose(weights.mean(), 1.0)
     x = bundle.manifest.scaler.transform(rec.values[-300:])[:, None, :]
     plain = open_backend(load_bundle(tmp_path / "norm"), "litert", artifact="litert-fp32")

@@ -10,7 +10,7 @@ import pytest
 from edgewatch.data.read import read_recordings
 from edgewatch.errors import DataError
 from edgewatch.train.data import check_trainable
-from tests.train.conftest import correlated_rows, write_csv
+from tests.recordings import correlated_rows, write_csv
 
 
 def _write(path: Path, text: str) -> Path:

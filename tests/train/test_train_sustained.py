@@ -1,15 +1,16 @@
-"""Calibrating the sustained-deviation threshold at training time (edgewatch.train.builder)."""
+"""Calibrating the sustained-deviation threshold at training time (edgewatch.train.calibration)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from edgewatch.bundle import Scoring
 from edgewatch.core.sustained import sustained_levels
 from edgewatch.data.recording import Recording, Source
 from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.scoring import Scoring
-from edgewatch.train.builder import TrainOptions, _sustained_thresholds
+from edgewatch.train.builder import TrainOptions
+from edgewatch.train.calibration import sustained_thresholds
 
 T0 = 1767225600.0
 
@@ -28,8 +29,8 @@ def test_the_threshold_follows_the_rule_on_warm_held_out_levels() -> None:
     rec = recording(40_000)
     val = [(20_000, 40_000)]  # 20 000 s held out: 22 time constants of 900 s
     plain = plain_errors(20_000)
-    scoring = Scoring(np.array([1.0, 1.0]), "max")
-    thresholds, note = _sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions())
+    scoring = Scoring("max", (1.0, 1.0))
+    thresholds, note = sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions())
     levels = sustained_levels(plain["litert-int8"].feature_errors, rec.timestamps[20_000:], 900.0)
     expected = 2.0 * np.quantile(levels[np.isfinite(levels)], 0.995)
     assert thresholds == {"litert-int8": pytest.approx(expected)}
@@ -42,11 +43,11 @@ def test_too_short_held_out_rows_or_an_iforest_or_tau_0_leave_it_off() -> None:
     rec = recording(2_000)
     val = [(1_600, 2_000)]
     plain = plain_errors(400)
-    scoring = Scoring(None, "max")
-    thresholds, note = _sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions())
+    scoring = Scoring("max")
+    thresholds, note = sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions())
     assert thresholds == {} and note.startswith("off: the held-out rows hold 0 s")
-    assert _sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions(sustained_tau_s=0.0)) == ({}, "off")
-    iforest = _sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions(model="iforest"))
+    assert sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions(sustained_tau_s=0.0)) == ({}, "off")
+    iforest = sustained_thresholds(rec, val, 1, plain, scoring, TrainOptions(model="iforest"))
     assert iforest == ({}, "not available for an isolation forest")
 
 
@@ -65,7 +66,7 @@ def test_train_calibrates_the_channel_and_replay_reports_its_level(tmp_path, cap
 
     from edgewatch.bundle import load_bundle
     from edgewatch.cli import main
-    from tests.train.conftest import correlated_rows
+    from tests.recordings import correlated_rows
 
     # one reading every 10 s for 16.7 h: the held-out 20% spans 3.3 h, enough to calibrate a 900-s average
     data = tmp_path / "slow.csv"
@@ -74,8 +75,9 @@ def test_train_calibrates_the_channel_and_replay_reports_its_level(tmp_path, cap
     args = ["train", str(data), "--out", str(bundle), "--max-epochs", "10", "--no-progress", "--allow-low-fidelity"]
     assert main(args) == 0
     manifest = load_bundle(bundle).manifest
-    assert (manifest.sustained_tau_s, manifest.sustained_fast_tau_s) == (900.0, 120.0)
-    assert manifest.threshold.sustained is not None and 0 < manifest.threshold.sustained
+    channel, threshold = manifest.scoring.sustained, manifest.primary.threshold
+    assert channel is not None and (channel.tau_s, channel.fast_tau_s) == (900.0, 120.0)
+    assert threshold.sustained is not None and 0 < threshold.sustained
     assert "sustained-deviation threshold" in capsys.readouterr().out
     assert main(["info", str(bundle)]) == 0
     assert "sustained    time constant 900 s, fast average 120 s" in capsys.readouterr().out
@@ -108,5 +110,5 @@ def test_train_calibrates_the_channel_and_replay_reports_its_level(tmp_path, cap
         == 0
     )
     plain = load_bundle(tmp_path / "s").manifest
-    assert plain.sustained_tau_s is None and plain.threshold.sustained is None
-    assert str(plain.score["sustained"]).startswith("off: the held-out rows hold")
+    assert plain.scoring.sustained is None and plain.primary.threshold.sustained is None
+    assert plain.scoring.sustained_note.startswith("off: the held-out rows hold")

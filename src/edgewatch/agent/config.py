@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from edgewatch.agent.configschema import Secret, build, check
 from edgewatch.core.alerts import AlertConfig
 from edgewatch.core.checks import CheckConfig
 from edgewatch.core.pipeline import PipelineConfig
 from edgewatch.core.thresholds import ThresholdConfig
 from edgewatch.errors import ConfigError
+from edgewatch.records import Secret, check, dump, load
 from edgewatch.transports.topics import validate_filter, validate_topic
 
 PASSWORD_ENV = "EDGEWATCH_MQTT_PASSWORD"
@@ -149,11 +149,12 @@ class AgentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain data (the password still a :class:`Secret`)."""
-        return _raw(self)
+        data: dict[str, Any] = dump(self)
+        return data
 
     def redacted(self) -> dict[str, Any]:
         """The configuration as plain data with the password replaced by ``"***"``: safe to log."""
-        data = _raw(self)
+        data = self.to_dict()
         if data["mqtt"].get("password") is not None:
             data["mqtt"]["password"] = "***"
         return data
@@ -218,7 +219,7 @@ def config_from_dict(
         mqtt = data.get("mqtt") or {}
         if isinstance(mqtt, Mapping):  # anything else fails validation below, naming "mqtt"
             data["mqtt"] = {**mqtt, "password": Secret(env[PASSWORD_ENV])}
-    config = build(AgentConfig, data, "")
+    config = load(AgentConfig, data)
     config = _resolve(config, base_dir)
     _validate(config, check_paths)
     object.__setattr__(config, "_source", data)
@@ -232,7 +233,7 @@ def merge_overrides(config: AgentConfig, overrides: Mapping[str, Any], *, check_
     Keys are dotted paths; ``None`` values are skipped, so unset command-line flags can be passed as-is.
     Derived defaults (device level, client id, outbox path) follow the overridden values.
     """
-    source = config._source or _raw(config)
+    source = config._source or config.to_dict()
     return config_from_dict(source, overrides=overrides, env={}, base_dir=config._base_dir, check_paths=check_paths)
 
 
@@ -252,14 +253,6 @@ def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict
             node = child
         node[parts[-1]] = value
     return data
-
-
-def _raw(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _raw(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
-    if isinstance(obj, dict):
-        return {k: _raw(v) for k, v in obj.items()}
-    return obj
 
 
 def _resolve(config: AgentConfig, base_dir: Path | None) -> AgentConfig:

@@ -26,8 +26,8 @@ from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.metrics import MetricsServer, Sample
 from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.state import StateStore
+from edgewatch.core.pipeline import Pipeline, Scorer
 from edgewatch.errors import ConfigError
-from edgewatch.runtime.base import Backend
 from edgewatch.transports.base import Transport
 from edgewatch.transports.mqtt import MqttTransport, TlsSettings
 
@@ -57,7 +57,7 @@ def build_transport(config: AgentConfig) -> MqttTransport:
 def run_agent(
     config: AgentConfig,
     *,
-    backend: Backend | None = None,
+    backend: Scorer | None = None,
     transport: Transport | None = None,
     stop: threading.Event | None = None,
     handle_signals: bool = True,
@@ -69,7 +69,6 @@ def run_agent(
     handlers are installed only when called from the main thread.
     """
     from edgewatch.bundle import load_bundle
-    from edgewatch.core.pipeline import Pipeline
 
     stop = stop or threading.Event()
     log.info("configuration: %s", config.redacted())
@@ -84,7 +83,7 @@ def run_agent(
     log.info(
         "model %s loaded (%s, %d feature(s), window %d)",
         manifest.model_id,
-        backend.artifact,
+        backend.artifact.name,
         manifest.n_features,
         manifest.window,
     )

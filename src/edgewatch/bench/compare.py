@@ -179,16 +179,16 @@ def compare_models(
             manifest = bundle.manifest
             rng = np.random.default_rng(0)
             x = rng.standard_normal((64, manifest.window, manifest.n_features)).astype(np.float32)
-            for name, entry in sorted(manifest.artifacts.items()):
-                runtime = entry["runtime"]
+            for artifact in sorted(manifest.artifacts, key=lambda a: a.name):
+                name, runtime = artifact.name, artifact.runtime
                 row = CompareRow(
                     model=model,
                     artifact=name,
                     runtime=runtime,
-                    precision=str(entry.get("precision", "")),
-                    size_bytes=report.sizes.get(entry["file"]),
+                    precision=artifact.precision,
+                    size_bytes=report.sizes.get(artifact.file),
                     fidelity_passed=(not any(name in f for f in report.fidelity_failures))
-                    if entry.get("precision") == "int8"
+                    if artifact.precision == "int8"
                     else None,
                 )
                 try:

@@ -30,6 +30,7 @@ import numpy as np
 
 from edgewatch.bench import machine_info
 from edgewatch.data.windows import evenly_spaced
+from edgewatch.records import dump
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "plain-64-32-64": {"noise": 0.0, "hidden_noise": 0.0, "layers": (64, 32, 64)},
@@ -159,26 +160,26 @@ def _measure(report: Any, test_raw: np.ndarray, labels: np.ndarray) -> dict[str,
     manifest = bundle.manifest
     x = manifest.scaler.transform(test_raw)[:, None, :]
     entry: dict[str, Any] = {
-        "fit": dict(manifest.training["fit"]),
+        "fit": dump(manifest.training.fit),
         "int8_tflite_bytes": report.sizes.get("model.int8.tflite"),
         "gate_passed": not report.fidelity_failures,
         "gate_failures": list(report.fidelity_failures),
         "runtimes": {},
     }
     for runtime in ("litert", "onnx"):
-        int8, fp32 = f"{runtime}-int8", f"{runtime}-fp32"
-        held = report.fidelity[int8]
-        s_fp32 = open_backend(bundle, runtime, artifact=fp32).score_batch(x).scores
-        s_int8 = open_backend(bundle, runtime, artifact=int8).score_batch(x).scores
-        th_fp32 = manifest.threshold_for(fp32).value
-        th_int8 = manifest.threshold_for(int8).value
+        int8, fp32 = manifest.artifact(f"{runtime}-int8"), manifest.artifact(f"{runtime}-fp32")
+        assert int8.fidelity is not None
+        held, stress = int8.fidelity.held_out, int8.fidelity.held_out_plus_stress
+        s_fp32 = open_backend(bundle, runtime, artifact=fp32.name).score_batch(x).scores
+        s_int8 = open_backend(bundle, runtime, artifact=int8.name).score_batch(x).scores
+        th_fp32, th_int8 = fp32.threshold.value, int8.threshold.value
         entry["runtimes"][runtime] = {
-            "held_out_reconstruction_rank_correlation": held["held_out"].get("reconstruction_rank_correlation"),
-            "held_out_rank_correlation": held["held_out"]["rank_correlation"],
-            "held_out_alert_agreement": held["held_out"]["alert_agreement"],
-            "held_out_rows": held["held_out"]["rows"],
-            "stress_rank_correlation": held["held_out_plus_stress"]["rank_correlation"],
-            "stress_alert_agreement": held["held_out_plus_stress"]["alert_agreement"],
+            "held_out_reconstruction_rank_correlation": held.reconstruction_rank_correlation,
+            "held_out_rank_correlation": held.rank_correlation,
+            "held_out_alert_agreement": held.alert_agreement,
+            "held_out_rows": held.rows,
+            "stress_rank_correlation": stress.rank_correlation,
+            "stress_alert_agreement": stress.alert_agreement,
             "faulty_rank_correlation": spearman(s_fp32, s_int8),
             "faulty_alert_agreement": agreement(s_fp32, th_fp32, s_int8, th_int8),
             "faulty_auc_fp32": roc_auc(labels, s_fp32),
@@ -194,9 +195,7 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
     weights; score the held-out rows with each and compare with FP32 (rank correlation, agreement)."""
     from edgewatch.export.fidelity import compare
     from edgewatch.export.onnx import quantize_onnx_int8
-    from edgewatch.runtime import open_backend
-    from edgewatch.runtime.onnx import OnnxBackend
-    from edgewatch.runtime.scoring import Scoring
+    from edgewatch.runtime import Backend, load_model, open_backend
     from edgewatch.train.representative import representative_rows
 
     bundle = report.bundle
@@ -208,7 +207,7 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
         scaled[:cut][:, None, :], options.calibration_rows, cover_range=options.calibration_range
     ).reshape(-1, manifest.n_features)
     val = scaled[cut:][:, None, :]
-    fp32_bytes = bundle.file(manifest.artifacts["onnx-fp32"]["file"]).read_bytes()
+    fp32_bytes = bundle.file(manifest.artifact("onnx-fp32").file).read_bytes()
     s_fp32 = open_backend(bundle, "onnx", artifact="onnx-fp32").score_batch(val).scores
     th_fp32 = options.threshold.fit(s_fp32)
     out: dict[str, Any] = {}
@@ -226,15 +225,10 @@ def _onnx_variants(report: Any, training: Any, options: Any) -> dict[str, Any]:
                 continue
             path = Path(tmp) / f"{len(out)}.onnx"
             path.write_bytes(model)
-            backend = OnnxBackend(
-                path,
-                artifact="onnx-int8",
-                window=1,
-                n_features=manifest.n_features,
-                scoring=Scoring.from_manifest(manifest.score),
-            )  # scored exactly like the bundle's own ONNX artifacts
+            model_variant = load_model(path, "onnx", window=1, n_features=manifest.n_features)
+            backend = Backend(manifest.artifact("onnx-int8"), model_variant, manifest.scoring)  # scored as the bundle's
             s = backend.score_batch(val).scores
-            out[label] = compare(s_fp32, th_fp32, s, options.threshold.fit(s))
+            out[label] = dump(compare(s_fp32, th_fp32, s, options.threshold.fit(s)))
     return out
 
 

@@ -173,7 +173,7 @@ def run(
             "parameters": {
                 "bundle": str(bundle) if bundle else f"default dense-ae trained on {train_rows} simulated rows",
                 "model": m.model_kind,
-                "model_params": m.model_params,
+                "model_params": m.model.params.given(),
                 "features": m.n_features,
                 "calls": calls,
                 "startups": startups,
@@ -187,11 +187,12 @@ def run(
         base_pass = _startup([py, "-c", BASELINE_PASS], startups)
         result["baseline"] = {"python_import_numpy": base_numpy, "python_pass": base_pass}
         for name in ARTIFACTS:
-            if name not in m.artifacts:
+            artifact = next((a for a in m.artifacts if a.name == name), None)
+            if artifact is None:
                 continue
-            runtime = m.artifacts[name]["runtime"]
+            runtime = artifact.runtime
             backend = open_backend(b, runtime, artifact=name, threads=1)
-            entry: dict[str, Any] = {"file_bytes": b.file(m.artifacts[name]["file"]).stat().st_size}
+            entry: dict[str, Any] = {"file_bytes": b.file(artifact.file).stat().st_size}
             entry["file_kb"] = round(entry["file_bytes"] / 1024, 2)
             entry["batch1"] = _latency(backend, x[:1], calls)
             entry["throughput_per_s"] = {

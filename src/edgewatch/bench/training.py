@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bench import machine_info, target
+from edgewatch.bundle import Manifest
+from edgewatch.records import dump
 
 TARGET_SECONDS = 60.0
 TARGET_INT8_KB = 32.0
@@ -70,7 +72,7 @@ def run(
             walls.append(time.perf_counter() - start)
             if report is None:
                 report = rep
-                fit_info = dict(rep.bundle.manifest.training["fit"])
+                fit_info = dump(rep.bundle.manifest.training.fit)
         say(f"build_bundle run {i + 1}: {walls[-1]:.1f} s ({fit_info['epochs_run']} epochs)")
         if baseline:
             baselines.append(_baseline(recording, options, fit_info, say))
@@ -87,7 +89,7 @@ def run(
         "fit": fit_info,
         "sizes_bytes": dict(report.sizes),
         "sizes_kb": {k: round(v / 1024, 2) for k, v in report.sizes.items()},
-        "fidelity": _fidelity_summary(report.fidelity),
+        "fidelity": _fidelity_summary(report.bundle.manifest),
         "fidelity_passed": not report.fidelity_failures,
     }
     result["targets"] = {
@@ -115,18 +117,17 @@ def run(
     return result
 
 
-def _fidelity_summary(figures: dict[str, Any] | None) -> dict[str, Any]:
-    if not figures:
-        return {}
+def _fidelity_summary(manifest: Manifest) -> dict[str, Any]:
     out = {}
-    for name, fig in figures.items():
-        if isinstance(fig, dict) and "held_out" in fig:
-            out[name] = {
-                "rank_correlation": fig["held_out"]["rank_correlation"],
-                "alert_agreement": fig["held_out"]["alert_agreement"],
-                "rows": fig["held_out"]["rows"],
-                "stress_rank_correlation": fig["held_out_plus_stress"]["rank_correlation"],
-                "stress_alert_agreement": fig["held_out_plus_stress"]["alert_agreement"],
+    for a in manifest.artifacts:
+        if a.fidelity is not None:
+            held, stress = a.fidelity.held_out, a.fidelity.held_out_plus_stress
+            out[a.name] = {
+                "rank_correlation": held.rank_correlation,
+                "alert_agreement": held.alert_agreement,
+                "rows": held.rows,
+                "stress_rank_correlation": stress.rank_correlation,
+                "stress_alert_agreement": stress.alert_agreement,
             }
     return out
 

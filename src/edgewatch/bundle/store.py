@@ -7,9 +7,8 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from edgewatch.bundle.manifest import Manifest
+from edgewatch.bundle.manifest import FileEntry, Manifest
 from edgewatch.errors import BundleError
 
 MANIFEST_NAME = "manifest.json"
@@ -65,41 +64,36 @@ def load_bundle(path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
     return Bundle(path=root, manifest=manifest)
 
 
-def _verify_file(root: Path, name: str, entry: dict[str, Any]) -> None:
+def _verify_file(root: Path, name: str, entry: FileEntry) -> None:
     if Path(name).is_absolute() or ".." in Path(name).parts:
         raise BundleError(f"{root}: manifest lists an unsafe file name {name!r}")
     target = root / name
     if not target.is_file():
         raise BundleError(f"{target}: file listed in the manifest is missing")
     size = target.stat().st_size
-    expected_size = int(entry.get("bytes", -1))
-    if size != expected_size:
-        raise BundleError(
-            f"{target}: size {size} bytes, manifest says {expected_size} (truncated or replaced)"
-        )
+    if size != entry.bytes:
+        raise BundleError(f"{target}: size {size} bytes, manifest says {entry.bytes} (truncated or replaced)")
     actual = sha256_file(target)
-    if actual != entry.get("sha256"):
-        raise BundleError(f"{target}: sha256 mismatch (file corrupted): {actual} != {entry.get('sha256')}")
+    if actual != entry.sha256:
+        raise BundleError(f"{target}: sha256 mismatch (file corrupted): {actual} != {entry.sha256}")
 
 
-def write_bundle(
-    path: str | os.PathLike[str], manifest_data: dict[str, Any], files: dict[str, bytes]
-) -> Bundle:
-    """Write model ``files`` and a manifest (``files`` hashes filled in) into directory ``path``.
+def file_entries(files: dict[str, bytes]) -> dict[str, FileEntry]:
+    """The manifest's ``files``: the sha256 and size of each file's content."""
+    return {name: FileEntry(hashlib.sha256(data).hexdigest(), len(data)) for name, data in sorted(files.items())}
 
-    ``manifest_data`` is the manifest without its ``files`` section; the result is verified by loading it
-    back. JSON is written with sorted keys so that identical inputs give byte-identical bundles.
-    """
+
+def write_bundle(path: str | os.PathLike[str], manifest: Manifest, files: dict[str, bytes]) -> Bundle:
+    """Write model ``files`` and ``manifest`` (whose ``files`` must be :func:`file_entries` of them) into
+    directory ``path``; the result is verified by loading it back. JSON is written with sorted keys so that
+    identical inputs give byte-identical bundles."""
+    if manifest.files != file_entries(files):
+        raise BundleError("the manifest's files do not list the files written with it")
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    listing: dict[str, dict[str, Any]] = {}
     for name, content in sorted(files.items()):
         (root / name).write_bytes(content)
-        listing[name] = {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
-    data = dict(manifest_data)
-    data["files"] = listing
-    Manifest.from_json(data)  # refuse to write what we could not load
-    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    text = json.dumps(manifest.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n"
     tmp = root / (MANIFEST_NAME + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, root / MANIFEST_NAME)

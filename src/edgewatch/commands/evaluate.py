@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_pipeline_config(args.config)
     common = dict(label_col=args.label_col, time_col=args.time_col, sep=args.sep, runtime=args.runtime)
     if bundle is None:
+        from edgewatch.bundle import ThresholdRule
         from edgewatch.train.builder import TrainOptions
-        from edgewatch.train.calibrate import ThresholdRule
         from edgewatch.train.fit import FitSettings
 
         base = TrainOptions()

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest
-    runtime = args.runtime or ("litert" if "litert" in manifest.default_artifact else "onnx")
+    runtime = args.runtime or manifest.default_runtime
     backend = open_backend(bundle, runtime, artifact=args.artifact)
     recording = read_recording(
         args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     raised = sum(1 for _, e in result.alert_events() if e.state == "raised")
     rejected = sum(1 for s in result.status if s.startswith("rejected"))
     print(
-        f"replayed {recording.n_rows} rows with {backend.artifact}: {raised} alerts raised, "
+        f"replayed {recording.n_rows} rows with {backend.artifact.name}: {raised} alerts raised, "
         f"{result.counters['scored']} scored, {result.counters['missing_values']} with missing values, "
         f"{result.counters['stuck']} with a stuck sensor, {rejected} rejected",
         file=sys.stderr,

@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest
-    runtime = args.runtime or ("litert" if "litert" in manifest.default_artifact else "onnx")
+    runtime = args.runtime or manifest.default_runtime
     backend = open_backend(bundle, runtime, artifact=args.artifact, threads=args.threads)
-    threshold = manifest.threshold_for(backend.artifact).value
+    threshold = backend.artifact.threshold.value
     recording = read_recording(
         args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True
     )
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     flagged = int(np.sum(scores > threshold))
     scored = int(np.sum(~np.isnan(scores)))
     print(
-        f"scored {scored} of {n} rows with {backend.artifact} ({runtime}); {flagged} above the threshold "
+        f"scored {scored} of {n} rows with {backend.artifact.name} ({runtime}); {flagged} above the threshold "
         f"{threshold:.6g}"
         + (
             f"; {n - scored} rows not scored (missing values or window filling: see the status column)"

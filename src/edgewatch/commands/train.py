@@ -7,8 +7,8 @@ import math
 import sys
 from pathlib import Path
 
+from edgewatch.bundle import ThresholdRule
 from edgewatch.errors import DataError
-from edgewatch.train.calibrate import ThresholdRule
 
 HELP = "train a model of normal operation, quantize it to INT8 and write a verified bundle"
 
@@ -96,9 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from edgewatch.export.fidelity import FidelityBars
+    from edgewatch.bundle import FidelityBars, ThresholdRule
     from edgewatch.train.builder import TrainOptions
-    from edgewatch.train.calibrate import ThresholdRule
     from edgewatch.train.fit import FitSettings
 
     if args.head is not None and args.head < 1:
@@ -148,7 +147,7 @@ def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewatch.bundle.describe import run_state_line
+    from edgewatch.bundle.describe import fidelity_lines, run_state_line, threshold_lines
     from edgewatch.data.read import read_recordings
     from edgewatch.train.builder import build_bundle
 
@@ -162,34 +161,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"bundle: {Path(args.out)}  model: {manifest.model_id}  features: {manifest.n_features}")
     for name, size in sorted(report.sizes.items()):
         print(f"  {name:20s} {size / 1024:8.1f} KB")
-    print(
-        f"threshold ({manifest.threshold.calibrated_on}): {manifest.threshold.value:.6g}  "
-        f"rule: quantile q={manifest.threshold.params['quantile']} x {manifest.threshold.params['margin']}"
-    )
-    if manifest.threshold.sustained is not None:
-        print(
-            f"sustained-deviation threshold: {manifest.threshold.sustained:.6g}  "
-            f"(time constants {manifest.sustained_tau_s:.0f} s and {manifest.sustained_fast_tau_s or 0:.0f} s, "
-            "same rule)"
-        )
-    else:
-        print(f"sustained-deviation channel: {manifest.score.get('sustained', 'off')}")
+    print("\n".join(threshold_lines(manifest)))
     if options.run_state:
         print(f"run state: {run_state_line(manifest)}")
-    if report.fidelity:
-        for name, fig in report.fidelity.items():
-            if isinstance(fig, dict) and "held_out" in fig:
-                h, s = fig["held_out"], fig["held_out_plus_stress"]
-                print(
-                    f"fidelity {name} vs {fig['reference']} on {h['rows']} held-out rows: "
-                    f"reconstruction rank correlation {h['reconstruction_rank_correlation']:.4f}, "
-                    f"alert agreement {h['alert_agreement']:.2%}, "
-                    f"score rank correlation with stress set {s['rank_correlation']:.4f} "
-                    f"(not gated: score rank correlation {h['rank_correlation']:.4f}, "
-                    f"stress alert agreement {s['alert_agreement']:.2%})"
-                )
-        if report.fidelity_failures:
-            print("WARNING: fidelity below the bars, written anyway (--allow-low-fidelity):", file=sys.stderr)
-            for failure in report.fidelity_failures:
-                print(f"  {failure}", file=sys.stderr)
+    for line in fidelity_lines(manifest):
+        print(line)
+    if report.fidelity_failures:
+        print("WARNING: fidelity below the bars, written anyway (--allow-low-fidelity):", file=sys.stderr)
+        for failure in report.fidelity_failures:
+            print(f"  {failure}", file=sys.stderr)
     return 0

@@ -72,7 +72,7 @@ from edgewatch.core.thresholds import ThresholdConfig, make_threshold
 from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
 
 if TYPE_CHECKING:
-    from edgewatch.bundle.manifest import Manifest
+    from edgewatch.bundle import Artifact, Manifest
     from edgewatch.runtime.base import ScoreBatch
 
 COUNTER_KEYS = (
@@ -107,7 +107,11 @@ def _finite_or_none(section: dict[str, Any]) -> dict[str, Any]:
 
 
 class Scorer(Protocol):
-    """Anything that scores scaled float32 inputs ``(n, window, F)``; see ``edgewatch.runtime.base``."""
+    """A model bound to its bundle artifact (a :class:`~edgewatch.runtime.backend.Backend`, or a test double)
+    that scores scaled float32 inputs ``(n, window, F)``; see :mod:`edgewatch.runtime.base`."""
+
+    @property
+    def artifact(self) -> Artifact: ...
 
     def score_batch(self, x: np.ndarray) -> ScoreBatch: ...
 
@@ -115,10 +119,11 @@ class Scorer(Protocol):
 class Pipeline:
     """Parse, check, window, score, threshold and alert readings of many devices of one model.
 
-    ``scorer`` is a runtime backend (or any object with ``score_batch``); it receives float32
-    ``(n, manifest.window, F)`` inputs scaled with ``manifest.scaler``. ``model_version`` is copied
-    into alert events (default: the manifest's ``created_at``). ``counters`` maps each key of
-    :data:`COUNTER_KEYS` (``received``, ``accepted``, ``scored``, ``window_fill``,
+    ``scorer`` is a runtime backend of one of the manifest's artifacts; it receives float32
+    ``(n, manifest.window, F)`` inputs scaled with ``manifest.scaler``, and that artifact's threshold is the
+    one readings are judged against.
+    ``model_version`` is copied into alert events (default: the manifest's ``created_at``). ``counters``
+    maps each key of :data:`COUNTER_KEYS` (``received``, ``accepted``, ``scored``, ``window_fill``,
     ``missing_values``, ``stuck`` and every rejection reason) to a running count; ``devices`` maps a
     device name to its :class:`DeviceState`, created on its first input.
     """
@@ -135,14 +140,14 @@ class Pipeline:
         self.manifest = manifest
         self.scorer = scorer
         config = config or PipelineConfig()
-        # each model of a bundle has its own threshold, calibrated on its own held-out scores
-        self.calibrated = manifest.threshold_for(str(getattr(scorer, "artifact", "")))
-        # the sustained-deviation channel runs when the bundle calibrated it for this artifact and the device
-        # config does not ignore it; sustained_threshold is its threshold (None: no channel)
-        tau = manifest.sustained_tau_s
-        on = tau is not None and self.calibrated.sustained is not None and config.thresholds.sustained
-        self.sustained_threshold: float | None = self.calibrated.sustained if on else None
-        self._sustained_taus = (tau, manifest.sustained_fast_tau_s) if on and tau is not None else None
+        # each model of a bundle has its own threshold, calibrated on its own held-out scores; a scorer of a
+        # model this bundle does not have is refused (BundleError)
+        self.calibrated = manifest.artifact(scorer.artifact.name).threshold
+        # the sustained-deviation channel runs when the bundle has one and the device config does not ignore
+        # it; sustained_threshold is its threshold (None: no channel)
+        channel = manifest.scoring.sustained if config.thresholds.sustained else None
+        self.sustained_threshold = self.calibrated.sustained if channel is not None else None
+        self._sustained = channel if self.sustained_threshold is not None else None
         # the config in force: the alert policy suppresses by the bundle's run indicator unless told otherwise
         self.config = replace(config, alerts=_with_run_indicator(config.alerts, manifest))
         self.features: tuple[str, ...] = tuple(manifest.features)
@@ -343,10 +348,11 @@ class Pipeline:
         return self.features.index(name)
 
     def _new_threshold(self) -> DeviceThreshold:
-        return make_threshold(self.calibrated.value, self.calibrated.params, self.config.thresholds)
+        return make_threshold(self.calibrated, self.config.thresholds)
 
     def _new_device(self, name: str) -> DeviceState:
-        sustained = SustainedLevel(*self._sustained_taus) if self._sustained_taus is not None else None
+        channel = self._sustained
+        sustained = SustainedLevel(channel.tau_s, channel.fast_tau_s) if channel is not None else None
         dev = DeviceState(
             name, self._new_threshold(), AlertPolicy(name, self.config.alerts), self._stuck.new_state(), sustained
         )
@@ -399,7 +405,7 @@ class Pipeline:
                 new_threshold=self._new_threshold,
                 stuck_detector=self._stuck,
                 features=self.features,
-                sustained_taus=self._sustained_taus,
+                sustained_taus=None if self._sustained is None else (self._sustained.tau_s, self._sustained.fast_tau_s),
             )
         )
 
@@ -414,5 +420,4 @@ def _with_run_indicator(config: AlertConfig, manifest: Manifest) -> AlertConfig:
     found = manifest.run_indicator
     if config.suppress_feature or not config.suppress_from_bundle or found is None:
         return config
-    feature, below = found
-    return replace(config, suppress_feature=feature, suppress_below=below)
+    return replace(config, suppress_feature=found.feature, suppress_below=found.below)

@@ -24,8 +24,8 @@ load) without learning the anomalies it should detect:
 * During warm-up (the first ``warmup`` learned scores, default 300) the value stays ``T0``;
   afterwards ``value = T0 * clip(level / baseline, floor, ceiling)`` (defaults 0.8 and 1.5), so the
   threshold can never drift below 0.8 T0 or above 1.5 T0 however the stream behaves.
-* ``baseline`` is the median validation score written by training
-  (``manifest.threshold.params["validation_median"]``); if absent or not positive it falls back to
+* ``baseline`` is the median validation score written by training (the artifact's
+  ``threshold.validation_median``); where it is not positive it falls back to
   ``T0 / fallback_ratio`` (default 4, i.e. the median normal score is assumed to be a quarter of
   the threshold). A non-positive ``T0`` cannot be scaled: the threshold then stays fixed.
 
@@ -39,9 +39,12 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgewatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edgewatch.bundle import Threshold
 
 STATE_VERSION = 1
 THRESHOLD_MODES = ("adaptive", "fixed")
@@ -192,26 +195,20 @@ class AdaptiveThreshold:
         return threshold
 
 
-def resolve_baseline(t0: float, baseline: Any, config: ThresholdConfig) -> float:
+def resolve_baseline(t0: float, baseline: float | None, config: ThresholdConfig) -> float:
     """The median normal score to compare the level with (see the module docstring for the fallback)."""
-    try:
-        value = float(baseline) if baseline is not None else math.nan
-    except (TypeError, ValueError):
-        value = math.nan
-    if math.isfinite(value) and value > 0:
-        return value
+    if baseline is not None and math.isfinite(baseline) and baseline > 0:
+        return float(baseline)
     fallback = abs(t0) / config.fallback_ratio
     return fallback if fallback > 0 else 1.0
 
 
-def make_threshold(
-    t0: float, params: Mapping[str, Any] | None = None, config: ThresholdConfig | None = None
-) -> FixedThreshold | AdaptiveThreshold:
-    """Build the configured threshold from a bundle's ``threshold.value`` and ``threshold.params``."""
+def make_threshold(calibrated: Threshold, config: ThresholdConfig | None = None) -> FixedThreshold | AdaptiveThreshold:
+    """Build the configured threshold from a model's calibrated one (its value and validation median)."""
     config = config or ThresholdConfig()
     if config.mode == "fixed":
-        return FixedThreshold(t0)
-    return AdaptiveThreshold(t0, baseline=(params or {}).get("validation_median"), config=config)
+        return FixedThreshold(calibrated.value)
+    return AdaptiveThreshold(calibrated.value, baseline=calibrated.validation_median, config=config)
 
 
 def threshold_from_state(

@@ -119,17 +119,17 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         bundle_dir = workdir / "bundle"
         report = _train(train_csv, bundle_dir, out)
         manifest = report.bundle.manifest
-        fid = manifest.fidelity or {}
-        lite = fid.get("litert-int8", {}).get("held_out", {})
+        lite = manifest.artifact("litert-int8").fidelity
+        assert lite is not None  # a dense autoencoder's INT8 model
         _say(
             out,
             f"[3/6] trained {manifest.model_id}: INT8 model {report.sizes['model.int8.tflite'] / 1024:.1f} KB, "
             f"INT8 vs FP32: reconstruction rank correlation "
-            f"{lite.get('reconstruction_rank_correlation', float('nan')):.4f}, "
-            f"alert agreement {lite.get('alert_agreement', float('nan')):.2%} ({report.seconds['total']:.0f} s)",
+            f"{lite.held_out.reconstruction_rank_correlation or float('nan'):.4f}, "
+            f"alert agreement {lite.held_out.alert_agreement:.2%} ({report.seconds['total']:.0f} s)",
         )
         if manifest.run_indicator is not None:
-            feature, below = manifest.run_indicator
+            feature, below = manifest.run_indicator.feature, manifest.run_indicator.below
             settle_min = AlertConfig().suppress_settle_s / 60  # the demo agent runs the default alert config
             note = f"no new alert while a pump is stopped, nor for {settle_min:.0f} min after it restarts"
             _say(out, f"      run indicator: {feature} < {below:.0f}; {note}")

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.bundle import Artifact, Manifest
 from edgewatch.core.pipeline import PipelineConfig
 from edgewatch.core.replay import ReplayResult, replay
 from edgewatch.data.recording import Recording
@@ -193,10 +194,6 @@ def evaluate_recording(
     return replayed, result
 
 
-def _default_runtime(manifest: Any) -> str:
-    return "litert" if "litert" in manifest.default_artifact else "onnx"
-
-
 def evaluate_bundle(
     bundle_path: str | Path,
     paths: Sequence[str | Path],
@@ -219,7 +216,7 @@ def evaluate_bundle(
         raise DataError("no labelled files given")
     bundle = load_bundle(bundle_path)
     manifest = bundle.manifest
-    runtime = runtime or _default_runtime(manifest)
+    runtime = runtime or manifest.default_runtime
     backend = open_backend(bundle, runtime, artifact=artifact)
     files = []
     for path in paths:
@@ -240,7 +237,7 @@ def evaluate_bundle(
                 result=result,
                 first_row=skip_rows,
                 model_id=manifest.model_id,
-                artifact=backend.artifact,
+                artifact=backend.artifact.name,
             )
         )
     return EvaluationRun(
@@ -249,12 +246,11 @@ def evaluate_bundle(
         pooled=pool([f.result for f in files]),
         runtime=runtime,
         config=config or PipelineConfig(),
-        # the card shows the threshold calibrated for the model that ran
-        model_card=replace(manifest, threshold=manifest.threshold_for(backend.artifact)).to_json(),
+        model_card=model_card(manifest, backend.artifact),
         feature_names=tuple(manifest.features),
         options={
             "bundle": str(bundle_path),
-            "artifact": backend.artifact,
+            "artifact": backend.artifact.name,
             "tolerance_s": tolerance_s,
             "skip_rows": skip_rows,
         },
@@ -318,7 +314,7 @@ def evaluate_per_file_train(
             report = build_bundle(recording, options, out_dir)
             bundle = load_bundle(out_dir)
             manifest = bundle.manifest
-            rt = runtime or _default_runtime(manifest)
+            rt = runtime or manifest.default_runtime
             used_runtime = rt
             backend = open_backend(bundle, rt)
             rest = labelled.slice(head)
@@ -338,7 +334,7 @@ def evaluate_per_file_train(
                     result=result,
                     first_row=head,
                     model_id=manifest.model_id,
-                    artifact=backend.artifact,
+                    artifact=backend.artifact.name,
                     fidelity_passed=not report.fidelity_failures,
                     fidelity_failures=list(report.fidelity_failures),
                     train_rows=report.train_rows,
@@ -346,7 +342,7 @@ def evaluate_per_file_train(
                 )
             )
             if not card:
-                card = manifest.to_json()
+                card = model_card(manifest, backend.artifact)
                 names = tuple(manifest.features)
     return EvaluationRun(
         protocol="per-file-train",
@@ -365,6 +361,14 @@ def evaluate_per_file_train(
             "tolerance_s": tolerance_s,
         },
     )
+
+
+def model_card(manifest: Manifest, artifact: Artifact) -> dict[str, Any]:
+    """The manifest as the report's model card, with the threshold of the model that ran on top."""
+    card: dict[str, Any] = manifest.to_json()
+    rule = manifest.threshold_rule.kind
+    card["threshold"] = {"value": artifact.threshold.value, "rule": rule, "calibrated_on": artifact.name}
+    return card
 
 
 def _file_features(path: str | Path, label_col: str | None, time_col: str | None, sep: str | None) -> tuple[str, ...]:

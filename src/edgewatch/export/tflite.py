@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.bundle import IOQuantization, TensorQuantization
 from edgewatch.export.keras_env import import_tf
 
 
@@ -41,20 +42,13 @@ def to_tflite(model: Any, *, representative: np.ndarray | None) -> bytes:
         return bytes(converter.convert())
 
 
-def io_quantization(model_bytes: bytes) -> dict[str, Any]:
+def io_quantization(model_bytes: bytes) -> IOQuantization:
     """Input/output dtype and (scale, zero point) of a TFLite model, for the manifest."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=model_bytes)
-    result: dict[str, Any] = {}
-    for key, details in (
-        ("input", interpreter.get_input_details()[0]),
-        ("output", interpreter.get_output_details()[0]),
-    ):
+    tensors = []
+    for details in (interpreter.get_input_details()[0], interpreter.get_output_details()[0]):
         scale, zero = details["quantization"]
-        result[key] = {
-            "dtype": np.dtype(details["dtype"]).name,
-            "scale": float(scale),
-            "zero_point": int(zero),
-        }
-    return result
+        tensors.append(TensorQuantization(np.dtype(details["dtype"]).name, float(scale), int(zero)))
+    return IOQuantization(input=tensors[0], output=tensors[1])

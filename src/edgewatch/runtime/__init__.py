@@ -1,22 +1,23 @@
 """Inference runtimes behind one interface (edge side: numpy plus one vendor runtime, imported lazily).
 
 ``open_backend(bundle, runtime="litert")`` loads the bundle's model for that runtime once and returns a
-:class:`~edgewatch.runtime.base.Backend`; ``backend.score_batch(x)`` takes scaled inputs of shape
-``(n, window, n_features)`` and returns scores (**higher = more anomalous**) and per-feature errors.
-Before returning it scores the bundle's probe (:mod:`edgewatch.runtime.probe`) and refuses a model whose
-scores on this machine differ from those the bundle was verified with.
+:class:`~edgewatch.runtime.backend.Backend` bound to its :class:`~edgewatch.bundle.Artifact`;
+``backend.score_batch(x)`` takes scaled inputs of shape ``(n, window, n_features)`` and returns scores
+(**higher = more anomalous**) and per-feature errors. Before returning it scores the bundle's probe
+(:mod:`edgewatch.runtime.probe`) and refuses a model whose scores on this machine differ from those the
+bundle was verified with.
 """
 
 from __future__ import annotations
 
-from edgewatch.bundle import Bundle
+from pathlib import Path
+
+from edgewatch.bundle import RUNTIMES, Bundle
 from edgewatch.errors import RuntimeBackendError
-from edgewatch.runtime.base import Backend, ScoreBatch
-from edgewatch.runtime.scoring import Scoring
+from edgewatch.runtime.backend import Backend
+from edgewatch.runtime.base import Model, ScoreBatch
 
-RUNTIMES = ("litert", "onnx")
-
-__all__ = ["RUNTIMES", "Backend", "ScoreBatch", "open_backend"]
+__all__ = ["RUNTIMES", "Backend", "ScoreBatch", "load_model", "open_backend"]
 
 
 def open_backend(
@@ -25,7 +26,13 @@ def open_backend(
     """Load the model of ``bundle`` for ``runtime`` ("litert" or "onnx"); ``artifact`` overrides the
     manifest's default artifact for that runtime (e.g. "litert-fp32"). With ``check_probe`` (the default)
     raise :class:`RuntimeBackendError` when the model does not reproduce the bundle's probe scores here."""
-    backend = _load(bundle, runtime, artifact, threads)
+    if runtime not in RUNTIMES:
+        raise RuntimeBackendError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    manifest = bundle.manifest
+    chosen = manifest.artifact_for(runtime, artifact)
+    path = bundle.file(chosen.file)
+    model = load_model(path, runtime, window=manifest.window, n_features=manifest.n_features, threads=threads)
+    backend = Backend(chosen, model, manifest.scoring)
     if check_probe:
         from edgewatch.runtime.probe import check_backend
 
@@ -33,34 +40,14 @@ def open_backend(
     return backend
 
 
-def _load(bundle: Bundle, runtime: str, artifact: str | None, threads: int) -> Backend:
-    if runtime not in RUNTIMES:
-        raise RuntimeBackendError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+def load_model(path: Path, runtime: str, *, window: int, n_features: int, threads: int = 1) -> Model:
+    """The model file ``path`` loaded on ``runtime`` (the training side scores its models with this too)."""
     if threads < 1:
         raise RuntimeBackendError("threads must be >= 1")
-    manifest = bundle.manifest
-    name, entry = manifest.artifact_for(runtime, artifact)
-    path = bundle.file(entry["file"])
-    scoring = Scoring.from_manifest(manifest.score)
     if runtime == "litert":
-        from edgewatch.runtime.litert import LiteRTBackend
+        from edgewatch.runtime.litert import LiteRTModel
 
-        return LiteRTBackend(
-            path,
-            artifact=name,
-            window=manifest.window,
-            n_features=manifest.n_features,
-            threads=threads,
-            scoring=scoring,
-        )
-    from edgewatch.runtime.onnx import OnnxBackend
+        return LiteRTModel(path, window=window, n_features=n_features, threads=threads)
+    from edgewatch.runtime.onnx import OnnxModel
 
-    return OnnxBackend(
-        path,
-        artifact=name,
-        window=manifest.window,
-        n_features=manifest.n_features,
-        output=str(entry.get("output", "reconstruction")),
-        threads=threads,
-        scoring=scoring,  # unused by a model whose output is the score itself (isolation forest)
-    )
+    return OnnxModel(path, window=window, n_features=n_features, threads=threads)

@@ -1,21 +1,22 @@
 """The runtime contract shared by every inference backend.
 
-A backend wraps one model file of a bundle and turns a batch of *scaled* inputs into anomaly scores
+A backend is one model file of a bundle, loaded on this machine's runtime and bound to its manifest
+:class:`~edgewatch.bundle.Artifact`; it turns a batch of *scaled* inputs into anomaly scores
 (**higher = more anomalous**) and per-feature errors::
 
     batch = backend.score_batch(x)   # x: float32, shape (n, window, n_features), scaled units
     batch.scores                     # float64 (n,)
     batch.feature_errors             # float64 (n, n_features), >= 0; shares of the score per feature
 
-For autoencoders ``feature_errors[i, j]`` is the squared reconstruction error of feature ``j`` (averaged
-over the window), times the bundle's ``score.feature_weights[j]`` when it has them (1 / that feature's
-normal error), and ``scores[i]`` is ``feature_errors[i].max()`` (manifest ``score.aggregate == "max"``,
-the default ``max-z`` score) or ``feature_errors[i].mean()`` (``"mean"``). For the isolation forest, which has no
-per-feature reconstruction, ``feature_errors`` is the squared standardised deviation of the newest
-reading (a "which sensor is furthest from normal" explanation) and ``scores`` is the model file's own
-output (scikit-learn's score negated once, at export: :mod:`edgewatch.train.iforest`).
+How an autoencoder's reconstruction becomes a score is the bundle's ``scoring`` (arithmetic:
+:mod:`edgewatch.runtime.scoring`). For the isolation forest, which has no per-feature reconstruction,
+``feature_errors`` is the squared standardised deviation of the newest reading (a "which sensor is furthest
+from normal" explanation) and ``scores`` is the model file's own output (scikit-learn's score negated once,
+at export: :mod:`edgewatch.train.iforest`).
 
-Backends load their model once, at construction, and run one warm-up inference.
+A :class:`Model` (one per vendor runtime: :mod:`~edgewatch.runtime.litert`, :mod:`~edgewatch.runtime.onnx`)
+loads its file once, at construction, and runs one warm-up inference; a
+:class:`~edgewatch.runtime.backend.Backend` binds it to its artifact.
 """
 
 from __future__ import annotations
@@ -34,12 +35,8 @@ class ScoreBatch:
     feature_errors: np.ndarray
 
 
-class Backend(Protocol):
-    """What every runtime backend provides."""
+class Model(Protocol):
+    """A model file loaded by one vendor runtime: ``run`` maps float32 ``(n, window, F)`` inputs to its raw
+    output (a reconstruction of the same shape, or ``(n, 1)`` scores)."""
 
-    name: str  # "litert" or "onnx"
-    artifact: str  # manifest artifact name, e.g. "litert-int8"
-
-    def score_batch(self, x: np.ndarray) -> ScoreBatch:
-        """Score scaled inputs of shape ``(n, window, n_features)``."""
-        ...
+    def run(self, x: np.ndarray) -> np.ndarray: ...

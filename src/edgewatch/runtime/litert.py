@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 
 from edgewatch.errors import RuntimeBackendError
-from edgewatch.runtime.base import ScoreBatch
-from edgewatch.runtime.scoring import Scoring
 
 BATCH_SIZES = (1, 16, 128)
 
@@ -68,6 +66,7 @@ class _Slot:
         self.in_lo, self.in_hi = (info.min, info.max) if info else (0, 0)
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        out: np.ndarray
         if self.quantized_input:
             q = np.round(x / self.in_scale + self.in_zero)
             np.clip(q, self.in_lo, self.in_hi, out=q)
@@ -77,49 +76,29 @@ class _Slot:
         self.interpreter.invoke()
         out = self.interpreter.get_tensor(self.output_index)
         if self.quantized_output:
-            return (out.astype(np.float32) - self.out_zero) * self.out_scale
+            out = (out.astype(np.float32) - self.out_zero) * self.out_scale
+            return out
         return out.astype(np.float32, copy=True)
 
 
-class LiteRTBackend:
-    """Scores TFLite autoencoders (FP32 or full-integer INT8). Higher score = more anomalous."""
+class LiteRTModel:
+    """A TFLite autoencoder (FP32 or full-integer INT8) on LiteRT; ``run`` gives reconstructions."""
 
-    name = "litert"
-
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        artifact: str,
-        window: int,
-        n_features: int,
-        threads: int = 1,
-        scoring: Scoring | None = None,
-    ):
-        self.artifact = artifact
-        self._scoring = scoring or Scoring()
-        self.window = window
-        self.n_features = n_features
+    def __init__(self, model_path: Path, *, window: int, n_features: int, threads: int = 1) -> None:
         try:
             model = Path(model_path).read_bytes()
         except OSError as exc:
             raise RuntimeBackendError(f"{model_path}: cannot read model ({exc})") from None
-        shape = (window, n_features) if window > 1 else (n_features,)
+        self._shape = (window, n_features) if window > 1 else (n_features,)
         interpreter_class = _interpreter_class()
         try:
-            self._slots = [_Slot(interpreter_class, model, b, shape, threads) for b in BATCH_SIZES]
+            self._slots = [_Slot(interpreter_class, model, b, self._shape, threads) for b in BATCH_SIZES]
         except (ValueError, RuntimeError) as exc:
             raise RuntimeBackendError(f"{model_path}: LiteRT cannot load the model ({exc})") from None
-        self._shape = shape
-        self.score_batch(np.zeros((1, window, n_features), dtype=np.float32))  # warm-up
+        self.run(np.zeros((1, window, n_features), dtype=np.float32))  # warm-up
 
-    @property
-    def input_quantization(self) -> tuple[float, int] | None:
-        slot = self._slots[0]
-        return (slot.in_scale, int(slot.in_zero)) if slot.quantized_input else None
-
-    def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        """Reconstructions of scaled inputs ``x`` (n, window, F), float32."""
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Reconstructions of scaled float32 inputs ``x`` (n, window, F), float32 of the same shape."""
         n = x.shape[0]
         flat = x.reshape((n, *self._shape))
         out = np.empty_like(flat, dtype=np.float32)
@@ -137,7 +116,3 @@ class LiteRTBackend:
             out[start : start + take] = slot.run(chunk)[:take]
             start += take
         return out.reshape(x.shape)
-
-    def score_batch(self, x: np.ndarray) -> ScoreBatch:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        return self._scoring.score(x, self.reconstruct(x))

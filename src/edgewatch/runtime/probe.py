@@ -2,28 +2,30 @@
 
 The INT8 fidelity gate (``edgewatch.export.fidelity``) is measured on the machine that builds the bundle,
 with that machine's runtime and CPU kernels. The device may run other kernels (an ARM board, an x86 box
-without VNNI) or another runtime release, and INT8 arithmetic is where they differ: ONNX Runtime's fast
-u8×s8 kernels saturate on x86 CPUs without VNNI, for instance, and once made a gated model rank its
-reconstruction errors 0.30–0.98 against FP32 instead of 0.99. So every bundle carries a *probe*: a few
-scaled model inputs (held-out rows, and the same rows with one sensor pushed 2–6 standard deviations,
-which is where INT8 arithmetic goes wrong first) and, per artifact, the scores that artifact gave them at
-build time. :func:`check_backend` scores the probe on the loaded model and refuses it when a score moved
-by more than ``tolerance`` of ``max(|expected|, threshold)`` (higher score = more anomalous everywhere).
-
-Legitimate differences are far smaller: on emulated aarch64 (docs/arm64.md) LiteRT INT8 outputs differ
-from x86 by at most one quantization step, a score by at most 4% of the threshold; ONNX Runtime is
-bit-exact. Bundles built before the probe existed have none and are not checked.
+without VNNI) or another runtime release, and INT8 arithmetic is where they differ (ONNX Runtime's fast
+u8×s8 kernels saturate on x86 CPUs without VNNI, for instance: docs/quantization.md). So every bundle
+carries a *probe*: a few scaled model inputs (held-out rows, and the same rows with one sensor pushed 2–6
+standard deviations, which is where INT8 arithmetic goes wrong first) and, per artifact, the scores that
+artifact gave them at build time. :func:`check_backend` scores the probe on the loaded model and refuses
+it when a score moved by more than ``tolerance`` of ``max(|expected|, threshold)`` (higher score = more
+anomalous everywhere). Legitimate differences, such as one INT8 quantization step on an ARM CPU, are far
+smaller (docs/arm64.md).
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edgewatch.bundle import Bundle, Manifest, Probe
 from edgewatch.data.windows import evenly_spaced
 from edgewatch.errors import BundleError, RuntimeBackendError
+
+if TYPE_CHECKING:
+    from edgewatch.runtime.backend import Backend
 
 PROBE_FILE = "probe.npy"
 DEFAULT_TOLERANCE = 0.1  # of max(|expected score|, the artifact's threshold)
@@ -43,14 +45,10 @@ def to_bytes(inputs: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def section(n_rows: int, tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
-    """The manifest's ``probe`` section (each artifact's scores go in its own ``probe_scores``)."""
-    return {
-        "file": PROBE_FILE,
-        "rows": n_rows,
-        "tolerance": tolerance,
-        "rule": "every probe score within tolerance x max(|expected|, the artifact's threshold)",
-    }
+def record(n_rows: int, tolerance: float = DEFAULT_TOLERANCE) -> Probe:
+    """The manifest's ``probe`` (each artifact's scores go in its own ``probe_scores``)."""
+    rule = "every probe score within tolerance x max(|expected|, the artifact's threshold)"
+    return Probe(file=PROBE_FILE, rows=n_rows, tolerance=tolerance, rule=rule)
 
 
 def deviations(expected: np.ndarray, observed: np.ndarray, threshold: float) -> np.ndarray:
@@ -62,13 +60,13 @@ def deviations(expected: np.ndarray, observed: np.ndarray, threshold: float) -> 
     return np.where(np.isfinite(out), out, np.inf)
 
 
-def load_inputs(path: Any, manifest: Any) -> np.ndarray:
+def load_inputs(path: Path, manifest: Manifest) -> np.ndarray:
     """Read the probe inputs and check their shape against the manifest; BundleError naming the file."""
     try:
-        inputs = np.load(path, allow_pickle=False)
+        inputs: np.ndarray = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise BundleError(f"{path}: not a readable probe array ({exc})") from None
-    expected = (int(manifest.probe["rows"]), manifest.window, manifest.n_features)
+    expected = (manifest.probe.rows, manifest.window, manifest.n_features)
     if inputs.shape != expected or inputs.dtype != np.float32:
         raise BundleError(
             f"{path}: probe array is {inputs.dtype} {inputs.shape}, the manifest needs float32 {expected}"
@@ -76,24 +74,21 @@ def load_inputs(path: Any, manifest: Any) -> np.ndarray:
     return inputs
 
 
-def check_backend(bundle: Any, backend: Any) -> float | None:
-    """Score the bundle's probe with ``backend``; return the largest deviation (None: the bundle has no
-    probe). Raise :class:`RuntimeBackendError` naming the artifact, the row and both scores when a score
-    moved by more than the manifest's tolerance."""
+def check_backend(bundle: Bundle, backend: Backend) -> float:
+    """Score the bundle's probe with ``backend``; return the largest deviation. Raise
+    :class:`RuntimeBackendError` naming the artifact, the row and both scores when a score moved by more than
+    the manifest's tolerance."""
     manifest = bundle.manifest
-    if manifest.probe is None:
-        return None
     artifact = backend.artifact
-    expected = np.asarray(manifest.artifacts[artifact]["probe_scores"])  # every artifact has them (manifest)
-    inputs = load_inputs(bundle.file(manifest.probe["file"]), manifest)
-    observed = backend.score_batch(inputs).scores
-    threshold = manifest.threshold_for(artifact).value
+    expected = np.asarray(artifact.probe_scores, dtype=np.float64)
+    observed = backend.score_batch(load_inputs(bundle.file(manifest.probe.file), manifest)).scores
+    threshold = artifact.threshold.value
     dev = deviations(expected, observed, threshold)
     worst = int(np.argmax(dev))
-    tolerance = float(manifest.probe["tolerance"])
+    tolerance = manifest.probe.tolerance
     if dev[worst] > tolerance:
         raise RuntimeBackendError(
-            f"{artifact}: this machine's runtime does not reproduce the scores the bundle was verified with: "
+            f"{artifact.name}: this machine's runtime does not reproduce the scores the bundle was verified with: "
             f"probe row {worst} scored {observed[worst]:.6g}, expected {expected[worst]:.6g} "
             f"({dev[worst]:.0%} of max(|expected|, threshold {threshold:.4g}) > {tolerance:.0%}; "
             f"{int(np.count_nonzero(dev > tolerance))} of {len(dev)} rows off). The fidelity figures in the "

@@ -1,73 +1,52 @@
-"""Turning reconstructions into scores: the arithmetic shared by every autoencoder backend."""
+"""Turning a model's output into scores: the arithmetic behind the bundle's ``scoring`` (higher = more
+anomalous), shared by every backend and by the training side, which scores held-out rows the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
-from edgewatch.bundle.manifest import SCORE_AGGREGATES as AGGREGATES
-from edgewatch.runtime.base import ScoreBatch
+from edgewatch.bundle import Scoring
+from edgewatch.runtime.base import Model, ScoreBatch
 
 WEIGHT_FLOOR = 0.25  # a feature's normal error counts as at least this share of the mean: weights <= 4x
-# The autoencoder scores ``edgewatch train --score`` offers: name -> (weighted by 1 / normal error?, aggregate).
-SCORE_KINDS: dict[str, tuple[bool, str]] = {
-    "max-z": (True, "max"),  # the sensor furthest from what the others predict, in units of its normal error
-    "mean-z": (True, "mean"),  # every sensor's error in units of its normal error, averaged
-    "mse": (False, "mean"),  # plain mean squared error in scaled units
-}
+PLAIN = Scoring()  # the plain mean squared error, unweighted
 
 
-@dataclass(frozen=True)
-class Scoring:
-    """How an autoencoder's reconstruction becomes a score: the manifest's ``score`` section.
+def score_model(model: Model, scoring: Scoring, output: str, x: np.ndarray) -> ScoreBatch:
+    """Run ``model`` on scaled inputs ``x`` (n, window, F) and score its output (see :func:`score_output`)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return score_output(scoring, output, x, model.run(x))
 
-    ``feature_errors[i, j]`` is the squared error of feature ``j`` averaged over the window, times
-    ``weights[j]`` (``score.feature_weights``; None: 1). ``scores[i]`` is their mean over features
-    (``aggregate="mean"``) or their maximum (``"max"``: the error of the one sensor furthest from what the
-    others predict). Higher = more anomalous. ``Scoring()`` is the plain mean squared error.
-    """
 
-    weights: np.ndarray | None = None
-    aggregate: str = "mean"
+def score_output(scoring: Scoring, output: str, x: np.ndarray, out: np.ndarray) -> ScoreBatch:
+    """Scores of float32 inputs ``x`` (n, window, F) from a model's raw output: a reconstruction of ``x``
+    (``output == "reconstruction"``, scored by ``scoring``), or the score itself (``"score"``)."""
+    if output == "score":
+        return ScoreBatch(scores=out.reshape(-1).astype(np.float64), feature_errors=deviation_errors(x))
+    return score_reconstruction(scoring, x, out.reshape(x.shape).astype(np.float32, copy=False))
 
-    def __post_init__(self) -> None:
-        if self.aggregate not in AGGREGATES:
-            raise ValueError(f"unknown score aggregate {self.aggregate!r}; expected one of {', '.join(AGGREGATES)}")
-        if self.weights is not None:
-            object.__setattr__(self, "weights", np.asarray(self.weights, dtype=np.float64))
 
-    @classmethod
-    def from_manifest(cls, score: Mapping[str, Any]) -> Scoring:
-        """The scoring a manifest's ``score`` section describes (validated when the manifest was loaded)."""
-        return cls(score.get("feature_weights"), str(score.get("aggregate", "mean")))
+def score_reconstruction(scoring: Scoring, x: np.ndarray, reconstruction: np.ndarray) -> ScoreBatch:
+    """``feature_errors[i, j]``: the squared error of feature ``j`` averaged over the window, times the
+    weights; ``scores[i]``: their mean or maximum over features (``scoring.aggregate``)."""
+    diff = x - reconstruction
+    np.square(diff, out=diff)
+    errors = diff.mean(axis=1, dtype=np.float64) if diff.shape[1] > 1 else diff[:, 0, :].astype(np.float64)
+    if scoring.weights is not None:
+        errors *= scoring.weights  # a fresh array: weighted in place
+    return _batch(scoring, errors)
 
-    @property
-    def kind(self) -> str:
-        """The ``--score`` name of this scoring (``max-z``, ``mean-z``, ``mse``), or its aggregate."""
-        key = (self.weights is not None, self.aggregate)
-        return next((name for name, spec in SCORE_KINDS.items() if spec == key), self.aggregate)
 
-    def score(self, x: np.ndarray, reconstruction: np.ndarray) -> ScoreBatch:
-        """Scores of inputs ``x`` (n, window, F) given their reconstructions (same shape)."""
-        diff = x - reconstruction
-        np.square(diff, out=diff)
-        errors = diff.mean(axis=1, dtype=np.float64) if diff.shape[1] > 1 else diff[:, 0, :].astype(np.float64)
-        if self.weights is not None:
-            errors *= self.weights  # a fresh array: weighted in place
-        return self._batch(errors)
+def score_errors(scoring: Scoring, squared_errors: np.ndarray) -> ScoreBatch:
+    """Scores from plain per-feature squared errors (n, F), e.g. those of ``score_reconstruction(PLAIN, ...)``;
+    the input array is left as it is."""
+    errors = np.asarray(squared_errors, dtype=np.float64)
+    return _batch(scoring, errors * scoring.weights if scoring.weights is not None else errors.copy())
 
-    def from_errors(self, squared_errors: np.ndarray) -> ScoreBatch:
-        """Scores from plain per-feature squared errors (n, F), e.g. those of ``Scoring().score``; the input
-        array is left as it is."""
-        errors = np.asarray(squared_errors, dtype=np.float64)
-        return self._batch(errors * self.weights if self.weights is not None else errors.copy())
 
-    def _batch(self, feature_errors: np.ndarray) -> ScoreBatch:
-        scores = feature_errors.max(axis=1) if self.aggregate == "max" else feature_errors.mean(axis=1)
-        return ScoreBatch(scores=scores, feature_errors=feature_errors)
+def _batch(scoring: Scoring, feature_errors: np.ndarray) -> ScoreBatch:
+    scores = feature_errors.max(axis=1) if scoring.aggregate == "max" else feature_errors.mean(axis=1)
+    return ScoreBatch(scores=scores, feature_errors=feature_errors)
 
 
 def feature_weights(validation_errors: np.ndarray) -> np.ndarray:
@@ -79,12 +58,13 @@ def feature_weights(validation_errors: np.ndarray) -> np.ndarray:
     """
     mean_errors = np.asarray(validation_errors, dtype=np.float64).mean(axis=0)
     floor = max(float(mean_errors.mean()) * WEIGHT_FLOOR, 1e-12)
-    inverse = 1.0 / np.maximum(mean_errors, floor)
-    return inverse / inverse.mean()
+    inverse: np.ndarray = 1.0 / np.maximum(mean_errors, floor)
+    weights: np.ndarray = inverse / inverse.mean()
+    return weights
 
 
 def deviation_errors(x: np.ndarray) -> np.ndarray:
     """Squared standardised deviation of the newest reading of each input (n, F): an explanation for
     models without a reconstruction (isolation forest)."""
-    newest = x[:, -1, :].astype(np.float64)
+    newest: np.ndarray = x[:, -1, :].astype(np.float64)
     return newest * newest

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.bundle import FitSummary
 from edgewatch.export.keras_env import import_tf
 
 
@@ -20,15 +21,6 @@ class FitSettings:
     batch_size: int | None = None
     learning_rate: float = 1e-3
     progress: bool = True
-
-
-@dataclass(frozen=True)
-class FitReport:
-    epochs_run: int
-    best_epoch: int
-    train_loss: float
-    validation_loss: float
-    batch_size: int
 
 
 def _progress_callback(total: int):  # type: ignore[no-untyped-def]
@@ -61,7 +53,7 @@ def _progress_callback(total: int):  # type: ignore[no-untyped-def]
 
 def fit_autoencoder(
     model: Any, train: np.ndarray, validation: np.ndarray, settings: FitSettings
-) -> FitReport:
+) -> FitSummary:
     """Train ``model`` to reconstruct its input; restore the weights of the best validation epoch."""
     _, keras = import_tf()
     batch_size = settings.batch_size or int(min(256, max(16, len(train) // 16)))
@@ -85,7 +77,7 @@ def fit_autoencoder(
     )
     val = np.asarray(history.history["val_loss"])
     best = int(np.argmin(val))
-    return FitReport(
+    return FitSummary(
         epochs_run=len(val),
         best_epoch=best + 1,
         train_loss=float(history.history["loss"][best]),

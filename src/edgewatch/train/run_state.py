@@ -20,15 +20,14 @@ A feature is a candidate run indicator when, over the training rows (its range =
 
 Of the candidates, the one with the most such companions wins, then the one with the fewest middle rows,
 then the first in feature order. It is stopped below a quarter of its range above its 0.1% quantile. Pure
-numpy; the result goes into the manifest's ``run_state``.
+numpy; the result is the manifest's ``run_indicator``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
+
+from edgewatch.bundle import RunIndicator
 
 LOW_BAND, MID_TOP, BELOW_AT, COMPANION_BAND = 0.10, 0.50, 0.25, 0.25
 MIN_LOW_FRACTION, MAX_LOW_FRACTION = 0.002, 0.5
@@ -36,27 +35,6 @@ MAX_MID_PER_LOW = 0.5
 MIN_STOPS, MIN_STOP_SHARE = 2, 0.8
 MIN_COMPANIONS, COMPANION_LOW, COMPANION_HIGH = 2, 0.9, 0.02
 DEFAULT_MIN_STOP_S = 120.0
-
-
-@dataclass(frozen=True)
-class RunIndicator:
-    """The feature that says the machine is stopped (``value < below``), with the evidence for it."""
-
-    feature: str
-    below: float
-    stops: int
-    stopped_fraction: float
-    companions: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "feature": self.feature,
-            "below": self.below,
-            "stops": self.stops,
-            "stopped_fraction": self.stopped_fraction,
-            "companions": list(self.companions),
-            "found": "in the training rows by edgewatch.train.run_state",
-        }
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -1,17 +1,16 @@
-"""Fixtures for the training half: small generated recordings and bundles built once per session."""
+"""Generated sensor recordings for the tests (a stand-in for a machine's correlated sensors), a CSV writer, and
+the quick fit settings of test models."""
 
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from edgewatch.data.read import read_recordings
-from edgewatch.train.builder import TrainOptions, build_bundle
 from edgewatch.train.fit import FitSettings
+
+FAST_FIT = FitSettings(max_epochs=40, patience=5, progress=False)
 
 
 def correlated_rows(n: int, n_features: int = 16, seed: int = 0) -> np.ndarray:
@@ -43,26 +42,3 @@ def write_csv(
             extra = [int(labels[i])] if labels is not None else []
             writer.writerow([f"{start + i:.0f}", *(f"{v:.6f}" for v in row), *extra])
     return path
-
-
-FAST_FIT = FitSettings(max_epochs=40, patience=5, progress=False)
-
-
-@pytest.fixture(scope="session")
-def normal_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_csv(tmp_path_factory.mktemp("data") / "normal.csv", correlated_rows(4000))
-
-
-@pytest.fixture(scope="session")
-def dense_bundle(tmp_path_factory: pytest.TempPathFactory, normal_csv: Path) -> Path:
-    out = tmp_path_factory.mktemp("bundles") / "dense"
-    build_bundle(read_recordings([normal_csv]), TrainOptions(fit=FAST_FIT), out)
-    return out
-
-
-@pytest.fixture
-def bundle_copy(tmp_path: Path, dense_bundle: Path) -> Path:
-    """A writable copy of the session's dense bundle, to break on purpose."""
-    target = tmp_path / "bundle"
-    shutil.copytree(dense_bundle, target)
-    return target
