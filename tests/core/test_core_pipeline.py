@@ -344,12 +344,12 @@ def test_alert_lifecycle(make_manifest, fake_scorer) -> None:
 def test_threshold_does_not_learn_during_alert(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="adaptive", warmup=0))
     pipe.process([("d", payload([0.1, 0.1, 0.1], T0 + i), 0.0) for i in range(3)])
-    learned = pipe.devices["d"].threshold.to_state()["n_learned"]
+    learned = pipe.devices["d"].threshold.snapshot().n_learned
     # alert raised at the 3rd high reading, then readings between the hysteresis and the threshold
     seq = [[0, 0, 6.0]] * 3 + [[1.8, 1.8, 1.8]] * 20
     pipe.process([("d", payload(v, T0 + 10 + i), 0.0) for i, v in enumerate(seq)])
     assert pipe.devices["d"].alert.active
-    assert pipe.devices["d"].threshold.to_state()["n_learned"] == learned
+    assert pipe.devices["d"].threshold.snapshot().n_learned == learned
 
 
 def test_adaptive_threshold_follows_a_device(make_manifest, fake_scorer) -> None:
@@ -481,7 +481,7 @@ def test_restore_with_a_changed_threshold_mode_starts_fresh(make_manifest, fake_
     pipe.process([("d", payload([0, 0, 0], T0), 0.0)])
     fixed = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="fixed"))
     fixed.restore(pipe.state_snapshot())
-    assert fixed.devices["d"].threshold.to_state()["kind"] == "fixed"
+    assert fixed.devices["d"].threshold.snapshot().kind == "fixed"
 
 
 # ---------------------------------------------------------------- scorer contract

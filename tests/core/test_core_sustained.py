@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,10 @@ from tests.fakes import SquaredScorer
 
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import AlertEvent, CheckConfig, Pipeline, PipelineConfig, ScoredReading
+from edgewatch.core.state import SustainedState
 from edgewatch.core.sustained import SustainedLevel, sustained_levels
 from edgewatch.errors import BundleError
+from edgewatch.records import dump, load
 
 T0 = 1767225600.0
 
@@ -74,25 +77,25 @@ def test_levels_of_a_run_match_the_device_one_reading_at_a_time() -> None:
 
 def test_state_round_trip_and_mismatches_start_afresh() -> None:
     level = SustainedLevel(10.0, 3.0)
+    assert level.snapshot() is None  # nothing averaged yet
     for i in range(20):
         level.update(T0 + i, np.array([1.0, 2.0]))
-    state = json.loads(json.dumps(level.to_state()))
-    restored = SustainedLevel.from_state(state, 10.0, 2, 3.0)
-    assert restored.to_state() == level.to_state()
-    bad_states = (
-        {**state, "tau_s": 5.0},
-        {**state, "fast_tau_s": 4.0},
-        {**state, "smooth": [1.0]},
-        {**state, "fast": None},
-        {**state, "since": "x"},
-        {**state, "smooth": [float("nan"), 1.0]},
-        {**state, "fast": [True, 1.0]},
-        {},
+    state = load(SustainedState, json.loads(json.dumps(dump(level.snapshot()))))
+    restored = SustainedLevel.restore(state, 10.0, 2, 3.0)
+    assert restored.snapshot() == level.snapshot()
+    mismatches = (
+        replace(state, tau_s=5.0),
+        replace(state, fast_tau_s=4.0),
+        replace(state, smooth=(1.0,)),
+        replace(state, fast=None),
+        replace(state, since=state.last_ts + 1),
+        replace(state, smooth=(-1.0, 1.0)),
+        None,
     )
-    for bad in bad_states:
-        fresh = SustainedLevel.from_state(bad, 10.0, 2, 3.0)
+    for saved in mismatches:
+        fresh = SustainedLevel.restore(saved, 10.0, 2, 3.0)
         assert fresh.smooth is None and fresh.fast is None and fresh.last_ts is None
-    slow_only = SustainedLevel.from_state({**state, "fast_tau_s": None}, 10.0, 2, None)
+    slow_only = SustainedLevel.restore(replace(state, fast_tau_s=None, fast=None), 10.0, 2, None)
     assert slow_only.smooth is not None and slow_only.fast is None
 
 

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import numpy as np
 import pytest
 
 from edgewatch.bundle import Threshold
+from edgewatch.core.state import ThresholdState
 from edgewatch.core.thresholds import (
     AdaptiveThreshold,
     FixedThreshold,
     ThresholdConfig,
     make_threshold,
-    threshold_from_state,
+    restore_threshold,
 )
 from edgewatch.errors import ConfigError
+from edgewatch.records import dump, load
 
 T0 = 4.0
 BASELINE = 1.0
@@ -38,8 +39,8 @@ def test_fixed_threshold() -> None:
     assert th.value == T0
     assert th.observe(100.0, alert_active=False) is False
     assert th.observe(0.1, alert_active=False) is False
-    restored = FixedThreshold.from_state(json.loads(json.dumps(th.to_state())))
-    assert restored.value == T0
+    restored = restore_threshold(saved(th), calibrated(0.5), ThresholdConfig(mode="fixed"))
+    assert isinstance(restored, FixedThreshold) and restored.value == T0
 
 
 def test_warmup_keeps_t0_then_follows_drift() -> None:
@@ -78,18 +79,18 @@ def test_floor_and_ceiling() -> None:
 
 def test_no_learning_during_alert() -> None:
     th = AdaptiveThreshold(T0, baseline=BASELINE, config=ThresholdConfig(warmup=0))
-    before = th.to_state()
+    before = th.snapshot()
     for s in normal_scores(500, 2.0):
         assert th.observe(float(s), alert_active=True) is False
-    assert th.to_state() == before
+    assert th.snapshot() == before
 
 
 def test_no_learning_from_scores_above_threshold() -> None:
     th = AdaptiveThreshold(T0, baseline=BASELINE, config=ThresholdConfig(warmup=0))
-    before = th.to_state()
+    before = th.snapshot()
     for s in [T0, T0 * 1.01, 50.0, 1e9, float("nan")]:
         assert th.observe(s, alert_active=False) is False
-    assert th.to_state() == before
+    assert th.snapshot() == before
 
 
 def test_extreme_normal_score_moves_level_one_step() -> None:
@@ -122,11 +123,10 @@ def calibrated(median: float) -> Threshold:
 
 
 def test_state_round_trip_continues_identically() -> None:
-    config = ThresholdConfig(warmup=50)
+    config = ThresholdConfig(mode="adaptive", warmup=50)
     a = AdaptiveThreshold(T0, baseline=BASELINE, config=config)
     feed(a, normal_scores(120, 1.1))
-    state = json.loads(json.dumps(a.to_state(), allow_nan=False))
-    b = threshold_from_state(state, config)
+    b = restore_threshold(saved(a), calibrated(0.5), config)
     assert isinstance(b, AdaptiveThreshold)
     assert (b.value, b.level, b.n_learned, b.baseline, b.t0) == (
         a.value,
@@ -138,23 +138,22 @@ def test_state_round_trip_continues_identically() -> None:
     more = normal_scores(200, 1.3, seed=9)
     feed(a, more)
     feed(b, more)
-    assert b.to_state() == a.to_state()
+    assert b.snapshot() == a.snapshot() and b.value == a.value
 
 
 def test_restored_value_uses_current_config() -> None:
     a = AdaptiveThreshold(T0, baseline=BASELINE, config=ThresholdConfig(warmup=0))
     feed(a, normal_scores(4000, 2.0))
     assert a.value == pytest.approx(1.5 * T0)
-    b = AdaptiveThreshold.from_state(a.to_state(), ThresholdConfig(warmup=0, ceiling=1.2))
+    b = restore_threshold(saved(a), calibrated(0.5), ThresholdConfig(mode="adaptive", warmup=0, ceiling=1.2))
     assert b.value == pytest.approx(1.2 * T0)
 
 
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"version": 99}, "state.threshold.version"),
-        ({"kind": "fixed"}, "state.threshold.kind"),
-        ({"level": None}, "state.threshold.level"),
+        ({"kind": "magic"}, "state.threshold.kind"),
+        ({"level": None}, "state.threshold"),
         ({"level": -1.0}, "state.threshold.level"),
         ({"n_learned": -3}, "state.threshold.n_learned"),
         ({"n_learned": True}, "state.threshold.n_learned"),
@@ -162,19 +161,23 @@ def test_restored_value_uses_current_config() -> None:
         ({"t0": float("inf")}, "state.threshold.t0"),
     ],
 )
-def test_state_validation(change: dict, field: str) -> None:
-    state = AdaptiveThreshold(T0, baseline=BASELINE).to_state() | change
+def test_a_malformed_saved_threshold_names_the_field(change: dict, field: str) -> None:
+    state = dump(AdaptiveThreshold(T0, baseline=BASELINE).snapshot()) | change
     with pytest.raises(ConfigError) as info:
-        AdaptiveThreshold.from_state(state)
+        load(ThresholdState, state, "state.threshold")
     assert info.value.field == field
 
 
-def test_threshold_from_state_rejects_unknown_kind() -> None:
-    with pytest.raises(ConfigError):
-        threshold_from_state({"version": 1, "kind": "magic"})
-    with pytest.raises(ConfigError):
-        not_a_mapping: Any = [1, 2]
-        threshold_from_state(not_a_mapping)
+def test_a_threshold_saved_under_another_mode_starts_afresh() -> None:
+    adaptive = AdaptiveThreshold(T0, baseline=BASELINE, config=ThresholdConfig(warmup=0))
+    feed(adaptive, normal_scores(400, 2.0))
+    fixed = restore_threshold(adaptive.snapshot(), calibrated(0.5), ThresholdConfig(mode="fixed"))
+    assert isinstance(fixed, FixedThreshold) and fixed.value == T0
+
+
+def saved(threshold: FixedThreshold | AdaptiveThreshold) -> ThresholdState:
+    """The threshold's state as a restart reads it back: through JSON."""
+    return load(ThresholdState, json.loads(json.dumps(dump(threshold.snapshot()), allow_nan=False)))
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,9 @@
-"""Persisted pipeline state in ``state_dir``: per device the threshold, the alert state (including the
-run state behind alert suppression), the last timestamp, the stuck-sensor counters and the missing sensors.
+"""The saved device state (:mod:`edgewatch.core.state`) in ``state_dir``.
 
 One JSON file, replaced atomically: written to a temporary file, fsync'ed, renamed over the old one, and
 the directory fsync'ed -- a crash or power cut leaves either the old or the new state, never a torn
-file. Written on clean shutdown and every ``state_save_interval_s`` (default 5 min: under a kilobyte per
-device for 16 features, negligible SD card wear), so even ``kill -9`` loses at most that much learning.
+file. Written on clean shutdown and every ``state_save_interval_s`` (default 5 min, which keeps SD card
+wear negligible), so even ``kill -9`` loses at most that much learning.
 """
 
 from __future__ import annotations

@@ -35,13 +35,11 @@ Rules (all times are *reading* timestamps, never the wall clock; defaults in :cl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from edgewatch.core.state import AlertState
 from edgewatch.errors import ConfigError
 
-STATE_VERSION = 1
 SEVERITIES = ("minor", "major", "critical")
 MAJOR_RATIO = 2.0  # score / threshold at which an alert becomes "major"
 CRITICAL_RATIO = 5.0  # ... and "critical"
@@ -169,10 +167,7 @@ class AlertPolicy:
                 above
                 and ts >= self.cooldown_until
                 and ts >= self._suppress_until
-                and (
-                    self._history.bit_count() >= self.config.k
-                    or score >= self.config.instant_ratio * threshold
-                )
+                and (self._history.bit_count() >= self.config.k or score >= self.config.instant_ratio * threshold)
             ):
                 self.alert_id = alert_id_for(self.device, ts)
                 self.severity = severity_for(score, threshold)
@@ -203,66 +198,36 @@ class AlertPolicy:
         self._last_emit = ts
         return AlertDecision("update", self.alert_id, self.severity or severity)
 
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-safe snapshot (``-inf`` times are stored as ``null``)."""
-        return {
-            "version": STATE_VERSION,
-            "device": self.device,
-            "alert_id": self.alert_id,
-            "severity": self.severity,
-            "history": self._history,
-            "below_run": self._below,
-            "last_emit_ts": None if math.isinf(self._last_emit) else self._last_emit,
-            "cooldown_until": None if math.isinf(self.cooldown_until) else self.cooldown_until,
-            "machine_stopped": self._suppress_until == math.inf,
-            "suppress_until": None if math.isinf(self._suppress_until) else self._suppress_until,
-        }
+    def snapshot(self) -> AlertState:
+        """What a restart must remember (``-inf`` times are ``None``)."""
+        return AlertState(
+            alert_id=self.alert_id,
+            severity=self.severity,  # type: ignore[arg-type]  # one of SEVERITIES
+            history=self._history,
+            below_run=self._below,
+            last_emit_ts=_saved(self._last_emit),
+            cooldown_until=_saved(self.cooldown_until),
+            machine_stopped=self._suppress_until == math.inf,
+            suppress_until=_saved(self._suppress_until),
+        )
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], config: AlertConfig | None = None) -> AlertPolicy:
-        """Rebuild from :meth:`to_state` output; raise :class:`ConfigError` naming a bad field."""
-        if not isinstance(state, Mapping):
-            raise ConfigError("must be an object", field="state.alert")
-        if state.get("version") != STATE_VERSION:
-            raise ConfigError(
-                f"unsupported state version {state.get('version')!r} (expected {STATE_VERSION})",
-                field="state.alert.version",
-            )
-        device = state.get("device")
-        if not isinstance(device, str):
-            raise ConfigError("must be a string", field="state.alert.device")
+    def restore(cls, device: str, state: AlertState, config: AlertConfig | None = None) -> AlertPolicy:
+        """The policy of ``device`` as :meth:`snapshot` saved it, under ``config``."""
         policy = cls(device, config)
-        alert_id = state.get("alert_id")
-        severity = state.get("severity")
-        if alert_id is not None:
-            if not isinstance(alert_id, str) or not alert_id:
-                raise ConfigError("must be a non-empty string or null", field="state.alert.alert_id")
-            if severity not in _RANK:
-                raise ConfigError(f"must be one of {', '.join(SEVERITIES)}", field="state.alert.severity")
-        policy.alert_id = alert_id
-        policy.severity = severity if alert_id is not None else None
-        policy._history = _int(state.get("history"), "state.alert.history") & policy._mask
-        policy._below = _int(state.get("below_run"), "state.alert.below_run")
-        policy._last_emit = _time(state.get("last_emit_ts"), "state.alert.last_emit_ts")
-        policy.cooldown_until = _time(state.get("cooldown_until"), "state.alert.cooldown_until")
-        # absent in states written before suppression existed: not suppressed
-        stopped = state.get("machine_stopped", False)
-        if not isinstance(stopped, bool):
-            raise ConfigError("must be true or false", field="state.alert.machine_stopped")
-        until = _time(state.get("suppress_until"), "state.alert.suppress_until")
-        policy._suppress_until = math.inf if stopped else until
+        policy.alert_id = state.alert_id
+        policy.severity = state.severity if state.alert_id is not None else None
+        policy._history = state.history & policy._mask
+        policy._below = state.below_run
+        policy._last_emit = _restored(state.last_emit_ts)
+        policy.cooldown_until = _restored(state.cooldown_until)
+        policy._suppress_until = math.inf if state.machine_stopped else _restored(state.suppress_until)
         return policy
 
 
-def _int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError("must be a non-negative integer", field=field)
-    return value
+def _saved(ts: float) -> float | None:
+    return None if math.isinf(ts) else ts
 
 
-def _time(value: Any, field: str) -> float:
-    if value is None:
-        return -math.inf
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError("must be a finite number or null", field=field)
-    return float(value)
+def _restored(ts: float | None) -> float:
+    return -math.inf if ts is None else ts

@@ -21,13 +21,13 @@ Nothing here reads a clock or does I/O; the pipeline owns the per-device state o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from edgewatch.bundle.manifest import FeatureStats
+from edgewatch.core.state import StuckCounters
 from edgewatch.core.timestamps import format_ts
 from edgewatch.errors import ConfigError
 
@@ -117,56 +117,10 @@ class StuckState:
     def active(self) -> bool:
         return self.n_stuck > 0
 
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-safe snapshot; a missing (NaN) last value is stored as ``null``."""
-        return {
-            "last": [float(v) if math.isfinite(v) else None for v in self.last],
-            "runs": list(self.runs),
-            "n_stuck": self.n_stuck,
-        }
-
-    @classmethod
-    def from_state(cls, state: Any, n_features: int) -> StuckState:
-        """Rebuild from :meth:`to_state` output; raise :class:`ConfigError` naming a bad field.
-
-        ``last`` and ``runs`` must each hold exactly ``n_features`` items. ``n_stuck`` is restored as
-        saved; :class:`StuckDetector` users should recount it (see ``edgewatch.core.device``).
-        """
-        if not isinstance(state, Mapping):
-            raise ConfigError("must be an object", field="state.stuck")
-        last = state.get("last")
-        if not isinstance(last, list) or len(last) != n_features:
-            message = f"must be a list of {n_features} numbers or nulls (one per feature)"
-            raise ConfigError(message, field="state.stuck.last")
-        values = [_finite_or_nan(v, j) for j, v in enumerate(last)]
-        runs = state.get("runs")
-        if not isinstance(runs, list) or len(runs) != n_features:
-            raise ConfigError(f"must be a list of {n_features} integers (one per feature)", field="state.stuck.runs")
-        for j, v in enumerate(runs):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ConfigError(f"item {j} must be a non-negative integer", field="state.stuck.runs")
-        n_stuck = state.get("n_stuck")
-        if isinstance(n_stuck, bool) or not isinstance(n_stuck, int) or not 0 <= n_stuck <= n_features:
-            raise ConfigError(f"must be an integer from 0 to {n_features}", field="state.stuck.n_stuck")
-        restored = cls(n_features)
-        restored.last = values
-        restored.runs = list(runs)
-        restored.n_stuck = n_stuck
-        return restored
-
-
-def _finite_or_nan(value: Any, j: int) -> float:
-    """A saved ``last`` value: a finite number, or ``null`` for "none yet" (NaN)."""
-    if value is None:
-        return math.nan
-    if not isinstance(value, bool) and isinstance(value, int | float):
-        try:
-            number = float(value)
-        except OverflowError:  # an integer too large for a float
-            number = math.inf
-        if math.isfinite(number):
-            return number
-    raise ConfigError(f"item {j} must be a finite number or null", field="state.stuck.last")
+    def snapshot(self) -> StuckCounters:
+        """What a restart must remember; a missing (NaN) last value is saved as ``None``."""
+        last = tuple(float(v) if math.isfinite(v) else None for v in self.last)
+        return StuckCounters(last=last, runs=tuple(self.runs), n_stuck=self.n_stuck)
 
 
 _NO_CHANGE: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
@@ -178,8 +132,7 @@ class StuckDetector:
     def __init__(self, stats: Sequence[FeatureStats], config: CheckConfig) -> None:
         self.n_features = len(stats)
         self.run_needed = tuple(
-            max(config.min_stuck_run, math.ceil(config.stuck_run_factor * s.longest_constant_run))
-            for s in stats
+            max(config.min_stuck_run, math.ceil(config.stuck_run_factor * s.longest_constant_run)) for s in stats
         )
         watched = [j for j, s in enumerate(stats) if s.std > 0] if config.stuck_detection else []
         self._watch = tuple((j, self.run_needed[j]) for j in watched)
@@ -220,6 +173,23 @@ class StuckDetector:
         rec = tuple(ended or ())
         state.n_stuck += len(new) - len(rec)
         return new, rec
+
+    def restore(self, counters: StuckCounters) -> StuckState:
+        """The saved counters, made consistent with this detector's configuration: features it does not watch
+        start afresh, and ``n_stuck`` is recounted rather than trusted (with another ``min_stuck_run`` or
+        ``stuck_detection`` than the saving agent's, the saved count could disagree with the runs and leave
+        the device "stuck" for good). :class:`ConfigError` unless there is one counter per feature."""
+        for name, values in (("last", counters.last), ("runs", counters.runs)):
+            if len(values) != self.n_features:
+                raise ConfigError(f"must hold {self.n_features} items, one per feature", field=f"stuck.{name}")
+        state = self.new_state()
+        watched = set(self.watched)
+        for j in watched:
+            saved = counters.last[j]
+            state.last[j] = math.nan if saved is None else saved
+            state.runs[j] = counters.runs[j]
+        state.n_stuck = len(self.stuck_features(state))
+        return state
 
     def stuck_features(self, state: StuckState) -> tuple[int, ...]:
         """Indices of the features currently stuck for this device."""

@@ -42,7 +42,7 @@ readings are lost (their timestamps stay accepted).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,7 +57,7 @@ from edgewatch.core.checks import (
     StuckDetector,
     check_order,
 )
-from edgewatch.core.device import DeviceState, DeviceThreshold, restore_devices, snapshot
+from edgewatch.core.device import DeviceState, DeviceThreshold, restore_device
 from edgewatch.core.events import (
     AlertEvent,
     Event,
@@ -67,9 +67,11 @@ from edgewatch.core.events import (
     top_feature_shares,
 )
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
+from edgewatch.core.state import STATE_VERSION, PipelineState, load_state
 from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import ThresholdConfig, make_threshold
 from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
+from edgewatch.records import dump
 
 if TYPE_CHECKING:
     from edgewatch.bundle import Artifact, Manifest
@@ -359,16 +361,12 @@ class Pipeline:
         self.devices[name] = dev
         return dev
 
-    def _reject(
-        self, pending: list[Any], device: str, reason: str, message: str, field: str | None, ts: float
-    ) -> None:
+    def _reject(self, pending: list[Any], device: str, reason: str, message: str, field: str | None, ts: float) -> None:
         self.counters[reason] = self.counters.get(reason, 0) + 1
         pending.append(InputRejected(device, reason, message, field, ts))
 
     @staticmethod
-    def _missing_transition(
-        dev: DeviceState, missing: tuple[str, ...], ts: float, pending: list[Any]
-    ) -> None:
+    def _missing_transition(dev: DeviceState, missing: tuple[str, ...], ts: float, pending: list[Any]) -> None:
         before = dev.missing
         if missing == before:
             return
@@ -382,32 +380,36 @@ class Pipeline:
 
     # ------------------------------------------------------------------ persistence
     def state_snapshot(self) -> dict[str, Any]:
-        """JSON-safe per-device thresholds, alert states, last timestamps, stuck-sensor counters and
-        missing-sensor names (for restarts; see ``edgewatch.core.device``)."""
-        return snapshot(self.devices, self.model_id)
+        """Every device's saved state as JSON (:mod:`edgewatch.core.state`), for a restart."""
+        devices = {name: dev.snapshot() for name, dev in self.devices.items()}
+        data: dict[str, Any] = dump(PipelineState(STATE_VERSION, self.model_id, devices))
+        return data
 
-    def restore(self, state: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_snapshot` taken with the same model (see ``edgewatch.core.device``).
+    def restore(self, data: Any) -> None:
+        """Restore a :meth:`state_snapshot` taken with the same model.
 
-        Devices in the snapshot replace any current state of the same name, including their
-        stuck-sensor counters and missing sensors (so a sensor reported stuck or missing before the
-        restart gets its ``recovered`` event); windows start afresh. A snapshot without the
-        stuck/missing fields (older agents) restores with fresh stuck/missing-sensor tracking.
-        Raises :class:`ConfigError` naming the bad field, before changing anything, if the snapshot
-        is malformed or was taken with another model.
+        Devices in it replace any current state of the same name, including their stuck-sensor counters
+        and missing sensors (so a sensor reported stuck or missing before the restart gets its ``recovered``
+        event); windows start afresh. Raises :class:`ConfigError` naming the bad field, before changing
+        anything, if the state is malformed or was saved with another model.
         """
-        self.devices.update(
-            restore_devices(
-                state,
-                model_id=self.model_id,
-                threshold_config=self.config.thresholds,
-                alert_config=self.config.alerts,
-                new_threshold=self._new_threshold,
-                stuck_detector=self._stuck,
-                features=self.features,
-                sustained_taus=None if self._sustained is None else (self._sustained.tau_s, self._sustained.fast_tau_s),
-            )
-        )
+        state = load_state(data, self.model_id)
+        restored = {}
+        for name, saved in state.devices.items():
+            try:
+                restored[name] = restore_device(
+                    name,
+                    saved,
+                    calibrated=self.calibrated,
+                    thresholds=self.config.thresholds,
+                    alerts=self.config.alerts,
+                    stuck_detector=self._stuck,
+                    features=self.features,
+                    channel=self._sustained,
+                )
+            except ConfigError as exc:
+                raise ConfigError(exc.message, field=f"state.devices.{name}.{exc.field}") from None
+        self.devices.update(restored)
 
 
 def _names(features: tuple[str, ...], indices: tuple[int, ...]) -> tuple[str, ...]:

@@ -32,10 +32,10 @@ averages instead still carried the ramp into the stop in the fast average.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, TypeGuard
 
 import numpy as np
+
+from edgewatch.core.state import SustainedState
 
 DEFAULT_TAU_S = 900.0
 DEFAULT_FAST_TAU_S = 120.0
@@ -113,54 +113,35 @@ class SustainedLevel:
             raise ValueError("no reading averaged yet")
         return self._avg.min(axis=0)
 
-    def to_state(self) -> dict[str, Any]:
-        smooth, fast = self.smooth, self.fast
-        return {
-            "tau_s": self.tau_s,
-            "fast_tau_s": self.fast_tau_s,
-            "last_ts": self.last_ts,
-            "since": self.since,
-            "smooth": None if smooth is None else [float(v) for v in smooth],
-            "fast": None if fast is None else [float(v) for v in fast],
-        }
+    def snapshot(self) -> SustainedState | None:
+        """What a restart must remember (None before the first reading)."""
+        if self._avg is None or self.last_ts is None or self.since is None:
+            return None
+        fast = self.fast
+        return SustainedState(
+            tau_s=self.tau_s,
+            fast_tau_s=self.fast_tau_s,
+            last_ts=self.last_ts,
+            since=self.since,
+            smooth=tuple(self._avg[0].tolist()),
+            fast=None if fast is None else tuple(fast.tolist()),
+        )
 
     @classmethod
-    def from_state(
-        cls, state: Mapping[str, Any], tau_s: float, n_features: int, fast_tau_s: float | None = DEFAULT_FAST_TAU_S
+    def restore(
+        cls, state: SustainedState | None, tau_s: float, n_features: int, fast_tau_s: float | None
     ) -> SustainedLevel:
-        """Restore saved averages; ones saved with other time constants or feature count start afresh."""
+        """Saved averages; averages saved with other time constants or another feature count start afresh."""
         level = cls(tau_s, fast_tau_s)
-        last, since = state.get("last_ts"), state.get("since")
-        if not (
-            _is_number(last)
-            and _is_number(since)
-            and math.isfinite(last)
-            and since <= last
-            and state.get("tau_s") == level.tau_s
-            and state.get("fast_tau_s") == level.fast_tau_s
-        ):
+        if state is None or (state.tau_s, state.fast_tau_s) != (level.tau_s, level.fast_tau_s):
             return level
-        smooth = _averages(state.get("smooth"), n_features)
-        fast = _averages(state.get("fast"), n_features) if level.fast_tau_s is not None else None
-        if smooth is None or (level.fast_tau_s is not None and fast is None):
+        averages = [state.smooth] if state.fast is None else [state.smooth, state.fast]
+        usable = all(len(a) == n_features and all(math.isfinite(v) and v >= 0 for v in a) for a in averages)
+        if not usable or len(averages) != level._taus.shape[0] or state.since > state.last_ts:
             return level
-        level._avg = np.vstack([smooth] if fast is None else [smooth, fast])
-        level.last_ts, level.since = float(last), float(since)
+        level._avg = np.array(averages, dtype=np.float64)
+        level.last_ts, level.since = state.last_ts, state.since
         return level
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _averages(saved: Any, n_features: int) -> np.ndarray | None:
-    """A saved list of averages as an array, or None when it is not ``n_features`` finite numbers >= 0."""
-    if not isinstance(saved, list) or len(saved) != n_features:
-        return None
-    if not all(_is_number(v) for v in saved):
-        return None
-    values = np.asarray(saved, dtype=np.float64)
-    return values if np.isfinite(values).all() and (values >= 0).all() else None
 
 
 def sustained_levels(

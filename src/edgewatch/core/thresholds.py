@@ -29,24 +29,23 @@ load) without learning the anomalies it should detect:
   ``T0 / fallback_ratio`` (default 4, i.e. the median normal score is assumed to be a quarter of
   the threshold). A non-positive ``T0`` cannot be scaled: the threshold then stays fixed.
 
-States (``to_state()`` / ``from_state()``) are plain JSON dictionaries; the value is recomputed from
-the level with the *current* configuration when restored.
+A restart saves and restores the level (:mod:`edgewatch.core.state`); the value is recomputed from it
+with the configuration in force.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from edgewatch.core.state import ThresholdState
 from edgewatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from edgewatch.bundle import Threshold
 
-STATE_VERSION = 1
 THRESHOLD_MODES = ("adaptive", "fixed")
 
 
@@ -87,7 +86,7 @@ class DeviceThreshold(Protocol):
 
     def observe(self, score: float, *, alert_active: bool) -> bool: ...
 
-    def to_state(self) -> dict[str, Any]: ...
+    def snapshot(self) -> ThresholdState: ...
 
 
 class FixedThreshold:
@@ -107,13 +106,8 @@ class FixedThreshold:
         """No learning; returns ``False``."""
         return False
 
-    def to_state(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "kind": self.kind, "t0": self._value, "value": self._value}
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any], config: ThresholdConfig | None = None) -> FixedThreshold:
-        _check_header(state, cls.kind)
-        return cls(_finite(state.get("t0"), "state.threshold.t0"))
+    def snapshot(self) -> ThresholdState:
+        return ThresholdState(kind="fixed", t0=self._value)
 
 
 class AdaptiveThreshold:
@@ -122,9 +116,7 @@ class AdaptiveThreshold:
     __slots__ = ("_step", "_value", "baseline", "config", "level", "n_learned", "t0")
     kind = "adaptive"
 
-    def __init__(
-        self, t0: float, *, baseline: float | None = None, config: ThresholdConfig | None = None
-    ) -> None:
+    def __init__(self, t0: float, *, baseline: float | None = None, config: ThresholdConfig | None = None) -> None:
         self.config = config or ThresholdConfig()
         self.t0 = _finite(t0, "threshold.value")
         self.baseline = resolve_baseline(self.t0, baseline, self.config)
@@ -162,37 +154,16 @@ class AdaptiveThreshold:
         ratio = min(max(level / self.baseline, cfg.floor), cfg.ceiling)
         return self.t0 * ratio
 
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "version": STATE_VERSION,
-            "kind": self.kind,
-            "t0": self.t0,
-            "baseline": self.baseline,
-            "level": self.level,
-            "n_learned": self.n_learned,
-            "value": self._value,  # informative; recomputed on restore
-        }
+    def snapshot(self) -> ThresholdState:
+        return ThresholdState(
+            "adaptive", t0=self.t0, baseline=self.baseline, level=self.level, n_learned=self.n_learned
+        )
 
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any], config: ThresholdConfig | None = None) -> AdaptiveThreshold:
-        """Rebuild from :meth:`to_state` output; raise :class:`ConfigError` naming a bad field."""
-        _check_header(state, cls.kind)
-        t0 = _finite(state.get("t0"), "state.threshold.t0")
-        baseline = _finite(state.get("baseline"), "state.threshold.baseline")
-        if baseline <= 0:
-            raise ConfigError("must be positive", field="state.threshold.baseline")
-        level = _finite(state.get("level"), "state.threshold.level")
-        if level <= 0:
-            raise ConfigError("must be positive", field="state.threshold.level")
-        n_learned = state.get("n_learned")
-        if isinstance(n_learned, bool) or not isinstance(n_learned, int) or n_learned < 0:
-            raise ConfigError("must be a non-negative integer", field="state.threshold.n_learned")
-        threshold = cls(t0, baseline=baseline, config=config)
-        threshold.level = level
-        threshold.n_learned = n_learned
-        if n_learned >= threshold.config.warmup and t0 > 0:
-            threshold._value = threshold._scaled(level)
-        return threshold
+    def _restore(self, level: float, n_learned: int) -> None:
+        self.level = level
+        self.n_learned = n_learned
+        if n_learned >= self.config.warmup and self.t0 > 0:
+            self._value = self._scaled(level)
 
 
 def resolve_baseline(t0: float, baseline: float | None, config: ThresholdConfig) -> float:
@@ -211,30 +182,19 @@ def make_threshold(calibrated: Threshold, config: ThresholdConfig | None = None)
     return AdaptiveThreshold(calibrated.value, baseline=calibrated.validation_median, config=config)
 
 
-def threshold_from_state(
-    state: Mapping[str, Any], config: ThresholdConfig | None = None
+def restore_threshold(
+    state: ThresholdState, calibrated: Threshold, config: ThresholdConfig
 ) -> FixedThreshold | AdaptiveThreshold:
-    """Rebuild whichever threshold ``state`` describes."""
-    if not isinstance(state, Mapping):
-        raise ConfigError("must be an object", field="state.threshold")
-    kind = state.get("kind")
-    if kind == FixedThreshold.kind:
-        return FixedThreshold.from_state(state, config)
-    if kind == AdaptiveThreshold.kind:
-        return AdaptiveThreshold.from_state(state, config)
-    raise ConfigError(f"unknown threshold kind {kind!r}", field="state.threshold.kind")
-
-
-def _check_header(state: Mapping[str, Any], kind: str) -> None:
-    if not isinstance(state, Mapping):
-        raise ConfigError("must be an object", field="state.threshold")
-    if state.get("version") != STATE_VERSION:
-        raise ConfigError(
-            f"unsupported state version {state.get('version')!r} (expected {STATE_VERSION})",
-            field="state.threshold.version",
-        )
-    if state.get("kind") != kind:
-        raise ConfigError(f"expected kind {kind!r}, got {state.get('kind')!r}", field="state.threshold.kind")
+    """The saved threshold under ``config`` (its value recomputed from the saved level), or a fresh one from
+    the ``calibrated`` threshold when it was saved under another mode."""
+    if state.kind != config.mode:
+        return make_threshold(calibrated, config)
+    if state.kind == "fixed":
+        return FixedThreshold(state.t0)
+    threshold = AdaptiveThreshold(state.t0, baseline=state.baseline, config=config)
+    assert state.level is not None and state.n_learned is not None  # ThresholdState checks an adaptive one
+    threshold._restore(state.level, state.n_learned)
+    return threshold
 
 
 def _finite(value: Any, field: str) -> float:

@@ -137,7 +137,12 @@ def _convert(hint: Any, value: Any, path: str, expect: str | None, error: type[F
             raise error(f"expected a string, got a {type(value).__name__}", field=path)
         return value if isinstance(value, Secret) else Secret(value)
     elif _matches(hint, value):
-        return float(value) if hint is float else value
+        if hint is not float:
+            return value
+        try:
+            return float(value)
+        except OverflowError:  # an integer too large for a float
+            pass
     raise error(f"expected {expect or _describe(hint)}, got {_show(value)}", field=path)
 
 
@@ -149,7 +154,9 @@ def _matches(hint: Any, value: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+        if isinstance(value, float):
+            return not math.isnan(value)
+        return isinstance(value, int) and not isinstance(value, bool)
     if hint is str:
         return isinstance(value, str | Secret)
     raise TypeError(f"the record loader cannot check type {hint!r}")

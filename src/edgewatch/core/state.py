@@ -1,0 +1,137 @@
+"""The saved device state: one versioned record of everything the pipeline remembers about each device.
+
+The agent saves it on shutdown and periodically (:mod:`edgewatch.agent.state`) and restores it at start, so
+a restart keeps each device's adaptive threshold, alert state (including the run state behind alert
+suppression), last accepted timestamp (a QoS 1 redelivery after a restart is still a duplicate), stuck-sensor
+counters and missing sensors (a sensor stuck or missing before the restart still gets its ``recovered``
+event, and is not scored meanwhile) and, for a bundle with a sustained-deviation channel, its moving
+averages. Windows are not saved: they rebuild from the next readings.
+
+Per device::
+
+    {"last_ts": float | null, "missing": [sensor, ...],
+     "threshold": {"kind": "fixed" | "adaptive", "t0": float, "baseline", "level", "n_learned"},
+     "alert": {"alert_id", "severity", "history", "below_run", "last_emit_ts", "cooldown_until",
+               "machine_stopped", "suppress_until"},
+     "stuck": {"last": [float | null, ...], "runs": [int, ...], "n_stuck": int},
+     "sustained": {"tau_s", "fast_tau_s", "last_ts", "since", "smooth": [...], "fast": [...] | null} | null}
+
+Times are epoch seconds of readings (``null``: never); ``stuck`` holds one item per model feature
+(``null``: no value seen yet, as JSON has no NaN). :func:`load_state` refuses a malformed state with a
+:class:`~edgewatch.errors.ConfigError` naming the dotted field (``state.devices.pump-1.alert.history``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from edgewatch.errors import ConfigError
+from edgewatch.records import check, load
+
+STATE_VERSION = 2
+Severity = Literal["minor", "major", "critical"]
+
+_time = check(math.isfinite, "a finite number or null")
+_positive = check(lambda v: math.isfinite(v) and v > 0, "a positive finite number")
+_count = check(lambda v: v >= 0, "a non-negative integer")
+_NUMBERS = "finite numbers or nulls"
+
+
+@dataclass(frozen=True)
+class ThresholdState:
+    """A device's threshold: the calibrated ``t0``, and for an adaptive one the tracked median normal score
+    (``level``), the ``baseline`` it is compared with and how many scores it learned. The current value is
+    recomputed from them with the configuration in force."""
+
+    kind: Literal["fixed", "adaptive"]
+    t0: float = field(metadata=check(math.isfinite, "a finite number"))
+    baseline: float | None = field(default=None, metadata=_positive)
+    level: float | None = field(default=None, metadata=_positive)
+    n_learned: int | None = field(default=None, metadata=_count)
+
+    def __post_init__(self) -> None:
+        if self.kind == "adaptive" and None in (self.baseline, self.level, self.n_learned):
+            raise ConfigError("an adaptive threshold needs baseline, level and n_learned", field="threshold")
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """A device's alert policy (:mod:`edgewatch.core.alerts`): the active alert and its peak severity, the
+    k-of-n history bits, the run of readings below the hysteresis threshold, and its times."""
+
+    alert_id: str | None = field(default=None, metadata=check(bool, "a non-empty string or null"))
+    severity: Severity | None = None
+    history: int = field(default=0, metadata=_count)
+    below_run: int = field(default=0, metadata=_count)
+    last_emit_ts: float | None = field(default=None, metadata=_time)
+    cooldown_until: float | None = field(default=None, metadata=_time)
+    machine_stopped: bool = False
+    suppress_until: float | None = field(default=None, metadata=_time)
+
+    def __post_init__(self) -> None:
+        if self.alert_id is not None and self.severity is None:
+            raise ConfigError("an active alert needs a severity", field="alert.severity")
+
+
+@dataclass(frozen=True)
+class StuckCounters:
+    """Per feature, the last value seen and how many identical values in a row; how many features are stuck."""
+
+    last: tuple[float | None, ...] = field(
+        metadata=check(lambda v: all(x is None or math.isfinite(x) for x in v), _NUMBERS)
+    )
+    runs: tuple[int, ...] = field(metadata=check(lambda v: all(x >= 0 for x in v), "non-negative integers"))
+    n_stuck: int = field(metadata=_count)
+
+
+@dataclass(frozen=True)
+class SustainedState:
+    """The sustained-deviation channel's averages (:mod:`edgewatch.core.sustained`), with the time constants
+    they were averaged with, the last reading's time and the time they started from."""
+
+    tau_s: float
+    fast_tau_s: float | None
+    last_ts: float = field(metadata=_time)
+    since: float = field(metadata=_time)
+    smooth: tuple[float, ...]
+    fast: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DeviceSnapshot:
+    """Everything saved about one device."""
+
+    threshold: ThresholdState
+    alert: AlertState
+    stuck: StuckCounters
+    last_ts: float | None = field(default=None, metadata=_time)
+    missing: tuple[str, ...] = ()
+    sustained: SustainedState | None = None
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    """The saved state of every device of one pipeline, taken with the model ``model_id``."""
+
+    version: int
+    model_id: str
+    devices: dict[str, DeviceSnapshot] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.version != STATE_VERSION:
+            raise ConfigError(f"expected a version {STATE_VERSION} device state, got {self.version}", field="version")
+
+
+def load_state(data: Any, model_id: str) -> PipelineState:
+    """The saved state in ``data`` (parsed JSON), checked to be of this version and of ``model_id``."""
+    if isinstance(data, dict) and data.get("version") != STATE_VERSION:
+        raise ConfigError(f"expected a version {STATE_VERSION} device state", field="state.version")
+    state = load(PipelineState, data, "state")
+    if state.model_id != model_id:
+        raise ConfigError(
+            f"state was saved with model {state.model_id!r}, this pipeline runs {model_id!r}; start without it",
+            field="state.model_id",
+        )
+    return state
