@@ -1,13 +1,18 @@
-"""Session fixtures shared across the test packages: one small real bundle, trained once (TensorFlow), and
-the normal recording it was trained on. Tests that need no trained model use ``tests/fakes.py`` instead."""
+"""Fixtures shared across the test packages: one small real bundle, trained once per session (TensorFlow), and
+the normal recording it was trained on (tests that need no trained model use ``tests/fakes.py``); a real
+Mosquitto per test and listeners on it (:mod:`edgewatch.rig`)."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from edgewatch.rig.broker import MosquittoBroker
+from edgewatch.rig.clients import Listener
+from tests.mqtt_broker import require_mosquitto
 from tests.recordings import FAST_FIT, correlated_rows, write_csv
 
 
@@ -33,3 +38,25 @@ def bundle_copy(tmp_path: Path, dense_bundle: Path) -> Path:
     target = tmp_path / "bundle"
     shutil.copytree(dense_bundle, target)
     return target
+
+
+@pytest.fixture
+def broker() -> Iterator[MosquittoBroker]:
+    """A fresh mosquitto on a free loopback port (skipped without mosquitto, failed under CI=true)."""
+    with MosquittoBroker(binary=require_mosquitto()) as running:
+        yield running
+
+
+@pytest.fixture
+def listen(broker: MosquittoBroker) -> Iterator[Callable[..., Listener]]:
+    """``listen(topic_filter) -> Listener`` on the test's broker (a plain paho client, independent of the
+    agent's transport); closed at teardown."""
+    listeners: list[Listener] = []
+
+    def make(topic_filter: str = "#") -> Listener:
+        listeners.append(Listener(broker.url, topic_filter))
+        return listeners[-1]
+
+    yield make
+    for listener in listeners:
+        listener.close()

@@ -1,6 +1,6 @@
-"""The test side of :mod:`edgewatch.rig.broker`: a real Mosquitto on a free loopback port, plus
-``require_mosquitto()``, which skips a test when the binary is missing, except under ``CI=true`` where a
-missing broker is a setup error (the README's setup installs it) and fails."""
+"""``require_mosquitto()``: the mosquitto binary for a test that starts a real broker (:mod:`edgewatch.rig.broker`);
+the test is skipped when it is missing, except under ``CI=true``, where a missing broker is a setup error (the
+README's setup installs it) and fails."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import os
 
 import pytest
 
-from edgewatch.rig.broker import DEFAULT_BINARY, MosquittoBroker, find_mosquitto, free_port, port_accepts
-
-__all__ = ["DEFAULT_BINARY", "MosquittoBroker", "find_mosquitto", "free_port", "port_accepts", "require_mosquitto"]
+from edgewatch.rig.broker import find_mosquitto
 
 
 def require_mosquitto() -> str:

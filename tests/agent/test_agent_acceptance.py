@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from build_real_bundle import FEATURES, sensor_rows
 from test_agent_real_model import (
+    SCORE_EVERY_READING,
     T0,
     THIRD_READING_RAISES,
     Publisher,
@@ -35,7 +36,7 @@ def _online(listen):  # type: ignore[no-untyped-def]
 
 
 def test_normal_data_raises_no_alert(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
-    config = _config(tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1")
+    config = _config(tmp_path, broker, real_bundle, health=SCORE_EVERY_READING)
     alerts = listen("edgewatch/+/alert")
     scores = listen("edgewatch/quiet-1/score")
     proc = _spawn_agent(config)
@@ -107,7 +108,7 @@ def test_every_bad_payload_yields_an_error_message_and_no_crash(
 
 def test_broker_stopped_for_10_s_loses_no_alert(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
     config = _config(
-        tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1", alerts=THIRD_READING_RAISES
+        tmp_path, broker, real_bundle, health=SCORE_EVERY_READING, alerts=THIRD_READING_RAISES
     )
     scores = listen("edgewatch/line-5/score")
     proc = _spawn_agent(config)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -19,15 +20,15 @@ import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
 from build_real_bundle import FEATURES, sensor_rows
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edgewatch.agent.config import load_config
 from edgewatch.bundle import load_bundle
 from edgewatch.core.events import AlertEvent
 from edgewatch.core.pipeline import Pipeline
+from edgewatch.rig.agent import write_agent_config
+from edgewatch.rig.clients import Publisher as RigPublisher
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -47,45 +48,24 @@ def _payloads(n_normal: int = 120, n_anomalous: int = 12, n_after: int = 40, t0:
 
 # Tests that stop the broker right after "the 3rd anomalous reading raises" pin that rule (the shipped
 # defaults are 5 of 10 plus an instant raise, which would raise at the first reading of this fault).
-THIRD_READING_RAISES = "[alerts]\nk = 3\nn = 5\ninstant_ratio = inf"
+THIRD_READING_RAISES = {"k": 3, "n": 5, "instant_ratio": math.inf}
+SCORE_EVERY_READING = {"score_stream": True, "score_every_n": 1}
 
 
-def _config(tmp_path: Path, broker, bundle: Path, runtime: str = "litert", **extra: str) -> Path:  # type: ignore[no-untyped-def]
-    text = f"""
-state_dir = "{tmp_path / "state"}"
-[bundle]
-path = "{bundle}"
-[runtime]
-backend = "{runtime}"
-[mqtt]
-url = "{broker.url}"
-qos = 1
-keepalive = 5
-[health]
-agent_id = "edge-1"
-thermal_file = "/nonexistent"
-{extra.get("health", "")}
-{extra.get("alerts", "")}
-"""
-    path = tmp_path / "agent.toml"
-    path.write_text(text)
-    return path
+def _config(tmp_path: Path, broker, bundle: Path, runtime: str = "litert", health=None, alerts=None) -> Path:  # type: ignore[no-untyped-def]
+    sections = {
+        "runtime": {"backend": runtime},
+        "mqtt": {"qos": 1, "keepalive": 5},
+        "health": {"agent_id": "edge-1", "thermal_file": "/nonexistent", **(health or {})},
+        **({"alerts": alerts} if alerts else {}),
+    }
+    return write_agent_config(
+        tmp_path / "agent.toml", bundle=bundle, url=broker.url, state_dir=tmp_path / "state", sections=sections
+    )
 
 
-class Publisher:
-    def __init__(self, broker) -> None:  # type: ignore[no-untyped-def]
-        self.client = paho.Client(CallbackAPIVersion.VERSION2)
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-
-    def send(self, device: str, payloads: list[bytes]) -> None:
-        infos = [self.client.publish(f"plant/{device}/sensors", p, qos=1) for p in payloads]
-        for info in infos:
-            info.wait_for_publish(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def Publisher(broker) -> RigPublisher:  # type: ignore[no-untyped-def]
+    return RigPublisher(broker.url)
 
 
 def _spawn_agent(config: Path) -> subprocess.Popen[str]:
@@ -194,7 +174,7 @@ def test_live_alerts_equal_replay(tmp_path: Path, broker, listen, real_bundle: P
 
 def test_kill_9_with_pending_alert_real_model(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
     config = _config(
-        tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1", alerts=THIRD_READING_RAISES
+        tmp_path, broker, real_bundle, health=SCORE_EVERY_READING, alerts=THIRD_READING_RAISES
     )
     status = listen("edgewatch/edge-1/status")
     scores = listen("edgewatch/line-2/score")
@@ -267,7 +247,7 @@ def test_model_loaded_once_across_broker_restart(
     stop = threading.Event()
     thread = threading.Thread(
         target=run_agent,
-        args=(load_config(_config(tmp_path, broker, real_bundle, health="score_stream = true\nscore_every_n = 1")),),
+        args=(load_config(_config(tmp_path, broker, real_bundle, health=SCORE_EVERY_READING)),),
         kwargs={"stop": stop, "handle_signals": False},
         daemon=True,
     )
@@ -300,6 +280,8 @@ from edgewatch.transports import mqtt, memory
 from edgewatch.bundle import load_bundle
 from edgewatch.runtime import open_backend
 from edgewatch.core.pipeline import Pipeline
+from edgewatch.rig.agent import write_agent_config
+from edgewatch.rig.clients import Publisher as RigPublisher
 bundle = load_bundle({str(real_bundle)!r})
 for runtime in ("litert", "onnx"):
     Pipeline(bundle.manifest, open_backend(bundle, runtime))

@@ -8,6 +8,7 @@ model loaded exactly once.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -17,14 +18,14 @@ import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from tests.fakes import SquaredScorer as FakeBackend
 from tests.fakes import reading, write_fake_bundle
 
 from edgewatch.agent.config import load_config
 from edgewatch.agent.service import run_agent
+from edgewatch.rig.agent import write_agent_config
+from edgewatch.rig.clients import Publisher as RigPublisher
 
 pytestmark = pytest.mark.mqtt
 
@@ -32,39 +33,23 @@ T0 = 1_767_225_600.0
 HERE = Path(__file__).resolve().parent
 
 
-def _write_config(tmp_path: Path, broker, **extra: str) -> Path:  # type: ignore[no-untyped-def]
+def _write_config(tmp_path: Path, broker, health=None) -> Path:  # type: ignore[no-untyped-def]
     bundle = tmp_path / "bundle"
     if not bundle.exists():
         write_fake_bundle(bundle)
     sections = {
-        "": f'state_dir = "{tmp_path / "state"}"',
-        "mqtt": f'url = "{broker.url}"\nclient_id = "agent-under-test"\nkeepalive = 5',
-        "bundle": 'path = "bundle"',
-        "thresholds": 'mode = "fixed"',
-        "alerts": "k = 3\nn = 5\nclear_after = 3\ncooldown_s = 0.0\ninstant_ratio = inf",
-        "health": 'agent_id = "pi-7"\nthermal_file = "/nonexistent/temp"',
+        "mqtt": {"client_id": "agent-under-test", "keepalive": 5},
+        "thresholds": {"mode": "fixed"},
+        "alerts": {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": math.inf},
+        "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp", **(health or {})},
     }
-    for key, value in extra.items():
-        sections[key] = sections.get(key, "") + "\n" + value
-    text = sections.pop("") + "\n" + "".join(f"[{k}]\n{v}\n" for k, v in sections.items())
-    path = tmp_path / "edgewatch.toml"
-    path.write_text(text)
-    return path
+    return write_agent_config(
+        tmp_path / "edgewatch.toml", bundle=bundle, url=broker.url, state_dir=tmp_path / "state", sections=sections
+    )
 
 
-class Publisher:
-    def __init__(self, broker) -> None:  # type: ignore[no-untyped-def]
-        self.client = paho.Client(CallbackAPIVersion.VERSION2)
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-
-    def send(self, device: str, payloads: list[bytes]) -> None:
-        for payload in payloads:
-            self.client.publish(f"plant/{device}/sensors", payload, qos=1).wait_for_publish(5)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def Publisher(broker) -> RigPublisher:  # type: ignore[no-untyped-def]
+    return RigPublisher(broker.url)
 
 
 def _start_in_thread(config_path: Path, backend: FakeBackend):  # type: ignore[no-untyped-def]
@@ -185,7 +170,7 @@ def _outbox_rows(path: Path) -> list[tuple[str, bytes]]:
 
 
 def test_kill_9_with_a_pending_alert_delivers_it_after_restart(tmp_path: Path, broker, listen) -> None:
-    config = _write_config(tmp_path, broker, health="score_stream = true\nscore_every_n = 1")
+    config = _write_config(tmp_path, broker, health={"score_stream": True, "score_every_n": 1})
     outbox = tmp_path / "state" / "outbox.sqlite3"
     scores = listen("edgewatch/pump4/score")
     proc = _spawn(config)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the shared mqtt_broker helper
 
 
 def _check_targets(result: dict, names: set[str]) -> None:
@@ -91,7 +88,7 @@ def test_runtime_benchmark_structure(tiny_bundle: Path) -> None:
 
 @pytest.mark.mqtt
 def test_agent_benchmark_structure(tiny_bundle: Path) -> None:
-    from mqtt_broker import require_mosquitto
+    from tests.mqtt_broker import require_mosquitto
 
     require_mosquitto()
     from edgewatch.bench import agent

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.mqtt_broker import port_accepts, require_mosquitto
+from edgewatch.rig.broker import port_accepts
+from tests.mqtt_broker import require_mosquitto
 
 pytestmark = [pytest.mark.slow, pytest.mark.mqtt]
 

@@ -8,8 +8,9 @@ import math
 import pytest
 
 from edgewatch.errors import ConfigError
+from edgewatch.rig.clients import parse_mqtt_url
 from edgewatch.sim import simulate
-from edgewatch.sim.live import device_ids, device_seed, parse_mqtt_url, payload, publish_recordings
+from edgewatch.sim.live import device_ids, device_seed, payload, publish_recordings
 
 
 def test_payload_uses_null_for_missing_values() -> None:

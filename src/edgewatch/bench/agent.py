@@ -1,8 +1,7 @@
 """Benchmark ``agent``: the real agent process against a private Mosquitto broker.
 
-Starts ``mosquitto -c CONF`` on a free loopback port (never 1883) and the agent
-(``edgewatch run``, or ``python -m edgewatch.agent`` while the ``run`` command is not registered) with a
-generated configuration: the bundle, ``plant/+/sensors``, score stream on for every reading, alert policy
+Starts a private Mosquitto on a free loopback port and the agent (``edgewatch run``) with a generated
+configuration (:mod:`edgewatch.rig`): the bundle, ``plant/+/sensors``, score stream on for every reading, alert policy
 k=1 of n=1 with no cool-down (so each injected fault raises one alert and the next normal reading clears
 it). The agent is pinned to one CPU; the publisher and the broker share the other. Phases:
 
@@ -24,8 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bench import machine_info, percentile, target
+from edgewatch.rig.agent import agent_command, start_agent, stop_agent, write_agent_config
+from edgewatch.rig.broker import MosquittoBroker, find_mosquitto
 
 TARGET_RSS_MB = 45.0
 TARGET_STARTUP_S = 0.5
@@ -46,58 +45,12 @@ FAULT_EVERY = 50
 FAULT_SIGMAS = 12.0
 
 
-def find_mosquitto() -> str | None:
-    if os.access("/usr/sbin/mosquitto", os.X_OK):
-        return "/usr/sbin/mosquitto"
-    return shutil.which("mosquitto")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Broker:
-    """A private mosquitto on a free loopback port, in a temporary directory."""
-
-    def __init__(self, workdir: Path):
-        binary = find_mosquitto()
-        if binary is None:
-            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
-        self.port = free_port()
-        conf = workdir / "mosquitto.conf"
-        run_as = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 100000\nlog_dest none\n" + run_as
-        )
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("mosquitto did not start listening")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 class Listener:
-    """A paho client subscribed to the agent's topics, recording receive times (``time.time()``)."""
+    """The agent's messages as the benchmark counts them: scores per device (reading ts, received), alerts and
+    stats, and the echo messages of the broker round trip, with receive times (``time.time()``)."""
 
-    def __init__(self, port: int, topics: list[str]):
-        import paho.mqtt.client as mqtt
+    def __init__(self, url: str, topics: list[str]):
+        from edgewatch.rig.clients import Listener as Client
 
         self.scores: dict[str, list[tuple[float, float]]] = {}  # device -> [(reading ts, received)]
         self.alerts: list[tuple[dict[str, Any], float]] = []
@@ -105,52 +58,41 @@ class Listener:
         self.echo: dict[int, float] = {}
         self.first_score: float | None = None
         self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-listener-{os.getpid()}")
-        self.client.on_message = self._on_message
-        self._subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a, **k: self._subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe([(t, 0) for t in topics])
-        self.client.loop_start()
-        if not self._subscribed.wait(5):
-            raise RuntimeError("listener could not subscribe")
+        self.client = Client(
+            url, topics, on_message=self._on_message, keep=False, qos=0, client_id=f"bench-listener-{os.getpid()}"
+        )
 
-    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
-        now = time.time()
-        parts = msg.topic.split("/")
-        if msg.topic.startswith("bench/echo/"):
+    def _on_message(self, topic: str, payload: bytes, now: float) -> None:
+        parts = topic.split("/")
+        if topic.startswith("bench/echo/"):
             self.echo[int(parts[2])] = now
             return
         kind = parts[-1]
         if kind == "score":
-            data = json.loads(msg.payload)
+            data = json.loads(payload)
             with self.lock:
                 if self.first_score is None:
                     self.first_score = now
                 self.scores.setdefault(data["device"], []).append((float(data["ts"]), now))
-        elif kind == "alert" and msg.payload:
-            data = json.loads(msg.payload)
+        elif kind == "alert" and payload:
+            data = json.loads(payload)
             with self.lock:
                 self.alerts.append((data, now))
         elif kind == "stats":
             with self.lock:
-                self.stats.append(json.loads(msg.payload))
+                self.stats.append(json.loads(payload))
 
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        self.client.close()
 
 
 class Publisher:
     """Publishes simulated normal readings (cycled), or one of them with a sensor pushed off (a fault)."""
 
-    def __init__(self, port: int, rows: np.ndarray, spread: np.ndarray, seed: int):
-        import paho.mqtt.client as mqtt
+    def __init__(self, url: str, rows: np.ndarray, spread: np.ndarray, seed: int):
+        from edgewatch.rig.clients import Publisher as Client
 
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-publisher-{os.getpid()}")
-        self.client.max_queued_messages_set(0)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
+        self.client = Client(url, client_id=f"bench-publisher-{os.getpid()}", max_queued=0)
         self.rows = [",".join(f"{v:.6g}" for v in row) for row in rows]
         rng = np.random.default_rng(seed)
         self.faults = []
@@ -164,13 +106,11 @@ class Publisher:
     def publish(self, device: str, ts: float, fault: bool = False) -> None:
         pool = self.faults if fault else self.rows
         values = pool[self.published % len(pool)]
-        payload = f'{{"ts":{ts!r},"values":[{values}]}}'.encode()
-        self.client.publish(f"plant/{device}/sensors", payload, qos=0)
+        self.client.publish(f"plant/{device}/sensors", f'{{"ts":{ts!r},"values":[{values}]}}'.encode(), qos=0)
         self.published += 1
 
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        self.client.close()
 
 
 def _paced(rate_hz: float, seconds: float, action: Any) -> int:
@@ -206,47 +146,35 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def agent_command(config: Path) -> list[str]:
-    """``edgewatch run`` when the command is registered, else ``python -m edgewatch.agent``."""
-    import importlib.util
-
-    if importlib.util.find_spec("edgewatch.commands.run") is not None:
-        return [sys.executable, "-m", "edgewatch.cli", "run", "--config", str(config)]
-    return [sys.executable, "-m", "edgewatch.agent", "--config", str(config)]
-
-
-def _write_config(path: Path, bundle: Path, port: int, state: Path, score_every_n: int = 1) -> None:
-    path.write_text(
-        f'state_dir = "{state}"\n'
-        f'[bundle]\npath = "{bundle}"\n'
-        f'[runtime]\nbackend = "litert"\nthreads = 1\n'
-        f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\ntopic = "plant/+/sensors"\n'
-        '[thresholds]\nmode = "fixed"\n'
-        "[alerts]\nk = 1\nn = 1\nclear_after = 1\ncooldown_s = 0.0\nupdate_interval_s = 3600.0\n"
-        '[health]\nagent_id = "bench"\nstats_interval_s = 1.0\nscore_stream = true\n'
-        f"score_every_n = {score_every_n}\n"
-        'thermal_file = "/nonexistent/edgewatch-bench-thermal"\n'
+def _config(tmp: Path, name: str, bundle: Path, url: str, score_every_n: int) -> Path:
+    """The benchmark's agent: k=1 of n=1 with no cool-down, a fixed threshold, a score stream, stats every second."""
+    return write_agent_config(
+        tmp / f"{name}.toml",
+        bundle=bundle,
+        url=url,
+        state_dir=tmp / f"{name}-state",
+        sections={
+            "runtime": {"backend": "litert", "threads": 1},
+            "mqtt": {"topic": "plant/+/sensors"},
+            "thresholds": {"mode": "fixed"},
+            "alerts": {"k": 1, "n": 1, "clear_after": 1, "cooldown_s": 0.0, "update_interval_s": 3600.0},
+            "health": {
+                "agent_id": "bench",
+                "stats_interval_s": 1.0,
+                "score_stream": True,
+                "score_every_n": score_every_n,
+                "thermal_file": "/nonexistent/edgewatch-bench-thermal",
+            },
+        },
     )
 
 
-def _start_agent(cmd: list[str], pin: int) -> subprocess.Popen[bytes]:
-    agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    os.sched_setaffinity(agent.pid, [pin])  # before it has imported anything: set right after fork/exec
-    return agent
-
-
-def _stop_agent(agent: subprocess.Popen[bytes] | None, result: dict[str, Any], key: str) -> None:
+def _stop_agent(agent: subprocess.Popen[bytes] | None, log: Path, result: dict[str, Any], key: str) -> None:
     if agent is None:
         return
-    if agent.poll() is None:
-        agent.terminate()
-        try:
-            agent.wait(10)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait(5)
-    stderr = agent.stderr.read().decode(errors="replace") if agent.stderr else ""
-    result[key] = {"exit_code": agent.returncode, "stderr_tail": stderr[-2000:]}
+    code = stop_agent(agent)
+    tail = log.read_bytes()[-2000:].decode(errors="replace") if log.exists() else ""
+    result[key] = {"exit_code": code, "stderr_tail": tail}
 
 
 def _wait_ready(agent: subprocess.Popen[bytes], listener: Listener, timeout: float = 30.0) -> float | None:
@@ -308,18 +236,21 @@ def run(
                 [py, "-c", CHILD % (FORBIDDEN,), str(path), "litert", "litert-int8"], 3
             ),
         }
-        broker = Broker(tmp)
+        if find_mosquitto() is None:
+            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        broker = MosquittoBroker(log=False, extra_conf="max_queued_messages 100000\n")
+        broker.start()
         listener = publisher = agent = None
+        log = tmp / "agent.log"
         cpus = sorted(os.sched_getaffinity(0))
         try:
-            listener = Listener(broker.port, ["edgewatch/#", "bench/echo/#"])
-            publisher = Publisher(broker.port, sim.values, spread, seed)
+            listener = Listener(broker.url, ["edgewatch/#", "bench/echo/#"])
+            publisher = Publisher(broker.url, sim.values, spread, seed)
             pin = agent_cpu if agent_cpu is not None else cpus[-1]
             others = [c for c in cpus if c != pin] or cpus
             os.sched_setaffinity(0, others)
-            result["baseline"]["mqtt_round_trip"] = _round_trip(broker.port, listener, rate_hz, min(seconds, 3.0))
-            config = tmp / "agent.toml"
-            _write_config(config, path, broker.port, tmp / "state", score_every_n=1)
+            result["baseline"]["mqtt_round_trip"] = _round_trip(broker.url, listener, rate_hz, min(seconds, 3.0))
+            config = _config(tmp, "agent", path, broker.url, score_every_n=1)
             cmd = agent_command(config)
             result["agent_command"] = " ".join(cmd)
             result["agent_cpu"] = pin
@@ -337,12 +268,12 @@ def run(
             feeder.start()
             time.sleep(0.1)
             launched = time.time()
-            agent = _start_agent(cmd, pin)
+            agent = start_agent(config, log, cpu=pin)
             first = _wait_ready(agent, listener)
             stop.set()
             feeder.join()
             if first is None:
-                _stop_agent(agent, result, "agent_process")
+                _stop_agent(agent, log, result, "agent_process")
                 raise RuntimeError(f"the agent never published a score: {result['agent_process']}")
             result["startup"] = {
                 "launch_to_first_score_seconds": first - launched,
@@ -361,14 +292,13 @@ def run(
             )
             status = _proc_status(agent.pid)
             result["latency_agent_peak_rss_kb"] = status.get("VmHWM")
-            _stop_agent(agent, result, "latency_agent_process")
+            _stop_agent(agent, log, result, "latency_agent_process")
             agent = None
 
             # phase 3: sustained ladder, a fresh agent publishing every 1000th score
-            config2 = tmp / "agent-sustained.toml"
-            _write_config(config2, path, broker.port, tmp / "state2", score_every_n=1000)
+            config2 = _config(tmp, "agent-sustained", path, broker.url, score_every_n=1000)
             listener.first_score = None
-            agent = _start_agent(agent_command(config2), pin)
+            agent = start_agent(config2, log, cpu=pin)
             stop.clear()
             feeder = threading.Thread(target=feed, daemon=True)
             feeder.start()
@@ -382,11 +312,11 @@ def run(
             status = _proc_status(agent.pid)
             result["sustained_agent_peak_rss_kb"] = status.get("VmHWM")
         finally:
-            _stop_agent(agent, result, "agent_process")
+            _stop_agent(agent, log, result, "agent_process")
             for c in (publisher, listener):
                 if c is not None:
                     c.close()
-            broker.stop()
+            broker.close()
             os.sched_setaffinity(0, cpus)
 
     peaks = [v for v in (result.get("latency_agent_peak_rss_kb"), result.get("sustained_agent_peak_rss_kb")) if v]
@@ -423,13 +353,11 @@ def run(
     return result
 
 
-def _round_trip(port: int, listener: Listener, rate_hz: float, seconds: float) -> dict[str, Any]:
+def _round_trip(url: str, listener: Listener, rate_hz: float, seconds: float) -> dict[str, Any]:
     """Publish → receive of the same message through the broker, no agent involved."""
-    import paho.mqtt.client as mqtt
+    from edgewatch.rig.clients import Publisher as Client
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-echo-{os.getpid()}")
-    client.connect("127.0.0.1", port)
-    client.loop_start()
+    client = Client(url, client_id=f"bench-echo-{os.getpid()}")
     sent: dict[int, float] = {}
     payload = b"x" * 400
 
@@ -439,8 +367,7 @@ def _round_trip(port: int, listener: Listener, rate_hz: float, seconds: float) -
 
     n = _paced(rate_hz, seconds, send)
     time.sleep(0.5)
-    client.loop_stop()
-    client.disconnect()
+    client.close()
     lat = [(listener.echo[i] - t) * 1000 for i, t in sent.items() if i in listener.echo]
     return {
         "sent": n,

@@ -1,4 +1,4 @@
-"""Watching the agent's output topics and printing alerts as they arrive (a paho-mqtt subscriber)."""
+"""Watching the agent's output topics and printing alerts as they arrive."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+from edgewatch.rig.clients import Listener
 
 SEVERITY_MARK = {"minor": "!", "major": "!!", "critical": "!!!"}
 
@@ -52,15 +54,15 @@ def describe(topic: str, message: dict[str, Any]) -> str | None:
     return None
 
 
-def watch(client: Any, observed: Observed, out: TextIO) -> None:
-    """Subscribe ``client`` (connected, loop running) to the agent's topics; print and record messages."""
+def watch(url: str, observed: Observed, out: TextIO) -> Listener:
+    """A listener on the agent's topics that records every message in ``observed`` and prints a line for
+    alerts and sensor faults as they arrive."""
 
-    def on_message(_client: Any, _userdata: Any, msg: Any) -> None:
+    def on_message(topic: str, raw: bytes, _received: float) -> None:
         try:
-            message = json.loads(msg.payload)
+            message = json.loads(raw)
         except ValueError:
-            message = {"raw": msg.payload.decode("utf-8", "replace")}
-        topic = msg.topic
+            message = {"raw": raw.decode("utf-8", "replace")}
         with observed.lock:
             if topic.endswith("/alert"):
                 observed.alerts.append({"device": topic.split("/")[1], **message})
@@ -69,11 +71,10 @@ def watch(client: Any, observed: Observed, out: TextIO) -> None:
             elif topic.endswith("/error"):
                 observed.errors.append(message)
             elif topic.endswith("/status"):
-                observed.status.append(msg.payload.decode("utf-8", "replace"))
+                observed.status.append(raw.decode("utf-8", "replace"))
         line = describe(topic, message) if isinstance(message, dict) else None
         if line:
             print(line, file=out, flush=True)
 
-    client.on_message = on_message
-    for topic in ("edgewatch/+/alert", "edgewatch/+/sensor_fault", "edgewatch/+/error", "edgewatch/+/status"):
-        client.subscribe(topic, qos=1)
+    topics = ("edgewatch/+/alert", "edgewatch/+/sensor_fault", "edgewatch/+/error", "edgewatch/+/status")
+    return Listener(url, topics, on_message=on_message, keep=False, client_id="edgewatch-demo-watcher")

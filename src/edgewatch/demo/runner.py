@@ -6,8 +6,6 @@ any point leaves nothing running.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -32,64 +30,14 @@ def _say(out: TextIO, text: str) -> None:
     print(text, file=out, flush=True)
 
 
-def _agent_config(path: Path, *, bundle: Path, url: str, state_dir: Path, runtime: str) -> Path:
-    path.write_text(
-        "\n".join(
-            [
-                f'state_dir = "{state_dir}"',
-                "[bundle]",
-                f'path = "{bundle}"',
-                "[runtime]",
-                f'backend = "{runtime}"',
-                "[mqtt]",
-                f'url = "{url}"',
-                'topic = "plant/+/sensors"',
-                "[health]",
-                'agent_id = "demo-agent"',
-                "stats_interval_s = 5.0",
-                'thermal_file = ""',
-                "",
-            ]
-        ),
-        encoding="utf-8",
-    )
-    return path
-
-
-def _start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    log = open(log_path, "wb")
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "edgewatch.cli", "run", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
-
-
-def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except (subprocess.TimeoutExpired, ProcessLookupError):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=timeout)
-
-
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     from edgewatch.demo.live_view import Observed, watch
     from edgewatch.demo.scenario import FAULTS_BY_DEVICE, build_scenario
+    from edgewatch.rig.agent import start_agent, stop_agent, write_agent_config
     from edgewatch.rig.broker import MosquittoBroker, find_mosquitto
+    from edgewatch.rig.clients import Publisher
     from edgewatch.sim import write_csv
-    from edgewatch.sim.live import connect, disconnect, publish_recordings
+    from edgewatch.sim.live import publish_recordings
 
     started = time.monotonic()
     workdir = options.workdir.resolve()
@@ -134,14 +82,20 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             note = f"no new alert while a pump is stopped, nor for {settle_min:.0f} min after it restarts"
             _say(out, f"      run indicator: {feature} < {below:.0f}; {note}")
 
-        state_dir = workdir / "agent-state"
-        config = _agent_config(
-            workdir / "agent.toml", bundle=bundle_dir, url=broker.url, state_dir=state_dir, runtime=options.runtime
+        config = write_agent_config(
+            workdir / "agent.toml",
+            bundle=bundle_dir,
+            url=broker.url,
+            state_dir=workdir / "agent-state",
+            sections={
+                "runtime": {"backend": options.runtime},
+                "mqtt": {"topic": "plant/+/sensors"},
+                "health": {"agent_id": "demo-agent", "stats_interval_s": 5.0, "thermal_file": ""},
+            },
         )
         observed = Observed()
-        watcher = connect(broker.url, client_id="edgewatch-demo-watcher")
-        watch(watcher, observed, out)
-        agent = _start_agent(config, workdir / "agent.log")
+        watcher = watch(broker.url, observed, out)
+        agent = start_agent(config, workdir / "agent.log")
         _wait_online(observed, agent, workdir / "agent.log")
         _say(out, f"[4/6] agent running (pid {agent.pid}, {options.runtime}); its log: {workdir / 'agent.log'}")
 
@@ -153,10 +107,10 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             f"[5/6] streaming {n_rows * len(scenario.streams)} readings to plant/<pump>/sensors at "
             f"~{options.readings_per_second:.0f}/s ({speedup:.0f}x real time); alerts as they arrive:",
         )
-        publisher = connect(broker.url, client_id="edgewatch-demo-sensors")
+        publisher = Publisher(broker.url, client_id="edgewatch-demo-sensors")
         stats = publish_recordings(scenario.streams, publisher, speedup=speedup, qos=0)
         _drain(observed, settle_s=3.0)
-        _stop(agent)
+        stop_agent(agent)
         agent = None
 
         from edgewatch.demo.summary import outcomes
@@ -168,10 +122,10 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         _say(out, f"done in {time.monotonic() - started:.0f} s; everything is in {workdir}")
         return 0
     finally:
-        _stop(agent)
+        stop_agent(agent)
         for client in (publisher, watcher):
             if client is not None:
-                disconnect(client)
+                client.close()
         broker.close()
 
 

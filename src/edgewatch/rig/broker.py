@@ -1,4 +1,4 @@
-"""A private Mosquitto broker on a free loopback port, in a temporary directory (tests and the demo).
+"""A private Mosquitto broker on a free loopback port, in a temporary directory.
 
 Usage::
 
@@ -8,8 +8,8 @@ Usage::
         broker.start()     # ... and comes back on the SAME port
 
 The broker runs with ``persistence false``, so a restart loses retained messages and sessions, like a
-broker that crashed. Its log (``log_type all``) is written to ``broker.log_path``; ``broker.log()``
-returns it, which is handy in assertion messages.
+broker that crashed. Its log (``log_type all``; ``log=False``: none, for measurements) is written to
+``broker.log_path``; ``broker.log()`` returns it, which is handy in assertion messages.
 
 ``find_mosquitto()`` returns the binary or ``None``.
 """
@@ -52,7 +52,7 @@ def port_accepts(host: str, port: int, timeout: float = 0.2) -> bool:
 
 
 class MosquittoBroker:
-    """A mosquitto process owned by the test; a context manager that starts and cleans it up."""
+    """A mosquitto process owned by its caller; a context manager that starts and cleans it up."""
 
     host = "127.0.0.1"
 
@@ -63,6 +63,7 @@ class MosquittoBroker:
         port: int | None = None,
         allow_anonymous: bool = True,
         extra_conf: str = "",
+        log: bool = True,
     ) -> None:
         self.binary = binary or find_mosquitto() or DEFAULT_BINARY
         self.port = port or free_port(self.host)
@@ -73,9 +74,9 @@ class MosquittoBroker:
             f"listener {self.port} {self.host}\n"
             f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
             "persistence false\n"
-            "log_dest stderr\n"
-            "log_type all\n"
-            "connection_messages true\n" + ("user root\n" if os.geteuid() == 0 else "") + extra_conf,
+            + ("log_dest stderr\nlog_type all\nconnection_messages true\n" if log else "log_dest none\n")
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + extra_conf,
             # as root, mosquitto would switch to user "mosquitto", which cannot read the test's files
             encoding="utf-8",
         )

@@ -7,66 +7,34 @@ marks a dropout). Ticks are paced with a monotonic clock at ``rate_hz × speedup
 tick is published at once (no catch-up sleep, no skipped rows). Timestamps are simulated time: they start
 at ``start_time`` (default: now) and advance by ``1 / rate_hz`` per row whatever the speed-up.
 
-paho-mqtt (2.x, ``CallbackAPIVersion.VERSION2``) is imported only when a broker is actually used;
+paho-mqtt is imported only when a broker is actually used (:class:`edgewatch.rig.clients.Publisher`);
 :func:`publish_recordings` takes any object with paho's ``publish(topic, payload, qos)``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
 from edgewatch.data.recording import Recording
-from edgewatch.errors import ConfigError, MissingExtraError
+from edgewatch.errors import ConfigError
 from edgewatch.sim.simulator import simulate
-
-log = logging.getLogger(__name__)
 
 DEFAULT_TOPIC = "plant/{device}/sensors"
 DEFAULT_LIVE_DURATION_S = 3600.0
-CONNECT_TIMEOUT_S = 10.0
 
 
 class Publisher(Protocol):
     """The part of ``paho.mqtt.client.Client`` used here."""
 
     def publish(self, topic: str, payload: bytes, qos: int = 0) -> Any: ...
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    """A parsed ``mqtt://[user[:password]@]host[:port]`` (``mqtts://`` for TLS)."""
-
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-
-def parse_mqtt_url(url: str) -> BrokerAddress:
-    """Parse a broker URL; ports default to 1883 (``mqtt``) and 8883 (``mqtts``)."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
-        raise ConfigError(f"not a broker URL: {url!r} (example: mqtt://127.0.0.1:1883)", field="mqtt")
-    tls = scheme in ("mqtts", "ssl")
-    try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError:
-        raise ConfigError(f"bad port in {url!r}", field="mqtt") from None
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return BrokerAddress(host=parts.hostname, port=port, tls=tls, username=user, password=password)
 
 
 def device_ids(n: int) -> list[str]:
@@ -146,69 +114,6 @@ def publish_recordings(
     return stats
 
 
-def connect(url: str, *, client_id: str = "", connect_timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
-    """Connect a paho-mqtt 2.x client to ``url`` and start its network loop; return the client.
-
-    Raises :class:`MissingExtraError` without paho-mqtt and :class:`ConfigError` (field ``mqtt``) if the
-    broker cannot be reached or refuses the connection.
-    """
-    try:
-        from paho.mqtt import client as mqtt
-    except ImportError:
-        raise MissingExtraError("paho-mqtt", "edge") from None
-    address = parse_mqtt_url(url)
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-    if address.username is not None:
-        client.username_pw_set(address.username, address.password)
-    if address.tls:
-        client.tls_set()
-    connected = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def on_connect(_client: Any, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
-        outcome["reason"] = reason_code
-        connected.set()
-
-    client.on_connect = on_connect
-    try:
-        client.connect(address.host, address.port, keepalive=60)
-    except OSError as exc:
-        raise ConfigError(f"cannot connect to {address.host}:{address.port}: {exc}", field="mqtt") from None
-    client.loop_start()
-    if not connected.wait(connect_timeout_s):
-        client.loop_stop()
-        raise ConfigError(f"no answer from {address.host}:{address.port} within {connect_timeout_s:g} s", field="mqtt")
-    reason = outcome["reason"]
-    if reason.is_failure:
-        client.loop_stop()
-        raise ConfigError(f"broker {address.host}:{address.port} refused the connection: {reason}", field="mqtt")
-    return client
-
-
-def disconnect(client: Any, last: Any = None, *, timeout_s: float = 10.0) -> None:
-    """Wait for the last queued message to leave, then disconnect and stop the network loop."""
-    try:
-        if last is not None:
-            last.wait_for_publish(timeout=timeout_s)
-    except (RuntimeError, ValueError) as exc:  # not connected any more / queue full
-        log.warning("could not flush the last message: %s", exc)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-class _TrackingPublisher:
-    """Remember the last publish result so the queue can be flushed before disconnecting."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.last: Any = None
-
-    def publish(self, topic: str, payload: bytes, qos: int = 0) -> Any:
-        self.last = self.client.publish(topic, payload, qos=qos)
-        return self.last
-
-
 def publish_live(
     url: str,
     *,
@@ -253,9 +158,10 @@ def publish_live(
         )
         for i, device in enumerate(device_ids(devices))
     }
-    client = connect(url, client_id=client_id)
-    publisher = _TrackingPublisher(client)
+    from edgewatch.rig.clients import Publisher
+
+    publisher = Publisher(url, client_id=client_id)
     try:
         return publish_recordings(recordings, publisher, topic=topic, speedup=speedup, qos=qos, stop=stop)
     finally:
-        disconnect(client, publisher.last)
+        publisher.close()
