@@ -17,6 +17,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from edgewatch import __version__
 from edgewatch.errors import EdgewatchError
@@ -35,7 +36,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _load(name: str):  # type: ignore[no-untyped-def]
+def _load(name: str) -> ModuleType:
     return importlib.import_module(COMMANDS[name])
 
 

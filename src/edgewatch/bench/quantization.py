@@ -84,6 +84,7 @@ def run(
     training = normal
     complete = ~np.isnan(faulty.values).any(axis=1)
     test_raw = faulty.values[complete]
+    assert faulty.labels is not None  # a simulated recording is labelled
     test_labels = faulty.labels[complete].astype(np.int64)
     say(
         f"training: {normal.n_rows} normal rows x {features}; test: {int(complete.sum())} rows "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -50,56 +52,11 @@ def _run(args: argparse.Namespace) -> int:
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    result: dict[str, Any]
-    if args.name == "training":
-        from edgewatch.bench import training
-
-        result = training.run(
-            rows=args.rows,
-            features=args.features,
-            seed=args.seed,
-            max_epochs=args.max_epochs,
-            repeats=args.repeats,
-            say=say,
-        )
-    elif args.name == "quantization":
-        from edgewatch.bench import quantization
-
-        variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
-        result = quantization.run(
-            days=args.days,
-            rate=args.rate,
-            features=args.features,
-            seed=args.seed,
-            max_epochs=args.max_epochs,
-            variants=variants,
-            say=say,
-        )
-    elif args.name == "runtime":
-        from edgewatch.bench import runtime
-
-        result = runtime.run(
-            bundle=args.bundle,
-            calls=args.calls,
-            startups=args.startups,
-            throughput_seconds=args.throughput_seconds,
-            features=args.features,
-            train_rows=args.train_rows,
-            seed=args.seed,
-            say=say,
-        )
-    else:
-        from edgewatch.bench import agent
-
-        result = agent.run(
-            bundle=args.bundle,
-            features=args.features,
-            train_rows=args.train_rows,
-            seed=args.seed,
-            rate_hz=args.rate_hz,
-            seconds=args.seconds,
-            say=say,
-        )
+    benchmark = importlib.import_module(f"edgewatch.bench.{args.name}").run
+    if args.variants:
+        args.variants = [v.strip() for v in args.variants.split(",")]
+    options = {k: getattr(args, k) for k in inspect.signature(benchmark).parameters if hasattr(args, k)}
+    result: dict[str, Any] = benchmark(**options, say=say)
     argv = sys.argv[sys.argv.index(args.name) :] if args.name in sys.argv else [args.name]
     result["command"] = "edgewatch bench " + " ".join(argv)
     text = json.dumps(result, indent=2, sort_keys=False, default=_jsonable)

@@ -6,9 +6,13 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgewatch.bundle import ThresholdRule
 from edgewatch.errors import DataError
+
+if TYPE_CHECKING:
+    from edgewatch.train.builder import TrainOptions
 
 HELP = "train a model of normal operation, quantize it to INT8 and write a verified bundle"
 
@@ -95,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def options_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def options_from_args(args: argparse.Namespace) -> TrainOptions:
     from edgewatch.bundle import FidelityBars, ThresholdRule
     from edgewatch.train.builder import TrainOptions
     from edgewatch.train.fit import FitSettings

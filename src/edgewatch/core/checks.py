@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgewatch.bundle.manifest import FeatureStats
+from edgewatch.bundle import FeatureStats
 from edgewatch.core.state import StuckCounters
 from edgewatch.core.timestamps import format_ts
 from edgewatch.errors import ConfigError

@@ -54,7 +54,8 @@ class ReplayResult:
 
     @property
     def flagged(self) -> np.ndarray:
-        return self.alert_active | self.sensor_fault_active
+        either: np.ndarray = self.alert_active | self.sensor_fault_active
+        return either
 
     def alert_events(self) -> list[tuple[int, AlertEvent]]:
         return [(i, e) for i, e in self.events if isinstance(e, AlertEvent)]

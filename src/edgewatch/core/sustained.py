@@ -111,7 +111,8 @@ class SustainedLevel:
         """Each feature's current contribution to the level (the smaller of its two averages)."""
         if self._avg is None:
             raise ValueError("no reading averaged yet")
-        return self._avg.min(axis=0)
+        least: np.ndarray = self._avg.min(axis=0)
+        return least
 
     def snapshot(self) -> SustainedState | None:
         """What a restart must remember (None before the first reading)."""

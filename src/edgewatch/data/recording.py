@@ -73,7 +73,7 @@ class Recording:
     What is known besides: ``labels`` int8 ``(n,)``, 1 inside a fault (None: unlabelled); ``faults`` the
     fault type per row, ``""`` outside faults (None: not given); ``sources`` the files the rows came from
     (empty for a simulated recording); and from the simulator, ``events`` (the injected faults in time
-    order), ``stops`` (planned stops, ``[start, end)`` rows of normal operation) and ``rate_hz``.
+    order), ``stops`` (planned stops, ``[start, end)`` rows of normal operation) and ``rate_hz`` (0: not known).
     """
 
     features: tuple[str, ...]
@@ -85,7 +85,7 @@ class Recording:
     has_time: bool = True
     events: tuple[FaultEvent, ...] = ()
     stops: tuple[tuple[int, int], ...] = ()
-    rate_hz: float | None = None
+    rate_hz: float = 0.0
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])

@@ -9,12 +9,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edgewatch.core.alerts import AlertConfig
+from edgewatch.demo.live_view import Observed
+from edgewatch.demo.scenario import Scenario
 from edgewatch.errors import EdgewatchError
+
+if TYPE_CHECKING:
+    from edgewatch.demo.summary import FaultOutcome
+    from edgewatch.train.builder import BuildReport
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,7 @@ def _say(out: TextIO, text: str) -> None:
 
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
-    from edgewatch.demo.live_view import Observed, watch
+    from edgewatch.demo.live_view import watch
     from edgewatch.demo.scenario import FAULTS_BY_DEVICE, build_scenario
     from edgewatch.rig.agent import start_agent, stop_agent, write_agent_config
     from edgewatch.rig.broker import MosquittoBroker, find_mosquitto
@@ -129,7 +136,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         broker.close()
 
 
-def _train(train_csv: Path, bundle_dir: Path, out: TextIO):  # type: ignore[no-untyped-def]
+def _train(train_csv: Path, bundle_dir: Path, out: TextIO) -> BuildReport:
     import shutil
 
     from edgewatch.data.read import read_recordings
@@ -141,7 +148,7 @@ def _train(train_csv: Path, bundle_dir: Path, out: TextIO):  # type: ignore[no-u
     return build_bundle(recording, TrainOptions(fit=FitSettings(progress=out.isatty())), bundle_dir)
 
 
-def _wait_online(observed, agent: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_online(observed: Observed, agent: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if "online" in observed.status:
@@ -152,7 +159,7 @@ def _wait_online(observed, agent: subprocess.Popen[bytes], log: Path, timeout: f
     raise EdgewatchError(f"the agent did not come online within {timeout:.0f} s; see {log}")
 
 
-def _drain(observed, settle_s: float) -> None:  # type: ignore[no-untyped-def]
+def _drain(observed: Observed, settle_s: float) -> None:
     """Wait until no new alert has arrived for ``settle_s`` seconds."""
     last = (-1, -1)
     quiet_since = time.monotonic()
@@ -163,7 +170,14 @@ def _drain(observed, settle_s: float) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
-def _print_summary(out, results, false_alarms, messages, scenario, faults_by_device) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(
+    out: TextIO,
+    results: list[FaultOutcome],
+    false_alarms: list[dict[str, Any]],
+    messages: int,
+    scenario: Scenario,
+    faults_by_device: Mapping[str, tuple[str, ...]],
+) -> None:
     caught = [r for r in results if r.caught_by]
     _say(out, "")
     _say(
@@ -183,7 +197,7 @@ def _print_summary(out, results, false_alarms, messages, scenario, faults_by_dev
     _say(out, f"  false alarms: {len(false_alarms)} in {hours:.0f} simulated pump-hours")
 
 
-def _report(workdir: Path, bundle_dir: Path, scenario) -> Path:  # type: ignore[no-untyped-def]
+def _report(workdir: Path, bundle_dir: Path, scenario: Scenario) -> Path:
     """The HTML report of ``edgewatch evaluate``: each pump's stream replayed through the agent's own
     pipeline (scores over time, heat map, metrics, model card)."""
     from edgewatch.evaluate.report import write_report

@@ -66,7 +66,7 @@ def quantize_onnx_int8(
     rows = np.asarray(representative, dtype=np.float32)
     input_name = onnx.load_from_string(fp32_model).graph.input[0].name
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
+    class Reader(CalibrationDataReader):
         def __init__(self) -> None:
             self._iter = iter(rows)
 
@@ -94,5 +94,5 @@ def quantize_onnx_int8(
             per_channel=per_channel,
             calibrate_method=CalibrationMethod.MinMax,
         )
-        with open(target, "rb") as handle:
-            return handle.read()
+        with open(target, "rb") as result:
+            return result.read()

@@ -66,7 +66,7 @@ def load(cls: type[T], raw: Any, prefix: str = "", *, error: type[FieldError] = 
         raw = {}
     if not isinstance(raw, Mapping):
         raise error(f"expected a table, got {_show(raw)}", field=prefix or None)
-    hints, fields = _fields(cls)
+    hints, fields = _fields(typing.cast(type, cls))
     for key in raw:
         if key not in fields:
             raise error(f"unknown key (known: {', '.join(sorted(fields))})", field=_join(prefix, str(key)))

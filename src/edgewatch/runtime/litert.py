@@ -31,7 +31,7 @@ def _interpreter_class() -> Any:
     except ModuleNotFoundError:
         pass
     try:
-        from tflite_runtime.interpreter import Interpreter, OpResolverType  # type: ignore[import-not-found]
+        from tflite_runtime.interpreter import Interpreter, OpResolverType
 
         return functools.partial(
             Interpreter, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES

@@ -67,4 +67,5 @@ def deviation_errors(x: np.ndarray) -> np.ndarray:
     """Squared standardised deviation of the newest reading of each input (n, F): an explanation for
     models without a reconstruction (isolation forest)."""
     newest: np.ndarray = x[:, -1, :].astype(np.float64)
-    return newest * newest
+    squared: np.ndarray = newest * newest
+    return squared

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -37,12 +38,14 @@ from edgewatch.bundle import (
     FidelityBars,
     Manifest,
     ModelSpec,
+    RunIndicator,
     Scaler,
     ThresholdRule,
     TrainingInfo,
     file_entries,
     write_bundle,
 )
+from edgewatch.bundle.manifest import ModelKind
 from edgewatch.core.sustained import DEFAULT_FAST_TAU_S, DEFAULT_TAU_S
 from edgewatch.core.timestamps import iso_utc
 from edgewatch.data.recording import Recording
@@ -112,6 +115,7 @@ class _Split:
     stats: tuple[FeatureStats, ...]
     train_inputs: np.ndarray
     val_inputs: np.ndarray
+    window: int
 
 
 def build_bundle(
@@ -157,7 +161,7 @@ def build_bundle(
     say(calibration.scoring.sustained_note)
     files = {**model.files, probe.PROBE_FILE: probe.to_bytes(calibration.probe_inputs)}
     manifest = _manifest(recording, options, model, split, calibration, indicator, files, len(representative), excluded)
-    fidelity.enforce(calibration.failures, allow_low_fidelity=options.allow_low_fidelity)
+    fidelity.enforce(list(calibration.failures), allow_low_fidelity=options.allow_low_fidelity)
     bundle = write_bundle(out_dir, manifest, files)
     finished = time.perf_counter()
     return BuildReport(
@@ -199,7 +203,9 @@ def _split(recording: Recording, options: TrainOptions, window: int) -> _Split:
             f"too few rows for a {options.model} model with window {window}: "
             f"{len(train_inputs)} training and {len(val_inputs)} validation inputs"
         )
-    return _Split(train_segments, val_segments, len(train_idx), len(val_idx), scaler, stats, train_inputs, val_inputs)
+    return _Split(
+        train_segments, val_segments, len(train_idx), len(val_idx), scaler, stats, train_inputs, val_inputs, window
+    )
 
 
 def _rows_of(segments: list[tuple[int, int]]) -> np.ndarray:
@@ -212,7 +218,7 @@ def _manifest(
     model: ModelFiles,
     split: _Split,
     calibration: Calibration,
-    indicator: object,
+    indicator: RunIndicator | None,
     files: dict[str, bytes],
     calibration_rows: int,
     excluded: int,
@@ -231,9 +237,7 @@ def _manifest(
         edgewatch_version=__version__,
         model_id=f"{options.model}-{hashlib.sha256(files[primary.file]).hexdigest()[:8]}",
         created_at=iso_utc(int(epoch) if epoch else int(time.time())),
-        model=ModelSpec(
-            kind=options.model, window=1 if options.model != "conv-ae" else options.window, params=model.params
-        ),  # type: ignore[arg-type]
+        model=ModelSpec(kind=cast(ModelKind, options.model), window=split.window, params=model.params),
         features=recording.features,
         scaler=split.scaler,
         feature_stats=split.stats,
@@ -257,5 +261,5 @@ def _manifest(
         ),
         files=file_entries(files),
         fidelity=calibration.gate,
-        run_indicator=indicator,  # type: ignore[arg-type]
+        run_indicator=indicator,
     )

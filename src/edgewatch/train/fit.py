@@ -23,14 +23,14 @@ class FitSettings:
     progress: bool = True
 
 
-def _progress_callback(total: int):  # type: ignore[no-untyped-def]
+def _progress_callback(total: int) -> Any:
     _, keras = import_tf()
     try:
         from tqdm import tqdm
     except ModuleNotFoundError:  # pragma: no cover - tqdm is in the train extra
         tqdm = None
 
-    class Progress(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+    class Progress(keras.callbacks.Callback):  # type: ignore[name-defined]
         def on_train_begin(self, logs: Any = None) -> None:
             self.bar = (
                 tqdm(total=total, desc="training", unit="epoch", file=sys.stderr, leave=False)

@@ -70,7 +70,7 @@ def build_autoencoder(
     }
     files["model.fp32.onnx"] = keras_to_onnx(model, input_shape)
     files["model.int8.onnx"] = quantize_onnx_int8(files["model.fp32.onnx"], rep)
-    artifacts = (
+    artifacts: tuple[ArtifactSpec, ...] = (
         ArtifactSpec("litert-int8", "model.int8.tflite", "litert", "int8", "reconstruction"),
         ArtifactSpec("litert-fp32", "model.fp32.tflite", "litert", "fp32", "reconstruction"),
         ArtifactSpec("onnx-int8", "model.int8.onnx", "onnx", "int8", "reconstruction"),
