@@ -14,7 +14,8 @@ def make_pipeline():  # type: ignore[no-untyped-def]
     """``make_pipeline(**pipeline_kwargs) -> Pipeline`` with the fake manifest and backend."""
 
     from edgewatch.core.alerts import AlertConfig
-    from edgewatch.core.pipeline import Pipeline, PipelineConfig
+    from edgewatch.core.config import PipelineConfig
+    from edgewatch.core.pipeline import Pipeline
     from edgewatch.core.thresholds import ThresholdConfig
 
     def make(**kwargs):  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from edgewatch.core.alerts import AlertConfig
 from edgewatch.core.checks import CheckConfig
-from edgewatch.core.pipeline import PipelineConfig
+from edgewatch.core.config import PipelineConfig
 from edgewatch.core.thresholds import ThresholdConfig
 from edgewatch.errors import ConfigError
 from edgewatch.records import Secret, check, dump, load

@@ -70,7 +70,6 @@ def discovery_messages(
 ) -> list[tuple[str, bytes]]:
     """The retained discovery configs for one machine, as ``(topic, JSON payload)`` pairs."""
     node = f"edgewatch_{slug(device)}"
-    alert = device_topic(device, "alert")
     device_info: dict[str, Any] = {
         "identifiers": [node],
         "name": device,
@@ -85,78 +84,35 @@ def discovery_messages(
         "origin": ORIGIN,
         "qos": 1,
     }
-    score_topic = device_topic(device, "score") if score_stream else alert
-    entities: list[tuple[str, str, dict[str, Any]]] = [
-        (
-            "binary_sensor",
-            "anomaly",
-            {
-                "name": "Anomaly",
-                "device_class": "problem",
-                "state_topic": alert,
-                "value_template": _ACTIVE,
-                "json_attributes_topic": alert,
-                "json_attributes_template": _ALERT_ATTRIBUTES,
-            },
-        ),
-        (
-            "sensor",
-            "anomaly_score",
-            {
-                "name": "Anomaly score",
-                "state_topic": score_topic,
-                "value_template": "{{ value_json.score }}",
-                "state_class": "measurement",
-                "icon": "mdi:chart-bell-curve",
-            },
-        ),
-        (
-            "sensor",
-            "threshold",
-            {
-                "name": "Threshold",
-                "state_topic": score_topic,
-                "value_template": "{{ value_json.threshold }}",
-                "entity_category": "diagnostic",
-                "icon": "mdi:gauge",
-            },
-        ),
-        (
-            "sensor",
-            "last_error",
-            {
-                "name": "Last input error",
-                "state_topic": device_topic(device, "error"),
-                "value_template": "{{ value_json.reason }}",
-                "json_attributes_topic": device_topic(device, "error"),
-                "json_attributes_template": _ERROR_ATTRIBUTES,
-                "entity_category": "diagnostic",
-                "icon": "mdi:alert-circle-outline",
-            },
-        ),
-        (
-            "binary_sensor",
-            "sensor_fault",
-            {
-                "name": "Sensor fault",
-                "device_class": "problem",
-                "state_topic": device_topic(device, "sensor_fault"),
-                "value_template": _FAULT,
-                "json_attributes_topic": device_topic(device, "sensor_fault"),
-                "json_attributes_template": _FAULT_ATTRIBUTES,
-                "entity_category": "diagnostic",
-            },
-        ),
-    ]
     messages = []
-    for component, key, specific in entities:
+    for component, key, specific in _entities(device, score_stream):
         object_id = f"{node}_{key}"
-        payload = {
-            **specific,
-            "unique_id": object_id,
-            "default_entity_id": f"{component}.{object_id}",
-            **common,
-        }
+        payload = {**specific, "unique_id": object_id, "default_entity_id": f"{component}.{object_id}", **common}
         topic = f"{discovery_prefix}/{component}/{node}/{key}/config"
         messages.append((topic, json.dumps(payload, sort_keys=True).encode("utf-8")))
     return messages
+
+
+def _entities(device: str, score_stream: bool) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(component, key, config)`` of each entity of one machine (see the module docstring)."""
+    alert, error, fault = (device_topic(device, kind) for kind in ("alert", "error", "sensor_fault"))
+    scores = device_topic(device, "score") if score_stream else alert
+    diagnostic = {"entity_category": "diagnostic"}
+    anomaly = {"name": "Anomaly", "device_class": "problem", "state_topic": alert, "value_template": _ACTIVE}
+    anomaly |= {"json_attributes_topic": alert, "json_attributes_template": _ALERT_ATTRIBUTES}
+    score = {"name": "Anomaly score", "state_topic": scores, "value_template": "{{ value_json.score }}"}
+    score |= {"state_class": "measurement", "icon": "mdi:chart-bell-curve"}
+    threshold = {"name": "Threshold", "state_topic": scores, "value_template": "{{ value_json.threshold }}"}
+    threshold |= {"icon": "mdi:gauge", **diagnostic}
+    last_error = {"name": "Last input error", "state_topic": error, "value_template": "{{ value_json.reason }}"}
+    last_error |= {"json_attributes_topic": error, "json_attributes_template": _ERROR_ATTRIBUTES}
+    last_error |= {"icon": "mdi:alert-circle-outline", **diagnostic}
+    sensor_fault = {"name": "Sensor fault", "device_class": "problem", "state_topic": fault, "value_template": _FAULT}
+    sensor_fault |= {"json_attributes_topic": fault, "json_attributes_template": _FAULT_ATTRIBUTES, **diagnostic}
+    return [
+        ("binary_sensor", "anomaly", anomaly),
+        ("sensor", "anomaly_score", score),
+        ("sensor", "threshold", threshold),
+        ("sensor", "last_error", last_error),
+        ("binary_sensor", "sensor_fault", sensor_fault),
+    ]

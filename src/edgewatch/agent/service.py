@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from edgewatch.agent.config import AgentConfig
-from edgewatch.agent.health import AgentStats, ThermalGuard, birth_message, stopped_message, will_message
+from edgewatch.agent.health import ThermalGuard, birth_message, stopped_message, will_message
 from edgewatch.agent.homeassistant import status_topic as ha_status_topic
 from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.metrics import MetricsServer, Sample
@@ -68,42 +68,10 @@ def run_agent(
     ``backend`` and ``transport`` default to the configured ones (tests inject their own). Signal
     handlers are installed only when called from the main thread.
     """
-    from edgewatch.bundle import load_bundle
-
     stop = stop or threading.Event()
     log.info("configuration: %s", config.redacted())
-    bundle = load_bundle(config.bundle.path)
-    manifest = bundle.manifest
-    if backend is None:
-        from edgewatch.runtime import open_backend
-
-        backend = open_backend(
-            bundle, config.runtime.backend, artifact=config.runtime.artifact, threads=config.runtime.threads
-        )
-    log.info(
-        "model %s loaded (%s, %d feature(s), window %d)",
-        manifest.model_id,
-        backend.artifact.name,
-        manifest.n_features,
-        manifest.window,
-    )
-    pipeline = Pipeline(manifest, backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes)
-    store = StateStore(config.state_dir)
-    saved = store.load()
-    if saved is not None:
-        try:
-            pipeline.restore(saved)
-            log.info("restored the state of %d device(s) from %s", len(pipeline.devices), store.path)
-        except ConfigError as exc:
-            log.warning("ignoring saved state %s: %s", store.path, exc)
-
-    try:
-        outbox = Outbox(
-            config.outbox.path, max_messages=config.outbox.max_messages, synchronous=config.outbox.synchronous
-        )
-    except (OSError, sqlite3.Error) as exc:
-        message = f"cannot open the outbox database {config.outbox.path!r}: {exc}"
-        raise ConfigError(message, field="outbox.path") from None
+    pipeline, store = _pipeline(config, backend)
+    outbox = _outbox(config)
     transport = transport or build_transport(config)
     health = config.health
     thermal = ThermalGuard(
@@ -112,19 +80,11 @@ def run_agent(
         hysteresis_c=health.thermal_hysteresis_c,
         throttled_rate_hz=health.thermal_rate_hz,
     )
-    loop = AgentLoop(
-        LoopSettings.from_config(config, manifest.model_id),
-        pipeline=pipeline,
-        transport=transport,
-        outbox=outbox,
-        stats=AgentStats(),
-        thermal=thermal,
-        state=store,
-    )
+    settings = LoopSettings.from_config(config, pipeline.model_id)
+    loop = AgentLoop(settings, pipeline=pipeline, transport=transport, outbox=outbox, thermal=thermal, state=store)
     metrics = None
     if health.metrics_port is not None:
         metrics = MetricsServer(health.metrics_host, health.metrics_port, lambda: metric_samples(loop)).start()
-
     restore_signals = _install_signal_handlers(stop) if handle_signals else None
     transport.subscribe(config.mqtt.topic, config.mqtt.qos)
     if config.homeassistant.enabled:
@@ -147,6 +107,46 @@ def run_agent(
         if restore_signals is not None:
             restore_signals()
     return 0
+
+
+def _pipeline(config: AgentConfig, backend: Scorer | None) -> tuple[Pipeline, StateStore]:
+    """The bundle loaded and verified, its model opened (the only model load of the process), the pipeline
+    around it with the saved device state restored (an unusable saved state is logged and ignored)."""
+    from edgewatch.bundle import load_bundle
+
+    bundle = load_bundle(config.bundle.path)
+    manifest = bundle.manifest
+    if backend is None:
+        from edgewatch.runtime import open_backend
+
+        runtime = config.runtime
+        backend = open_backend(bundle, runtime.backend, artifact=runtime.artifact, threads=runtime.threads)
+    log.info(
+        "model %s loaded (%s, %d feature(s), window %d)",
+        manifest.model_id,
+        backend.artifact.name,
+        manifest.n_features,
+        manifest.window,
+    )
+    pipeline = Pipeline(manifest, backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes)
+    store = StateStore(config.state_dir)
+    saved = store.load()
+    if saved is not None:
+        try:
+            pipeline.restore(saved)
+            log.info("restored the state of %d device(s) from %s", len(pipeline.devices), store.path)
+        except ConfigError as exc:
+            log.warning("ignoring saved state %s: %s", store.path, exc)
+    return pipeline, store
+
+
+def _outbox(config: AgentConfig) -> Outbox:
+    try:
+        outbox = config.outbox
+        return Outbox(outbox.path, max_messages=outbox.max_messages, synchronous=outbox.synchronous)
+    except (OSError, sqlite3.Error) as exc:
+        message = f"cannot open the outbox database {config.outbox.path!r}: {exc}"
+        raise ConfigError(message, field="outbox.path") from None
 
 
 def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None:

@@ -6,6 +6,7 @@ more anomalous**, ``score > threshold`` is an anomalous reading.
 
 from edgewatch.core.alerts import AlertConfig, AlertDecision, AlertPolicy, severity_for
 from edgewatch.core.checks import CheckConfig, RangeCheck, StuckDetector
+from edgewatch.core.config import PipelineConfig
 from edgewatch.core.device import DeviceState
 from edgewatch.core.events import (
     AlertEvent,
@@ -16,7 +17,7 @@ from edgewatch.core.events import (
     SensorFault,
 )
 from edgewatch.core.payload import PayloadParser, Reading, parse_reading
-from edgewatch.core.pipeline import COUNTER_KEYS, Pipeline, PipelineConfig, Scorer
+from edgewatch.core.pipeline import COUNTER_KEYS, Pipeline, Scorer
 from edgewatch.core.thresholds import (
     AdaptiveThreshold,
     FixedThreshold,

@@ -16,22 +16,17 @@ For each reading, in arrival order::
   its next score. The reading that completes a window is scored.
 * Every scored reading gives a :class:`ScoredReading`; the threshold value it is compared with is
   the one in force *before* the reading is learned. Alert transitions give :class:`AlertEvent`.
-* With a bundle that has a sustained-deviation channel (``score.sustained_tau_s`` and a calibrated
-  ``threshold.sustained``; ``thresholds.sustained = false`` in the device config ignores it), every
-  scored reading also updates the device's moving average of the per-feature errors
-  (``edgewatch.core.sustained``). The alert policy then judges
-  ``max(score, level * threshold / sustained_threshold)``: a reading counts as above the threshold when
-  either its own score or the sustained level is above its threshold, so a small shift that lasts raises
-  an alert that no single reading would. An alert raised this way names the sensors by their averaged
-  errors. While alerts are suppressed (below) the channel is not judged, and its averages start afresh
-  afterwards.
-* Missing or stuck readings are not scored and so neither raise nor clear alerts.
-* With ``alerts.suppress_feature`` set, every accepted reading's value of that feature (the run
-  indicator) is passed to the device's alert policy, which raises no alert while the machine is stopped
-  or settling after a stop (see ``edgewatch.core.alerts``). A feature the model does not have is a
-  :class:`ConfigError` naming ``alerts.suppress_feature``, raised when the pipeline is built. Without
-  it, the bundle's own run indicator (manifest ``run_state``) is used unless
-  ``alerts.suppress_from_bundle`` is false.
+* With a bundle that has a sustained-deviation channel (``scoring.sustained``; ``thresholds.sustained =
+  false`` ignores it) every scored reading also updates the device's moving averages of the per-feature
+  errors (:mod:`edgewatch.core.sustained`), and the alert policy judges ``max(score, level * threshold /
+  sustained_threshold)``: a small shift that lasts raises an alert no single reading would, naming the
+  sensors by their averaged errors. While alerts are suppressed the channel is not judged, and its
+  averages start afresh afterwards. Missing or stuck readings are not scored: they neither raise nor
+  clear alerts.
+* The run indicator (``alerts.suppress_feature``, else the bundle's ``run_indicator`` unless
+  ``alerts.suppress_from_bundle`` is false) of every accepted reading goes to the device's alert policy,
+  which raises no alert while the machine is stopped or settling (:mod:`edgewatch.core.alerts`). A
+  configured feature the model does not have is a :class:`ConfigError` naming ``alerts.suppress_feature``.
 
 ``process`` does the numpy work once per batch (stacking, range test, scaling, windows, one
 ``scorer.score_batch`` call) and only cheap per-reading Python in between; the events are the same
@@ -41,35 +36,21 @@ readings are lost (their timestamps stay accepted).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from edgewatch.core.alerts import AlertConfig, AlertPolicy
+from edgewatch.core.alerts import AlertPolicy
 from edgewatch.core.batch_windows import BatchWindows
-from edgewatch.core.checks import (
-    CHECK_REASONS,
-    CheckConfig,
-    RangeCheck,
-    StuckDetector,
-    check_order,
-)
+from edgewatch.core.checks import CHECK_REASONS, RangeCheck, StuckDetector, check_order
+from edgewatch.core.config import PipelineConfig, with_run_indicator
 from edgewatch.core.device import DeviceState, DeviceThreshold, restore_device
-from edgewatch.core.events import (
-    AlertEvent,
-    Event,
-    InputRejected,
-    ScoredReading,
-    SensorFault,
-    top_feature_shares,
-)
+from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault, top_feature_shares
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
 from edgewatch.core.state import STATE_VERSION, PipelineState, load_state
 from edgewatch.core.sustained import SustainedLevel
-from edgewatch.core.thresholds import ThresholdConfig, make_threshold
+from edgewatch.core.thresholds import make_threshold
 from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
 from edgewatch.records import dump
 
@@ -87,25 +68,6 @@ COUNTER_KEYS = (
     *PAYLOAD_REASONS,
     *CHECK_REASONS,
 )
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """What a device may tune about judging readings: the agent configuration's ``[thresholds]``,
-    ``[alerts]`` and ``[checks]`` sections (the defaults are the shipped ones). ``edgewatch replay`` and
-    ``evaluate`` read the same sections from ``--config``."""
-
-    thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
-    alerts: AlertConfig = field(default_factory=AlertConfig)
-    checks: CheckConfig = field(default_factory=CheckConfig)
-
-    def to_json(self) -> dict[str, Any]:
-        """The sections as JSON (an infinite number, meaning "never" or "off", is ``null``)."""
-        return {name: _finite_or_none(asdict(getattr(self, name))) for name in ("thresholds", "alerts", "checks")}
-
-
-def _finite_or_none(section: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and math.isinf(v) else v for k, v in section.items()}
 
 
 class Scorer(Protocol):
@@ -151,7 +113,7 @@ class Pipeline:
         self.sustained_threshold = self.calibrated.sustained if channel is not None else None
         self._sustained = channel if self.sustained_threshold is not None else None
         # the config in force: the alert policy suppresses by the bundle's run indicator unless told otherwise
-        self.config = replace(config, alerts=_with_run_indicator(config.alerts, manifest))
+        self.config = with_run_indicator(config, manifest)
         self.features: tuple[str, ...] = tuple(manifest.features)
         self.window = int(manifest.window)
         self.model_id = manifest.model_id
@@ -220,20 +182,8 @@ class Pipeline:
 
         for device, ts, ri, extra in items:
             counters["received"] += 1
-            dev = devices.get(device)
-            if dev is None:
-                dev = self._new_device(device)
-            if ri < 0:
-                self._reject(pending, device, extra.reason, str(extra), extra.field, ts)
-                continue
-            last_ts = dev.last_ts
-            if last_ts is not None and ts <= last_ts:
-                reason, message = check_order(ts, last_ts) or ("out_of_order", "")
-                self._reject(pending, device, reason, message, "ts", ts)
-                continue
-            if out_of_range[ri]:
-                field, message = self._range.explain(raw[ri])
-                self._reject(pending, device, "out_of_range", message, field, ts)
+            dev = devices.get(device) or self._new_device(device)
+            if self._refused(dev, ts, ri, extra, raw, out_of_range, pending):
                 continue
             dev.last_ts = ts
             counters["accepted"] += 1
@@ -361,6 +311,32 @@ class Pipeline:
         self.devices[name] = dev
         return dev
 
+    def _refused(
+        self,
+        dev: DeviceState,
+        ts: float,
+        ri: int,
+        extra: Any,
+        raw: np.ndarray,
+        out_of_range: list[bool],
+        pending: list[Any],
+    ) -> bool:
+        """Reject a reading that could not be parsed (``extra`` is its PayloadError), is not after the
+        device's last accepted one or is out of range; True when rejected."""
+        if ri < 0:
+            self._reject(pending, dev.name, extra.reason, str(extra), extra.field, ts)
+            return True
+        last_ts = dev.last_ts
+        if last_ts is not None and ts <= last_ts:
+            reason, message = check_order(ts, last_ts) or ("out_of_order", "")
+            self._reject(pending, dev.name, reason, message, "ts", ts)
+            return True
+        if out_of_range[ri]:
+            field, message = self._range.explain(raw[ri])
+            self._reject(pending, dev.name, "out_of_range", message, field, ts)
+            return True
+        return False
+
     def _reject(self, pending: list[Any], device: str, reason: str, message: str, field: str | None, ts: float) -> None:
         self.counters[reason] = self.counters.get(reason, 0) + 1
         pending.append(InputRejected(device, reason, message, field, ts))
@@ -414,12 +390,3 @@ class Pipeline:
 
 def _names(features: tuple[str, ...], indices: tuple[int, ...]) -> tuple[str, ...]:
     return tuple(features[j] for j in indices)
-
-
-def _with_run_indicator(config: AlertConfig, manifest: Manifest) -> AlertConfig:
-    """``config``, suppressing alerts by the bundle's run indicator when the config names none itself and
-    does not turn that off (``alerts.suppress_from_bundle``)."""
-    found = manifest.run_indicator
-    if config.suppress_feature or not config.suppress_from_bundle or found is None:
-        return config
-    return replace(config, suppress_feature=found.feature, suppress_below=found.below)

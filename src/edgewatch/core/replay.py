@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from edgewatch.core.config import PipelineConfig
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault
 from edgewatch.core.payload import Reading
-from edgewatch.core.pipeline import Pipeline, PipelineConfig, Scorer
+from edgewatch.core.pipeline import Pipeline, Scorer
 
 if TYPE_CHECKING:
     from edgewatch.bundle.manifest import Manifest

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bundle import Artifact, Manifest
-from edgewatch.core.pipeline import PipelineConfig
+from edgewatch.core.config import PipelineConfig
 from edgewatch.core.replay import ReplayResult, replay
 from edgewatch.data.recording import Recording
 from edgewatch.errors import DataError
