@@ -13,10 +13,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: tests.fakes
 
 
-from tests.fakes import SquaredScorer
-
 from edgewatch.agent.config import load_config
 from edgewatch.agent.service import run_agent
+from tests.fakes import SquaredScorer
 
 
 def main() -> int:

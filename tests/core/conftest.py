@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.fakes import SquaredScorer, make_manifest, manifest_dict
 
 from edgewatch.bundle import Manifest
+from tests.fakes import SquaredScorer, make_manifest, manifest_dict
 
 
 @pytest.fixture(name="make_manifest")

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.fakes import SquaredScorer
 
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import (
@@ -28,6 +27,7 @@ from edgewatch.core import (
 )
 from edgewatch.errors import ConfigError, RuntimeBackendError
 from edgewatch.runtime.base import ScoreBatch
+from tests.fakes import SquaredScorer
 
 T0 = 1767225600.0
 

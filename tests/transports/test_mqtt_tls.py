@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.mqtt_broker import require_mosquitto
 
 from edgewatch.rig.broker import MosquittoBroker
 from edgewatch.transports.mqtt import MqttTransport, TlsSettings
+from tests.mqtt_broker import require_mosquitto
 
 pytestmark = pytest.mark.mqtt
 

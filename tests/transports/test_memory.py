@@ -60,6 +60,7 @@ def test_broker_routes_retains_and_fires_the_will() -> None:
 
 def test_missing_mosquitto_skips_locally_and_fails_under_ci(monkeypatch) -> None:
     import pytest
+
     from tests import mqtt_broker
 
     monkeypatch.setattr(mqtt_broker, "find_mosquitto", lambda: None)

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.fakes import SquaredScorer
 
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.core import AlertEvent, CheckConfig, Pipeline, PipelineConfig, ScoredReading
@@ -18,6 +17,7 @@ from edgewatch.core.state import SustainedState
 from edgewatch.core.sustained import SustainedLevel, sustained_levels
 from edgewatch.errors import BundleError
 from edgewatch.records import dump, load
+from tests.fakes import SquaredScorer
 
 T0 = 1767225600.0
 

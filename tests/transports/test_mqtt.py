@@ -6,11 +6,11 @@ import queue
 import time
 
 import pytest
-from tests.mqtt_broker import require_mosquitto
 
 from edgewatch.rig.broker import MosquittoBroker
 from edgewatch.transports.base import RC_NO_CONN, RC_SUCCESS, OutMessage
 from edgewatch.transports.mqtt import MqttTransport
+from tests.mqtt_broker import require_mosquitto
 
 pytestmark = pytest.mark.mqtt
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from build_real_bundle import FEATURES, sensor_rows
-from test_agent_real_model import (
+
+from tests.agent.build_real_bundle import FEATURES, sensor_rows
+from tests.agent.test_real_model import (
     SCORE_EVERY_READING,
     T0,
     THIRD_READING_RAISES,

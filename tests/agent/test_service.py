@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.fakes import SquaredScorer as FakeBackend
-from tests.fakes import reading, write_fake_bundle
 
 from edgewatch.agent.config import load_config
 from edgewatch.agent.service import run_agent
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher as RigPublisher
+from tests.fakes import SquaredScorer as FakeBackend
+from tests.fakes import reading, write_fake_bundle
 
 pytestmark = pytest.mark.mqtt
 

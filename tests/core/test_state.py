@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from test_core_pipeline import T0, as_json, kinds, new_pipeline, payload
 
 from edgewatch.core import CheckConfig, Pipeline, SensorFault
 from edgewatch.errors import ConfigError
+from tests.core.test_pipeline import T0, as_json, kinds, new_pipeline, payload
 
 CHECKS = CheckConfig(min_stuck_run=5)
 

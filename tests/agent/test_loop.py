@@ -7,13 +7,13 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.fakes import reading
 
 from edgewatch.agent.health import ThermalGuard
 from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.state import StateStore
 from edgewatch.transports.memory import MemoryTransport
+from tests.fakes import reading
 
 T0 = 1_767_225_600.0
 
@@ -212,9 +212,8 @@ def test_device_cap_ignores_new_devices_beyond_it(rig) -> None:  # type: ignore[
 def test_a_failing_batch_is_skipped_without_reopening_the_model(rig) -> None:  # type: ignore[no-untyped-def]
     """The reference deployment's worst bug: a restart path that reloaded the model every cycle. Here a batch
     whose scoring fails is logged and skipped; the same backend scores the next batches; nothing reopens it."""
-    from tests.fakes import SquaredScorer as FakeBackend
-
     from edgewatch.errors import RuntimeBackendError
+    from tests.fakes import SquaredScorer as FakeBackend
 
     loop, t, _ = rig()
     backend = loop.pipeline.scorer

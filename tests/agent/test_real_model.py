@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import pytest
-from build_real_bundle import FEATURES, sensor_rows
 
 from edgewatch.agent.config import load_config
 from edgewatch.bundle import load_bundle
@@ -29,6 +28,7 @@ from edgewatch.core.events import AlertEvent
 from edgewatch.core.pipeline import Pipeline
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher as RigPublisher
+from tests.agent.build_real_bundle import FEATURES, sensor_rows
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -270,24 +270,3 @@ def test_model_loaded_once_across_broker_restart(
         stop.set()
         thread.join(15)
     assert opened == ["litert"]
-
-
-def test_agent_process_does_not_import_the_training_stack(real_bundle: Path) -> None:
-    code = f"""
-import sys
-from edgewatch.agent import cli, service, loop, outbox, config, health, homeassistant, metrics
-from edgewatch.transports import mqtt, memory
-from edgewatch.bundle import load_bundle
-from edgewatch.runtime import open_backend
-from edgewatch.core.pipeline import Pipeline
-from edgewatch.rig.agent import write_agent_config
-from edgewatch.rig.clients import Publisher as RigPublisher
-bundle = load_bundle({str(real_bundle)!r})
-for runtime in ("litert", "onnx"):
-    Pipeline(bundle.manifest, open_backend(bundle, runtime))
-heavy = sorted(m for m in ("tensorflow", "keras", "sklearn", "pandas") if m in sys.modules)
-print(",".join(heavy) or "clean")
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "clean"
