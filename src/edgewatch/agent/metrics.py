@@ -59,7 +59,7 @@ class MetricsServer:
     """``GET /metrics`` on ``host:port`` in a daemon thread; ``port=0`` picks a free port (see ``.port``)."""
 
     def __init__(self, host: str, port: int, collect: Callable[[], Iterable[Sample]]) -> None:
-        # imported here: http.server (and the email package under it) costs ~1 MB of RSS, only worth paying
+        # imported here: http.server (and the email package under it) costs RSS, only worth paying
         # when metrics are switched on
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -1,4 +1,4 @@
-"""Parse one MQTT payload into a :class:`Reading` (hot path: ~10k payloads/s on one core).
+"""Parse one MQTT payload into a :class:`Reading` (the agent's hot path).
 
 Accepted payloads (UTF-8 JSON, at most ``max_bytes`` bytes)::
 
@@ -182,8 +182,7 @@ class PayloadParser:
             more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
             raise PayloadError(
                 "missing_feature",
-                f"feature {shown}{more} missing from payload (send null for a value the sensor "
-                f"could not read)",
+                f"feature {shown}{more} missing from payload (send null for a value the sensor could not read)",
                 field=absent[0],
             )
         return values, self._missing_names(null_at), raw_ts
@@ -220,9 +219,7 @@ class PayloadParser:
 
     def _unknown(self, key: str) -> PayloadError:
         close = difflib.get_close_matches(key, self.features, n=1) if self._n <= 200 else []
-        hint = (
-            f"; did you mean {close[0]!r}?" if close else f" (this model expects: {_preview(self.features)})"
-        )
+        hint = f"; did you mean {close[0]!r}?" if close else f" (this model expects: {_preview(self.features)})"
         return PayloadError("unknown_feature", f"unknown feature {key!r}{hint}", field=key)
 
 
@@ -241,9 +238,7 @@ def _int_to_float(name: str, v: int) -> float:
     try:
         return float(v)
     except OverflowError:
-        raise PayloadError(
-            "non_finite", f"feature {name!r}: value is too large for a float", field=name
-        ) from None
+        raise PayloadError("non_finite", f"feature {name!r}: value is too large for a float", field=name) from None
 
 
 def _non_finite(name: str, v: float) -> PayloadError:

@@ -24,9 +24,9 @@ sustained threshold would mistake for a shift.
 Readings taken while the device suppresses alerts (the machine stopped, or settling after a restart:
 :mod:`edgewatch.core.alerts`) **restart** the averages (:meth:`SustainedLevel.restart`), so the channel
 judges again only ``tau_s`` after the settle time ends. Averaging those readings in let the stop and the
-restart's transients linger in the 900-s average past the settle time and raise an alert exactly when it
-ended (5 of 19 false alarms on 21 simulated 2-day pumps, docs/evaluation.md); holding the pre-stop
-averages instead still carried the ramp into the stop in the fast average.
+restart's transients linger in the slow average past the settle time and raise an alert exactly when it
+ended (docs/evaluation.md); holding the pre-stop averages instead still carried the ramp into the stop in
+the fast average.
 """
 
 from __future__ import annotations

@@ -20,8 +20,7 @@ BATCH_SIZES = (1, 16, 128)
 
 def _interpreter_class() -> Any:
     """The Interpreter class, bound to the builtin kernels without the default XNNPACK delegate: for models
-    this small the delegate saves nothing per call but costs ~3 MB of RSS per interpreter (measured:
-    benchmarks/README.md)."""
+    this small the delegate saves nothing per call but costs RSS per interpreter (benchmarks/README.md)."""
     try:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 

@@ -4,20 +4,16 @@ Full-integer INT8 gives the model input (and every activation) one range per ten
 representative set. A reading outside that range is clipped before the model sees it, so the model
 reconstructs the clipped value and the reading's error is the distance to the clip, not to what normal
 operation predicts. Rows spread evenly over time cover every operating mode but miss the rare ends of a
-sensor's normal range (measured on the simulated pump, seed 22: 200 evenly spread rows set the input range
-to [-5.1, 3.3] scaled units while axial vibration reaches 5.4 in normal operation; its readings above 1.88
-mm/s were all reconstructed as 1.88, and the INT8 model raised 4 false alarms in a day where the FP32
-model raised 1).
+sensor's normal range, and a clipped sensor then raises false alarms the FP32 model does not.
 
 :func:`representative_rows` therefore adds, per feature, the input holding the low and the high end of that
 feature's training range (at most two rows per feature on top of the spread rows), and the held-out rows'
-ends where they reach further: a regime can show up only in the held-out part (seed 30: axial vibration up
-to 7.3 scaled units in the held-out rows, 3.5 in the training rows; the INT8 model clipped it there, its
-threshold came out 5.8x the FP32 model's, and it missed 12 of 27 faults). The ends are quantiles
-(:data:`RANGE_QUANTILE`), not the extremes, so that on a long recording a glitch of a few readings does not
-stretch the range and cost every other reading its INT8 resolution: two days at 1 Hz have about 14 readings
-per feature beyond each end. On a short recording (a few thousand rows) the ends are the extremes; a glitch
-there widens the range, and the fidelity gate refuses the bundle if that costs too much resolution.
+ends where they reach further: a regime can show up only in the held-out part, and an INT8 model clipped
+there calibrates a threshold far above FP32's and misses faults (docs/quantization.md has the cases). The
+ends are quantiles (:data:`RANGE_QUANTILE`), not the extremes, so that on a long recording a glitch of a
+few readings does not stretch the range and cost every other reading its INT8 resolution. On a short
+recording the ends are the extremes; a glitch there widens the range, and the fidelity gate refuses the
+bundle if that costs too much resolution.
 """
 
 from __future__ import annotations

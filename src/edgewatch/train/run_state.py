@@ -2,10 +2,10 @@
 
 A model of normal operation has seen few stopped or just-restarted states: a pump that cools further in
 a long stop than in any stop of the training days is new to it on restart, and alerts there are false
-alarms (docs/evaluation.md: half of the simulated pump's false alarms start during a stop or within 30
-minutes after one). The device can suppress new alerts while the machine is stopped and for a settle time
-after it restarts (``alerts.suppress_*``, ISA-18.2 state-based suppression); this module finds the sensor
-that says "stopped" so that needs no configuration when the training data shows it plainly.
+alarms (docs/evaluation.md counts those that start during a stop or soon after one). The device can
+suppress new alerts while the machine is stopped and for a settle time after it restarts
+(``alerts.suppress_*``, ISA-18.2 state-based suppression); this module finds the sensor that says
+"stopped" so that needs no configuration when the training data shows it plainly.
 
 A feature is a candidate run indicator when, over the training rows (its range = its 0.1–99.9% quantiles):
 
