@@ -87,7 +87,7 @@ def test_the_edge_side_loads_no_training_stack(dense_bundle: Path) -> None:
     code = f"""
 import sys
 from edgewatch.agent import cli, service, loop, outbox, config, health, homeassistant, metrics, state
-from edgewatch.transports import mqtt, memory
+from edgewatch.transports import mqtt
 from edgewatch.bundle import load_bundle
 from edgewatch.runtime import open_backend
 from edgewatch.core.pipeline import Pipeline

@@ -12,8 +12,8 @@ from edgewatch.agent.health import ThermalGuard
 from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.state import StateStore
-from edgewatch.transports.memory import MemoryTransport
 from tests.fakes import reading
+from tests.transports.memory import MemoryTransport
 
 T0 = 1_767_225_600.0
 

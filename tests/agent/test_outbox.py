@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from edgewatch.agent.outbox import Outbox
-from edgewatch.transports.memory import MemoryTransport
 from edgewatch.transports.mqtt import MqttTransport
+from tests.transports.memory import MemoryTransport
 
 
 def _connected(**kwargs) -> MemoryTransport:  # type: ignore[no-untyped-def]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from edgewatch.transports.base import RC_NO_CONN, RC_SUCCESS
-from edgewatch.transports.memory import MemoryBroker, MemoryTransport
 from edgewatch.transports.topics import device_from_topic, topic_matches
+from tests.transports.memory import MemoryBroker, MemoryTransport
 
 
 def test_topic_matching_and_device_level() -> None:

@@ -86,7 +86,8 @@ class PublishAck:
 
 
 class Transport(Protocol):
-    """A publish/subscribe connection to a broker (real: ``MqttTransport``; tests: ``MemoryTransport``)."""
+    """A publish/subscribe connection to a broker: ``MqttTransport``, or in the tests the in-memory double
+    ``tests/transports/memory.py``."""
 
     inbox: queue.Queue[InboundMessage]
 
