@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.agent.build_real_bundle import FEATURES, sensor_rows
+from tests.agent.helpers import outbox_rows
 from tests.agent.test_real_model import (
     SCORE_EVERY_READING,
     T0,
     THIRD_READING_RAISES,
     Publisher,
     _config,
-    _outbox_rows,
     _payloads,
     _spawn_agent,
     _stop_agent,
@@ -45,10 +45,13 @@ def test_normal_data_raises_no_alert(tmp_path: Path, broker, listen, real_bundle
         _online(listen)
         pub = Publisher(broker)
         rows = sensor_rows(8000, 400)
-        pub.send("quiet-1", [
-            json.dumps({"ts": T0 + i, "values": dict(zip(FEATURES, map(float, row), strict=True))}).encode()
-            for i, row in enumerate(rows)
-        ])
+        pub.send(
+            "quiet-1",
+            [
+                json.dumps({"ts": T0 + i, "values": dict(zip(FEATURES, map(float, row), strict=True))}).encode()
+                for i, row in enumerate(rows)
+            ],
+        )
         pub.close()
         scores.wait_for(lambda ms: len(ms) >= 400, timeout=30)
         time.sleep(0.5)
@@ -108,9 +111,7 @@ def test_every_bad_payload_yields_an_error_message_and_no_crash(
 
 
 def test_broker_stopped_for_10_s_loses_no_alert(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
-    config = _config(
-        tmp_path, broker, real_bundle, health=SCORE_EVERY_READING, alerts=THIRD_READING_RAISES
-    )
+    config = _config(tmp_path, broker, real_bundle, health=SCORE_EVERY_READING, alerts=THIRD_READING_RAISES)
     scores = listen("edgewatch/line-5/score")
     proc = _spawn_agent(config)
     try:
@@ -123,9 +124,9 @@ def test_broker_stopped_for_10_s_loses_no_alert(tmp_path: Path, broker, listen, 
         broker.freeze()  # ... and the broker never acknowledges it
         outbox = tmp_path / "state" / "outbox.sqlite3"
         deadline = time.monotonic() + 10
-        while not _outbox_rows(outbox) and time.monotonic() < deadline:
+        while not outbox_rows(outbox) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _outbox_rows(outbox), "the alert should wait in the outbox"
+        assert outbox_rows(outbox), "the alert should wait in the outbox"
         pub.client.loop_stop()
         broker.stop(kill=True)  # the broker dies with the unacknowledged alert
         down_since = time.monotonic()

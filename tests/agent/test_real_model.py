@@ -29,6 +29,7 @@ from edgewatch.core.pipeline import Pipeline
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher as RigPublisher
 from tests.agent.build_real_bundle import FEATURES, sensor_rows
+from tests.agent.helpers import outbox_rows
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -173,9 +174,7 @@ def test_live_alerts_equal_replay(tmp_path: Path, broker, listen, real_bundle: P
 
 
 def test_kill_9_with_pending_alert_real_model(tmp_path: Path, broker, listen, real_bundle: Path) -> None:
-    config = _config(
-        tmp_path, broker, real_bundle, health=SCORE_EVERY_READING, alerts=THIRD_READING_RAISES
-    )
+    config = _config(tmp_path, broker, real_bundle, health=SCORE_EVERY_READING, alerts=THIRD_READING_RAISES)
     status = listen("edgewatch/edge-1/status")
     scores = listen("edgewatch/line-2/score")
     payloads = _payloads(n_normal=30, n_anomalous=12, n_after=0)
@@ -193,7 +192,7 @@ def test_kill_9_with_pending_alert_real_model(tmp_path: Path, broker, listen, re
         rows: list = []  # type: ignore[type-arg]
         while not rows and time.monotonic() < deadline:
             time.sleep(0.05)
-            rows = _outbox_rows(outbox)
+            rows = outbox_rows(outbox)
         assert rows and rows[0][0] == "edgewatch/line-2/alert"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -213,20 +212,6 @@ def test_kill_9_with_pending_alert_real_model(tmp_path: Path, broker, listen, re
     finally:
         output = _stop_agent(proc)
     assert proc.returncode == 0, output
-
-
-def _outbox_rows(path: Path) -> list[tuple[str, bytes]]:
-    import sqlite3
-
-    if not path.exists():
-        return []
-    db = sqlite3.connect(path)
-    try:
-        return [(t, bytes(p)) for t, p in db.execute("SELECT topic, payload FROM outbox ORDER BY id")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
 
 
 def test_model_loaded_once_across_broker_restart(

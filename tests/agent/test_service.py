@@ -11,7 +11,6 @@ import json
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from edgewatch.agent.config import load_config
 from edgewatch.agent.service import run_agent
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher as RigPublisher
+from tests.agent.helpers import outbox_rows
 from tests.fakes import SquaredScorer as FakeBackend
 from tests.fakes import reading, write_fake_bundle
 
@@ -157,18 +157,6 @@ def test_sigterm_saves_state_publishes_stopped_and_exits_zero(tmp_path: Path, br
     assert "pump3" in json.loads((tmp_path / "state" / "pipeline-state.json").read_text())["devices"]
 
 
-def _outbox_rows(path: Path) -> list[tuple[str, bytes]]:
-    if not path.exists():
-        return []
-    db = sqlite3.connect(path)
-    try:
-        return [(t, bytes(p)) for t, p in db.execute("SELECT topic, payload FROM outbox ORDER BY id")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
-
-
 def test_kill_9_with_a_pending_alert_delivers_it_after_restart(tmp_path: Path, broker, listen) -> None:
     config = _write_config(tmp_path, broker, health={"score_stream": True, "score_every_n": 1})
     outbox = tmp_path / "state" / "outbox.sqlite3"
@@ -182,9 +170,9 @@ def test_kill_9_with_a_pending_alert_delivers_it_after_restart(tmp_path: Path, b
         pub.send("pump4", [reading(T0 + 5, 5.0)])  # the 3rd anomalous reading raises the alert ...
         broker.freeze()  # ... whose PUBLISH the broker will never acknowledge
         deadline = time.monotonic() + 10
-        while not _outbox_rows(outbox) and time.monotonic() < deadline:
+        while not outbox_rows(outbox) and time.monotonic() < deadline:
             time.sleep(0.05)
-        rows = _outbox_rows(outbox)
+        rows = outbox_rows(outbox)
         assert [t for t, _ in rows] == ["edgewatch/pump4/alert"], rows
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -201,9 +189,9 @@ def test_kill_9_with_a_pending_alert_delivers_it_after_restart(tmp_path: Path, b
         alert = json.loads(got[0][1])
         assert alert["state"] == "raised" and alert["alert_id"] == f"pump4-{round((T0 + 5) * 1000)}"
         deadline = time.monotonic() + 5
-        while _outbox_rows(outbox) and time.monotonic() < deadline:
+        while outbox_rows(outbox) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _outbox_rows(outbox) == []
+        assert outbox_rows(outbox) == []
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=15)

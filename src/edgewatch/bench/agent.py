@@ -177,11 +177,30 @@ def _stop_agent(agent: subprocess.Popen[bytes] | None, log: Path, result: dict[s
     result[key] = {"exit_code": code, "stderr_tail": tail}
 
 
-def _wait_ready(agent: subprocess.Popen[bytes], listener: Listener, timeout: float = 30.0) -> float | None:
-    deadline = time.monotonic() + timeout
+def _start_fed(
+    config: Path, log: Path, cpu: int, publisher: Publisher, listener: Listener, lead_s: float = 0.1
+) -> tuple[subprocess.Popen[bytes], float, float | None]:
+    """Start the agent while readings flow (from ``lead_s`` before its launch, one every 2 ms) until its
+    first score arrives (at most 30 s): the agent, its launch time and that score's receive time (None:
+    none came)."""
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            publisher.publish("startup", time.time())
+            time.sleep(0.002)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    time.sleep(lead_s)
+    launched = time.time()
+    agent = start_agent(config, log, cpu=cpu)
+    deadline = time.monotonic() + 30.0
     while listener.first_score is None and time.monotonic() < deadline and agent.poll() is None:
         time.sleep(0.001)
-    return listener.first_score
+    stop.set()
+    feeder.join()
+    return agent, launched, listener.first_score
 
 
 def run(
@@ -257,21 +276,7 @@ def run(
             say(f"agent: {' '.join(cmd)} (pinned to CPU {pin})")
 
             # phase 1: start-up, readings flowing from before launch
-            stop = threading.Event()
-
-            def feed() -> None:
-                while not stop.is_set():
-                    publisher.publish("startup", time.time())
-                    time.sleep(0.002)
-
-            feeder = threading.Thread(target=feed, daemon=True)
-            feeder.start()
-            time.sleep(0.1)
-            launched = time.time()
-            agent = start_agent(config, log, cpu=pin)
-            first = _wait_ready(agent, listener)
-            stop.set()
-            feeder.join()
+            agent, launched, first = _start_fed(config, log, pin, publisher, listener)
             if first is None:
                 _stop_agent(agent, log, result, "agent_process")
                 raise RuntimeError(f"the agent never published a score: {result['agent_process']}")
@@ -298,13 +303,7 @@ def run(
             # phase 3: sustained ladder, a fresh agent publishing every 1000th score
             config2 = _config(tmp, "agent-sustained", path, broker.url, score_every_n=1000)
             listener.first_score = None
-            agent = start_agent(config2, log, cpu=pin)
-            stop.clear()
-            feeder = threading.Thread(target=feed, daemon=True)
-            feeder.start()
-            ok = _wait_ready(agent, listener)
-            stop.set()
-            feeder.join()
+            agent, _, ok = _start_fed(config2, log, pin, publisher, listener, lead_s=0.0)
             if ok is None:
                 raise RuntimeError("the sustained-phase agent never published a score")
             time.sleep(1.5)

@@ -226,20 +226,7 @@ def evaluate_bundle(
                 message = f"has {recording.n_rows} rows, nothing left after skipping {skip_rows}"
                 raise DataError(message, path=str(path))
             recording = recording.slice(skip_rows)
-        replayed, result = evaluate_recording(
-            recording, backend, manifest, config=config, tolerance_s=tolerance_s, source=str(Path(path).name)
-        )
-        files.append(
-            FileOutcome(
-                path=str(path),
-                recording=recording,
-                replay=replayed,
-                result=result,
-                first_row=skip_rows,
-                model_id=manifest.model_id,
-                artifact=backend.artifact.name,
-            )
-        )
+        files.append(_outcome(path, recording, backend, manifest, skip_rows, config, tolerance_s))
     return EvaluationRun(
         protocol="bundle",
         files=files,
@@ -317,24 +304,10 @@ def evaluate_per_file_train(
             rt = runtime or manifest.default_runtime
             used_runtime = rt
             backend = open_backend(bundle, rt)
-            rest = labelled.slice(head)
-            replayed, result = evaluate_recording(
-                rest,
-                backend,
-                manifest,
-                config=config,
-                tolerance_s=tolerance_s,
-                source=str(Path(path).name),
-            )
+            outcome = _outcome(path, labelled.slice(head), backend, manifest, head, config, tolerance_s)
             files.append(
-                FileOutcome(
-                    path=str(path),
-                    recording=rest,
-                    replay=replayed,
-                    result=result,
-                    first_row=head,
-                    model_id=manifest.model_id,
-                    artifact=backend.artifact.name,
+                replace(
+                    outcome,
                     fidelity_passed=not report.fidelity_failures,
                     fidelity_failures=list(report.fidelity_failures),
                     train_rows=report.train_rows,
@@ -360,6 +333,30 @@ def evaluate_per_file_train(
             "threshold_margin": options.threshold.margin,
             "tolerance_s": tolerance_s,
         },
+    )
+
+
+def _outcome(
+    path: str | Path,
+    recording: Recording,
+    backend: Any,
+    manifest: Manifest,
+    first_row: int,
+    config: PipelineConfig | None,
+    tolerance_s: float,
+) -> FileOutcome:
+    """The rows of ``path`` from ``first_row`` on, replayed through ``backend`` and evaluated."""
+    replayed, result = evaluate_recording(
+        recording, backend, manifest, config=config, tolerance_s=tolerance_s, source=Path(path).name
+    )
+    return FileOutcome(
+        path=str(path),
+        recording=recording,
+        replay=replayed,
+        result=result,
+        first_row=first_row,
+        model_id=manifest.model_id,
+        artifact=backend.artifact.name,
     )
 
 
@@ -479,4 +476,3 @@ def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
         model_card=card,
         feature_names=run.feature_names,
     )
-
