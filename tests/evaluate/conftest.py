@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
 
-from edgewatch.evaluate.report import ReportSeries
+from edgewatch.evaluate.report import ModelCard, ReportSeries
 
 FEATURES = ["motor_temp_c", "bearing_vib_rms", "pump_pressure_bar", "flow_l_min", "current_a", "rpm"]
 FAULTS = {"bearing_wear": 1, "overheat": 0, "stuck_sensor": 3, "pressure_spike": 2}
@@ -65,9 +64,7 @@ MODEL_CARD = {
     "threshold": {"value": 0.5, "rule": "quantile", "params": {"q": 0.999}, "calibrated_on": "litert-int8"},
     "fidelity": {"alert_agreement": 0.9991, "score_spearman": 0.998, "max_abs_score_diff": 0.013},
     "training": {"rows": 86400, "validation_rows": 21600, "files": ["normal-01.csv", "normal-02.csv"]},
-    "feature_stats": [
-        {"name": f, "min": 0.0, "max": 1.0, "mean": 0.5, "std": 0.1, "q50": 0.5} for f in FEATURES
-    ],
+    "feature_stats": [{"name": f, "min": 0.0, "max": 1.0, "mean": 0.5, "std": 0.1, "q50": 0.5} for f in FEATURES],
     "files": {"model.int8.tflite": {"sha256": "ab" * 32, "bytes": 12345}},
 }
 
@@ -78,8 +75,15 @@ def make_series() -> Callable[..., ReportSeries]:
 
 
 @pytest.fixture
-def model_card() -> dict[str, Any]:
-    return copy.deepcopy(MODEL_CARD)
+def model_card() -> ModelCard:
+    facts = (
+        ("model kind", "dense-ae"),
+        ("model id", MODEL_CARD["model_id"]),
+        ("threshold", 0.5),
+        ("threshold rule", "quantile"),
+        ("training rows", 86400),
+    )
+    return ModelCard(facts=facts, full=copy.deepcopy(MODEL_CARD), model_id="dense-ae-3f2a9c1b")
 
 
 @pytest.fixture

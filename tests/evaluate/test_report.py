@@ -7,6 +7,7 @@ import json
 import re
 import stat
 from collections.abc import Callable
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from edgewatch.evaluate.metrics import EvaluationResult, evaluate_arrays, pool
 from edgewatch.evaluate.report import (
     MAX_HEAT_BINS,
     MAX_SCORE_BINS,
+    ModelCard,
     ReportSeries,
     render_report,
     write_report,
@@ -79,7 +81,7 @@ def _evaluate(series: list[ReportSeries]) -> EvaluationResult:
     )
 
 
-def _render(series: list[ReportSeries], model_card: dict[str, Any], features: list[str]) -> str:
+def _render(series: list[ReportSeries], model_card: ModelCard, features: list[str]) -> str:
     return render_report(
         title="Pump line evaluation",
         series=series,
@@ -97,7 +99,7 @@ def _parse(html: str) -> StrictStructure:
 
 
 def test_report_structure_and_content(
-    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+    make_series: Callable[..., ReportSeries], model_card: ModelCard, features: list[str]
 ) -> None:
     series = [make_series("line-1.csv", n=5000, seed=1), make_series("line-2.csv", n=3000, seed=2)]
     result = _evaluate(series)
@@ -144,7 +146,7 @@ def test_report_structure_and_content(
 
 
 def test_embedded_data_is_strict_json(
-    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+    make_series: Callable[..., ReportSeries], model_card: ModelCard, features: list[str]
 ) -> None:
     series = [make_series("a.csv", n=4000, seed=3)]
     parsed = _parse(_render(series, model_card, features))
@@ -162,7 +164,7 @@ def test_embedded_data_is_strict_json(
 
 
 def test_no_network_resources(
-    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+    make_series: Callable[..., ReportSeries], model_card: ModelCard, features: list[str]
 ) -> None:
     html = _render([make_series(n=2000)], model_card, features)
     assert "http://" not in html and "https://" not in html
@@ -172,7 +174,7 @@ def test_no_network_resources(
 
 
 def test_a_100k_row_file_gives_a_small_report(
-    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+    make_series: Callable[..., ReportSeries], model_card: ModelCard, features: list[str]
 ) -> None:
     html = _render([make_series(n=100_000, seed=4)], model_card, features)
     assert len(html.encode()) < 1_500_000
@@ -212,7 +214,7 @@ def _with_level(s: ReportSeries) -> ReportSeries:
 
 
 def test_sustained_level_is_drawn_on_the_score_bins(
-    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+    make_series: Callable[..., ReportSeries], model_card: ModelCard, features: list[str]
 ) -> None:
     with_level = _with_level(make_series("drift.csv", n=5000, seed=5))
     without = make_series("plain.csv", n=3000, seed=6)
@@ -233,7 +235,7 @@ def test_sustained_level_is_drawn_on_the_score_bins(
 
 
 def test_a_series_without_a_level_renders_as_before(
-    make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]
+    make_series: Callable[..., ReportSeries], model_card: ModelCard, features: list[str]
 ) -> None:
     plain = make_series("a.csv", n=2000, seed=7)
     all_nan = dataclasses.replace(plain, sustained=np.full(2000, np.nan))  # a bundle without the channel
@@ -248,7 +250,7 @@ def test_sustained_level_must_match_the_rows(features: list[str]) -> None:
     result = evaluate_arrays([0, 1], [0, 1], [0.1, 2.0], [0.0, 1.0])
     bad = ReportSeries("x", [0.0, 1.0], [1.0, 2.0], 1.0, [True, False], sustained=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="sustained"):
-        render_report(title="t", series=[bad], result=result, model_card={}, feature_names=features)
+        render_report(title="t", series=[bad], result=result, model_card=ModelCard(), feature_names=features)
 
 
 def test_level_payload_keeps_each_bins_max_and_ignores_unscored_rows() -> None:
@@ -287,7 +289,7 @@ def test_alert_intervals_merge_tiny_gaps() -> None:
     assert _report_data.alert_intervals(t, alert) == [[100.0, 300.0], [5000.0, 5001.0]]
 
 
-def test_html_in_names_is_escaped(model_card: dict[str, Any]) -> None:
+def test_html_in_names_is_escaped(model_card: ModelCard) -> None:
     n = 50
     evil = "</script><script>alert(1)</script>"
     labels = np.zeros(n, dtype=int)
@@ -304,7 +306,7 @@ def test_html_in_names_is_escaped(model_card: dict[str, Any]) -> None:
         fault_types=types,
         feature_errors=np.ones((n, 1)),
     )
-    card = {**model_card, "notes": evil}
+    card = replace(model_card, facts=(*model_card.facts, ("notes", evil)), full={**model_card.full, "notes": evil})
     html = render_report(title=evil, series=[s], result=_evaluate([s]), model_card=card, feature_names=[evil])
     assert evil not in html
     parsed = _parse(html)
@@ -325,7 +327,7 @@ def test_minimal_series_without_labels_or_feature_errors(features: list[str]) ->
     )
     one = ReportSeries(name="one-row", timestamps=[5.0], scores=[0.3], thresholds=[0.5], alert_active=[True])
     result = evaluate_arrays(np.zeros(n, int), np.zeros(n, bool), np.full(n, np.nan), np.arange(n))
-    html = render_report(title="t", series=[s, one], result=result, model_card={}, feature_names=features)
+    html = render_report(title="t", series=[s, one], result=result, model_card=ModelCard(), feature_names=features)
     parsed = _parse(html)
     assert parsed.problems == []
     data = _strict_json(parsed.json_blocks[0])
@@ -339,10 +341,10 @@ def test_report_rejects_mismatched_arrays(features: list[str]) -> None:
     result = evaluate_arrays([0, 1], [0, 1], [0.1, 2.0], [0.0, 1.0])
     bad_alert = ReportSeries("x", [0.0, 1.0, 2.0], [1.0, 2.0, 3.0], 1.0, [True, False])
     with pytest.raises(ValueError, match="alert_active"):
-        render_report(title="t", series=[bad_alert], result=result, model_card={}, feature_names=features)
+        render_report(title="t", series=[bad_alert], result=result, model_card=ModelCard(), feature_names=features)
     bad_errors = ReportSeries("x", [0.0, 1.0], [1.0, 2.0], 1.0, [True, False], feature_errors=np.ones((2, 2)))
     with pytest.raises(ValueError, match="feature_errors"):
-        render_report(title="t", series=[bad_errors], result=result, model_card={}, feature_names=features)
+        render_report(title="t", series=[bad_errors], result=result, model_card=ModelCard(), feature_names=features)
 
 
 def test_datetime64_timestamps_and_linear_scale(features: list[str]) -> None:
@@ -351,7 +353,7 @@ def test_datetime64_timestamps_and_linear_scale(features: list[str]) -> None:
     rng = np.random.default_rng(0)
     s = ReportSeries("iforest.csv", ts, 0.4 + 0.1 * rng.random(n), 0.55, np.zeros(n, dtype=bool))
     result = evaluate_arrays(np.zeros(n, int), np.zeros(n, bool), s.scores, ts)
-    html = render_report(title="t", series=[s], result=result, model_card={}, feature_names=features)
+    html = render_report(title="t", series=[s], result=result, model_card=ModelCard(), feature_names=features)
     parsed = _parse(html)
     (payload,) = _strict_json(parsed.json_blocks[0])["series"]
     assert payload["epoch"] is True and payload["scale"] == {"log": False, "log_ok": True}
@@ -365,7 +367,7 @@ def test_write_report(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
 
 
-def test_model_card_renders_generically(features: list[str]) -> None:
+def test_model_card_shows_its_facts_then_the_whole_card(features: list[str]) -> None:
     card = {
         "model": {"kind": "conv-ae", "window": 32},
         "model_id": "conv-ae-00112233",
@@ -374,9 +376,17 @@ def test_model_card_renders_generically(features: list[str]) -> None:
         "fidelity": None,
         "training": {"rows": 123456},
     }
+    facts = (("model id", "conv-ae-00112233"), ("window", 32), ("training rows", 123456), ("created", None))
     result = evaluate_arrays([0, 1], [0, 1], [0.1, 2.0], [0.0, 1.0])
     s = ReportSeries("x", [0.0, 1.0], [0.1, 2.0], 1.0, [False, True])
-    html = render_report(title="t", series=[s], result=result, model_card=card, feature_names=features)
+    html = render_report(
+        title="t",
+        series=[s],
+        result=result,
+        model_card=ModelCard(facts, card, "conv-ae-00112233"),
+        feature_names=features,
+    )
     assert "conv-ae-00112233" in html and "0.0123" in html and "123,456" in html and "pot" in html
     assert "(100 values)" in html  # long lists are cut
     assert re.search(r"window</span><b>32</b>", html)
+    assert "<span>created</span>" not in html  # a fact without a value is left out

@@ -12,13 +12,12 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from edgewatch.evaluate.metrics import evaluate_arrays, pool
-from edgewatch.evaluate.report import ReportSeries, render_report, write_report
+from edgewatch.evaluate.report import ModelCard, ReportSeries, render_report, write_report
 
 pytestmark = pytest.mark.browser
 
@@ -28,12 +27,8 @@ def _chromium() -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail(
-            "CI is set but chromium is missing: the README setup installs it (apt-get install chromium)"
-        )
-    pytest.skip(
-        "headless chromium is not installed (apt-get install -y chromium); not running under CI, so skipping"
-    )
+        pytest.fail("CI is set but chromium is missing: the README setup installs it (apt-get install chromium)")
+    pytest.skip("headless chromium is not installed (apt-get install -y chromium); not running under CI, so skipping")
 
 
 def _open(exe: str, page: Path, profile: Path) -> subprocess.CompletedProcess[str]:
@@ -72,7 +67,7 @@ def _with_level(s: ReportSeries) -> ReportSeries:
     return dataclasses.replace(s, sustained=level)
 
 
-def _report(make_series: Callable[..., ReportSeries], model_card: dict[str, Any], features: list[str]) -> str:
+def _report(make_series: Callable[..., ReportSeries], model_card: ModelCard, features: list[str]) -> str:
     n = 300
     unlabelled = ReportSeries(
         name="unlabelled-iforest.csv",
@@ -101,7 +96,7 @@ def _report(make_series: Callable[..., ReportSeries], model_card: dict[str, Any]
 def test_report_renders_without_javascript_errors(
     tmp_path: Path,
     make_series: Callable[..., ReportSeries],
-    model_card: dict[str, Any],
+    model_card: ModelCard,
     features: list[str],
 ) -> None:
     exe = _chromium()
@@ -119,7 +114,7 @@ def test_the_check_catches_a_broken_page(
     tmp_path: Path,
     breakage: str,
     make_series: Callable[..., ReportSeries],
-    model_card: dict[str, Any],
+    model_card: ModelCard,
     features: list[str],
 ) -> None:
     """A control: the same check must notice a failing plot and an uncaught script error."""

@@ -185,19 +185,6 @@ def event_list(result: EvaluationResult) -> str:
 # model card
 
 
-def _lookup(card: Mapping[str, Any], *paths: str) -> Any:
-    for path in paths:
-        node: Any = card
-        for key in path.split("."):
-            if not isinstance(node, Mapping) or key not in node:
-                node = None
-                break
-            node = node[key]
-        if node is not None:
-            return node
-    return None
-
-
 def _scalar(value: Any) -> str:
     if value is None:
         return f'<span class="muted">{DASH}</span>'
@@ -214,8 +201,7 @@ def render_value(value: Any, depth: int = 0) -> str:
         if depth >= 4:
             return escape(str(dict(value)))
         rows = "".join(
-            f"<tr><th>{escape(str(k))}</th><td>{render_value(v, depth + 1)}</td></tr>"
-            for k, v in value.items()
+            f"<tr><th>{escape(str(k))}</th><td>{render_value(v, depth + 1)}</td></tr>" for k, v in value.items()
         )
         return f'<table class="kv nested">{rows}</table>'
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
@@ -233,8 +219,7 @@ def render_value(value: Any, depth: int = 0) -> str:
             )
             return f'<table class="grid compact"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         shown = ", ".join(
-            _scalar(i) if not isinstance(i, Mapping | list) else escape(str(i))
-            for i in items[:MAX_LIST_ITEMS]
+            _scalar(i) if not isinstance(i, Mapping | list) else escape(str(i)) for i in items[:MAX_LIST_ITEMS]
         )
         more = len(items) - MAX_LIST_ITEMS
         tail = f' <span class="muted">… ({len(items)} values)</span>' if more > 0 else ""
@@ -242,29 +227,16 @@ def render_value(value: Any, depth: int = 0) -> str:
     return _scalar(value)
 
 
-HIGHLIGHTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("model kind", ("model.kind", "model_kind", "kind")),
-    ("model id", ("model_id", "id")),
-    ("threshold", ("threshold.value", "threshold")),
-    ("threshold rule", ("threshold.rule", "threshold_rule")),
-    ("calibrated on", ("threshold.calibrated_on",)),
-    ("window", ("model.window", "window")),
-    ("training rows", ("training.rows", "training.n_rows", "training.train_rows", "training_rows")),
-    ("edgewatch version", ("edgewatch_version",)),
-    ("created", ("created_at",)),
-)
-
-
-def model_card(card: Mapping[str, Any], feature_names: Sequence[str]) -> str:
-    """Key facts first (when present), then the features, then the whole card rendered generically."""
-    facts = []
-    for label, paths in HIGHLIGHTS:
-        value = _lookup(card, *paths)
-        if value is not None and not isinstance(value, Mapping | list):
-            facts.append(f'<div class="fact"><span>{escape(label)}</span><b>{_scalar(value)}</b></div>')
+def model_card(facts: Sequence[tuple[str, Any]], card: Mapping[str, Any], feature_names: Sequence[str]) -> str:
+    """The key facts (those with a value), then the features, then the whole card rendered generically."""
+    shown = [
+        f'<div class="fact"><span>{escape(label)}</span><b>{_scalar(value)}</b></div>'
+        for label, value in facts
+        if value is not None
+    ]
     chips = "".join(f'<span class="chip">{escape(str(f))}</span>' for f in feature_names)
     return (
-        f'<div class="facts">{"".join(facts)}</div>'
+        f'<div class="facts">{"".join(shown)}</div>'
         f'<div class="features"><span class="muted">features ({len(feature_names)}):</span> {chips}</div>'
         f"<details open><summary>Full model card</summary>{render_value(dict(card))}</details>"
     )

@@ -12,7 +12,8 @@
   stayed low then has a visible cause. Hovering shows values; dragging zooms; a double click resets;
 * the metric tables of the :class:`~edgewatch.evaluate.metrics.EvaluationResult`, the per-fault-type
   table and the list of events and false alarms;
-* the model card, rendered generically from the dictionary given (typically the bundle manifest).
+* the model card (:class:`ModelCard`): its key facts, then the whole card (typically the bundle manifest)
+  rendered generically.
 
 The plots are drawn by a small inline script on ``<canvas>`` from data embedded in a
 ``<script type="application/json" id="edgewatch-data">`` block. Long series are reduced to min/max per
@@ -26,7 +27,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -42,7 +43,7 @@ from edgewatch.evaluate._report_css import CSS
 from edgewatch.evaluate._report_js import JS
 from edgewatch.evaluate.metrics import EvaluationResult
 
-__all__ = ["MAX_HEAT_BINS", "MAX_SCORE_BINS", "ReportSeries", "render_report", "write_report"]
+__all__ = ["MAX_HEAT_BINS", "MAX_SCORE_BINS", "ModelCard", "ReportSeries", "render_report", "write_report"]
 
 MAX_SCORE_BINS = 1500
 MAX_HEAT_BINS = 600
@@ -123,8 +124,7 @@ def _series_payload(
         fe = np.asarray(s.feature_errors, dtype=np.float64)
         if fe.ndim != 2 or fe.shape[0] != n or fe.shape[1] != len(feature_names):
             raise ValueError(
-                f"series {s.name!r}: feature_errors must have shape ({n}, {len(feature_names)}), "
-                f"got {fe.shape}"
+                f"series {s.name!r}: feature_errors must have shape ({n}, {len(feature_names)}), got {fe.shape}"
             )
         heat = data.heat_payload(t, fe, list(feature_names), MAX_HEAT_BINS)
     levels = None
@@ -164,9 +164,7 @@ def _series_payload(
     return payload, facts
 
 
-def _series_section(
-    i: int, s: ReportSeries, facts: dict[str, Any], palette: dict[str, str], heat: bool
-) -> str:
+def _series_section(i: int, s: ReportSeries, facts: dict[str, Any], palette: dict[str, str], heat: bool) -> str:
     start = tables.fmt_time(facts["start"])
     duration = tables.fmt_duration(facts["duration"])
     stats = (
@@ -220,12 +218,22 @@ def _embed_json(payload: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+@dataclass(frozen=True)
+class ModelCard:
+    """What the report says about the model: ``facts`` as ``(label, value)`` shown first (a None value is
+    left out), ``full`` rendered generically below them, ``model_id`` in the header."""
+
+    facts: tuple[tuple[str, Any], ...] = ()
+    full: Mapping[str, Any] = field(default_factory=dict)
+    model_id: str | None = None
+
+
 def render_report(
     *,
     title: str,
     series: Sequence[ReportSeries],
     result: EvaluationResult,
-    model_card: Mapping[str, Any],
+    model_card: ModelCard,
     feature_names: Sequence[str],
 ) -> str:
     """Render the whole report as one self-contained HTML document (see the module docstring)."""
@@ -240,7 +248,7 @@ def render_report(
     nav = "".join(f'<a href="#series-{i}">{escape(s.name)}</a>' for i, s in enumerate(series))
     sources = f"{len(series)} file{'s' if len(series) != 1 else ''}"
     generated = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    model_id = tables._lookup(model_card, "model_id", "id")
+    model_id = model_card.model_id
     sub = f"{sources} · {result.n_rows:,} rows" + (f" · model {escape(str(model_id))}" if model_id else "")
     body = (
         f'<header><h1>{escape(title)}</h1><div class="sub">{sub} · generated {generated} by '
@@ -255,7 +263,7 @@ def render_report(
         f"{tables.fault_type_table(result, palette)}{tables.event_list(result)}</section>"
         f"{''.join(sections)}"
         f'<section class="panel" id="model-card"><h2>Model card</h2>'
-        f"{tables.model_card(model_card, feature_names)}</section>"
+        f"{tables.model_card(model_card.facts, model_card.full, feature_names)}</section>"
         "</main>"
         "<footer>Self-contained report: works offline, loads nothing from the network.</footer>"
     )

@@ -37,6 +37,7 @@ from edgewatch.core.replay import ReplayResult, replay
 from edgewatch.data.recording import Recording
 from edgewatch.errors import DataError
 from edgewatch.evaluate.metrics import EvaluationResult, evaluate_arrays, pool
+from edgewatch.evaluate.report import ModelCard
 
 __all__ = [
     "EvaluationRun",
@@ -100,7 +101,7 @@ class EvaluationRun:
     pooled: EvaluationResult
     runtime: str
     config: PipelineConfig
-    model_card: dict[str, Any]  # the manifest of the (first) bundle
+    model_card: ModelCard  # of the (first) bundle
     feature_names: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -108,7 +109,7 @@ class EvaluationRun:
         return {
             "protocol": self.protocol,
             "runtime": self.runtime,
-            "model_id": self.model_card.get("model_id"),
+            "model_id": self.model_card.model_id,
             "options": self.options,
             "configs": self.config.to_json(),
             "pooled": self.pooled.to_json(),
@@ -275,7 +276,7 @@ def evaluate_per_file_train(
         raise DataError("--per-file-train must be a positive number of rows")
     options = replace(options or TrainOptions(), allow_low_fidelity=True)
     files: list[FileOutcome] = []
-    card: dict[str, Any] = {}
+    card = ModelCard()
     names: tuple[str, ...] = ()
     used_runtime = runtime or ""
     with tempfile.TemporaryDirectory(prefix="edgewatch-eval-") as tmp:
@@ -314,7 +315,7 @@ def evaluate_per_file_train(
                     excluded_labelled=report.excluded_labelled,
                 )
             )
-            if not card:
+            if not card.full:
                 card = model_card(manifest, backend.artifact)
                 names = tuple(manifest.features)
     return EvaluationRun(
@@ -360,12 +361,24 @@ def _outcome(
     )
 
 
-def model_card(manifest: Manifest, artifact: Artifact) -> dict[str, Any]:
-    """The manifest as the report's model card, with the threshold of the model that ran on top."""
-    card: dict[str, Any] = manifest.to_json()
+def model_card(manifest: Manifest, artifact: Artifact) -> ModelCard:
+    """The report's model card: the key facts of the bundle and of the model that ran, then the manifest with
+    that model's threshold on top."""
     rule = manifest.threshold_rule.kind
-    card["threshold"] = {"value": artifact.threshold.value, "rule": rule, "calibrated_on": artifact.name}
-    return card
+    facts = (
+        ("model kind", manifest.model.kind),
+        ("model id", manifest.model_id),
+        ("threshold", artifact.threshold.value),
+        ("threshold rule", rule),
+        ("calibrated on", artifact.name),
+        ("window", manifest.model.window),
+        ("training rows", manifest.training.rows),
+        ("edgewatch version", manifest.edgewatch_version),
+        ("created", manifest.created_at),
+    )
+    full: dict[str, Any] = manifest.to_json()
+    full["threshold"] = {"value": artifact.threshold.value, "rule": rule, "calibrated_on": artifact.name}
+    return ModelCard(facts=facts, full=full, model_id=manifest.model_id)
 
 
 def _file_features(path: str | Path, label_col: str | None, time_col: str | None, sep: str | None) -> tuple[str, ...]:
@@ -458,7 +471,7 @@ def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
         )
         for f in run.files
     ]
-    card = dict(run.model_card)
+    card = dict(run.model_card.full)
     card["evaluation"] = {
         "protocol": run.protocol,
         "runtime": run.runtime,
@@ -470,9 +483,9 @@ def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
             f.name: ("passed" if f.fidelity_passed else "FAILED: " + "; ".join(f.fidelity_failures)) for f in run.files
         }
     return render_report(
-        title=title or f"edgewatch evaluation — {card.get('model_id', run.protocol)}",
+        title=title or f"edgewatch evaluation — {run.model_card.model_id or run.protocol}",
         series=series,
         result=run.pooled,
-        model_card=card,
+        model_card=replace(run.model_card, full=card),
         feature_names=run.feature_names,
     )
