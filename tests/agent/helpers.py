@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 
@@ -17,3 +18,13 @@ def outbox_rows(path: Path) -> list[tuple[str, bytes]]:
         return []
     finally:
         db.close()
+
+
+def wait_for_outbox(path: Path, timeout: float = 10.0) -> list[tuple[str, bytes]]:
+    """The outbox's messages once there is at least one (an empty list when none came within ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    rows = outbox_rows(path)
+    while not rows and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = outbox_rows(path)
+    return rows

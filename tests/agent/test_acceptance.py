@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent.build_real_bundle import FEATURES, sensor_rows
-from tests.agent.helpers import outbox_rows
+from tests.agent.helpers import wait_for_outbox
 from tests.agent.test_real_model import (
     SCORE_EVERY_READING,
     T0,
@@ -123,10 +123,7 @@ def test_broker_stopped_for_10_s_loses_no_alert(tmp_path: Path, broker, listen, 
         pub.send("line-5", payloads[31:33])  # the 3rd anomalous reading raises the alert ...
         broker.freeze()  # ... and the broker never acknowledges it
         outbox = tmp_path / "state" / "outbox.sqlite3"
-        deadline = time.monotonic() + 10
-        while not outbox_rows(outbox) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert outbox_rows(outbox), "the alert should wait in the outbox"
+        assert wait_for_outbox(outbox), "the alert should wait in the outbox"
         pub.client.loop_stop()
         broker.stop(kill=True)  # the broker dies with the unacknowledged alert
         down_since = time.monotonic()

@@ -29,7 +29,7 @@ from edgewatch.core.pipeline import Pipeline
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher as RigPublisher
 from tests.agent.build_real_bundle import FEATURES, sensor_rows
-from tests.agent.helpers import outbox_rows
+from tests.agent.helpers import wait_for_outbox
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -188,11 +188,7 @@ def test_kill_9_with_pending_alert_real_model(tmp_path: Path, broker, listen, re
         pub.send("line-2", payloads[31:33])  # the 3rd anomalous reading raises the alert ...
         broker.freeze()  # ... and the broker never acknowledges its PUBLISH
         outbox = tmp_path / "state" / "outbox.sqlite3"
-        deadline = time.monotonic() + 10
-        rows: list = []  # type: ignore[type-arg]
-        while not rows and time.monotonic() < deadline:
-            time.sleep(0.05)
-            rows = outbox_rows(outbox)
+        rows = wait_for_outbox(outbox)
         assert rows and rows[0][0] == "edgewatch/line-2/alert"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)

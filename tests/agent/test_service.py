@@ -23,7 +23,7 @@ from edgewatch.agent.config import load_config
 from edgewatch.agent.service import run_agent
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher as RigPublisher
-from tests.agent.helpers import outbox_rows
+from tests.agent.helpers import outbox_rows, wait_for_outbox
 from tests.fakes import SquaredScorer as FakeBackend
 from tests.fakes import reading, write_fake_bundle
 
@@ -169,10 +169,7 @@ def test_kill_9_with_a_pending_alert_delivers_it_after_restart(tmp_path: Path, b
         scores.wait_for(lambda ms: len(ms) >= 5, timeout=10)  # the agent scored all five
         pub.send("pump4", [reading(T0 + 5, 5.0)])  # the 3rd anomalous reading raises the alert ...
         broker.freeze()  # ... whose PUBLISH the broker will never acknowledge
-        deadline = time.monotonic() + 10
-        while not outbox_rows(outbox) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        rows = outbox_rows(outbox)
+        rows = wait_for_outbox(outbox)
         assert [t for t, _ in rows] == ["edgewatch/pump4/alert"], rows
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
