@@ -80,6 +80,8 @@ def parse_timestamp(raw: Any, arrival_time: float) -> float:
     kind = type(raw)
     try:
         if kind is float or kind is int:
+            if 0 <= raw <= MILLISECONDS_ABOVE:  # the agent's hot path: plain epoch seconds, as is
+                return float(raw)
             try:
                 return epoch_from_number(raw)
             except OverflowError:  # an integer too large for a float
