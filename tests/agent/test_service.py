@@ -214,3 +214,25 @@ def test_saved_state_is_restored_at_start(tmp_path: Path, broker, listen, caplog
     assert "restored the state of 1 device(s)" in caplog.text
     state = json.loads((tmp_path / "state" / "pipeline-state.json").read_text())
     assert state["devices"]["pump5"]["alert"]["alert_id"] == f"pump5-{round((T0 + 2) * 1000)}"
+
+
+def test_a_far_future_reading_does_not_silence_the_device(tmp_path: Path, broker, listen) -> None:
+    """Issue 13, defect 1: one reading timed in 2100 used to become the device's last time, so every later
+    reading was "out of order" and a fault right after it raised nothing."""
+    watch = listen("edgewatch/pump6/#")
+    stop, thread, result = _start_in_thread(_write_config(tmp_path, broker), FakeBackend())
+    try:
+        listen("edgewatch/pi-7/status").wait_for(lambda ms: any(p == b"online" for _, p, _ in ms))
+        now = time.time()
+        pub = Publisher(broker)
+        pub.send("pump6", [reading(now - 10 + i) for i in range(3)])
+        pub.send("pump6", [reading(4_102_444_800.0)])  # 2100-01-01: a wrong RTC or one bad packet
+        pub.send("pump6", [reading(now - 6 + i, 5.0) for i in range(4)])
+        got = watch.wait_for(lambda ms: "raised" in _alert_states(ms), timeout=10)
+        pub.close()
+        errors = [json.loads(p) for t, p, _ in got if t == "edgewatch/pump6/error"]
+        assert [e["reason"] for e in errors] == ["future_timestamp"]
+    finally:
+        stop.set()
+        thread.join(10)
+    assert result["rc"] == 0

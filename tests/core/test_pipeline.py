@@ -126,7 +126,7 @@ def test_scaler_is_applied(make_manifest, fake_scorer) -> None:
 def test_window_needs_consecutive_readings(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(window=4), fake_scorer)
     rows = [[float(i), -float(i) / 2, 0.5] for i in range(6)]
-    events = pipe.process([("d", payload(r, T0 + i), 0.0) for i, r in enumerate(rows)])
+    events = pipe.process([("d", payload(r, T0 + i), T0 + i) for i, r in enumerate(rows)])
     assert kinds(events) == ["scored"] * 3  # readings 4, 5 and 6 complete a window
     assert [e.ts for e in events] == [T0 + 3, T0 + 4, T0 + 5]
     assert fake_scorer.calls == [(3, 4, 3)]
@@ -135,7 +135,7 @@ def test_window_needs_consecutive_readings(make_manifest, fake_scorer) -> None:
 
 
 def test_window_spans_batches_and_devices(make_manifest, scorer_factory) -> None:
-    stream = [(d, payload([float(i), 0.1 * i, -0.2 * i], T0 + i), 0.0) for i in range(12) for d in ("a", "b")]
+    stream = [(d, payload([float(i), 0.1 * i, -0.2 * i], T0 + i), T0 + i) for i in range(12) for d in ("a", "b")]
     one = scorer_factory()
     events_one = new_pipeline(make_manifest(window=3), one).process(stream)
     many = scorer_factory()
@@ -186,7 +186,7 @@ def test_batching_gives_the_same_events_as_one_by_one(make_manifest, scorer_fact
 def test_process_reading_matches_process(make_manifest, scorer_factory) -> None:
     stream = [("d", [0.1 * i, -0.1, 0.3 if i % 7 else None], T0 + i) for i in range(40)]
     a = new_pipeline(make_manifest(window=2), scorer_factory())
-    from_payloads = a.process([(d, payload(v, ts), 0.0) for d, v, ts in stream])
+    from_payloads = a.process([(d, payload(v, ts), ts) for d, v, ts in stream])
     b = new_pipeline(make_manifest(window=2), scorer_factory())
     from_readings = []
     for d, v, ts in stream:
@@ -200,20 +200,22 @@ def test_process_reading_matches_process(make_manifest, scorer_factory) -> None:
 # ---------------------------------------------------------------- rejections and counters
 def test_every_rejection_is_an_event_and_a_counter(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer)
+    A = T0 + 20  # arrival times: the readings' clocks are a little behind
     batch = [
-        ("d", payload([0, 0, 0], T0 + 10), 1.0),
-        ("d", b"x" * 20000, 2.0),
-        ("d", b"{nope", 3.0),
-        ("d", b'{"temp": 1, "pressure": 2, "vibration": 3, "humidity": 4}', 4.0),
-        ("d", b'{"temp": 1, "pressure": 2}', 5.0),
-        ("d", b'{"temp": 1, "pressure": true, "vibration": 3}', 6.0),
-        ("d", b'{"temp": 1, "pressure": NaN, "vibration": 3}', 7.0),
-        ("d", b'{"ts": "soon", "values": [1, 2, 3]}', 8.0),
-        ("d", b"[1, 2]", 9.0),
-        ("d", payload([0, 0, 0], T0 + 10), 10.0),  # duplicate
-        ("d", payload([0, 0, 0], T0 + 5), 11.0),  # out of order
-        ("d", payload([0, -500, 0], T0 + 11), 12.0),  # out of range
-        ("d", payload([0, 25, 0], T0 + 12), 13.0),  # beyond the training max of 3, but plausible: scored
+        ("d", payload([0, 0, 0], T0 + 10), A + 1),
+        ("d", b"x" * 20000, A + 2),
+        ("d", b"{nope", A + 3),
+        ("d", b'{"temp": 1, "pressure": 2, "vibration": 3, "humidity": 4}', A + 4),
+        ("d", b'{"temp": 1, "pressure": 2}', A + 5),
+        ("d", b'{"temp": 1, "pressure": true, "vibration": 3}', A + 6),
+        ("d", b'{"temp": 1, "pressure": NaN, "vibration": 3}', A + 7),
+        ("d", b'{"ts": "soon", "values": [1, 2, 3]}', A + 8),
+        ("d", b"[1, 2]", A + 9),
+        ("d", payload([0, 0, 0], T0 + 10), A + 10),  # duplicate
+        ("d", payload([0, 0, 0], T0 + 5), A + 11),  # out of order
+        ("d", payload([0, -500, 0], T0 + 11), A + 12),  # out of range
+        ("d", payload([0, 0, 0], A + 14 + 301), A + 14),  # 301 s ahead of its arrival
+        ("d", payload([0, 25, 0], T0 + 12), A + 13),  # beyond the training max of 3, but plausible: scored
     ]
     events = pipe.process(batch)
     reasons = [
@@ -228,15 +230,18 @@ def test_every_rejection_is_an_event_and_a_counter(make_manifest, fake_scorer) -
         "duplicate_timestamp",
         "out_of_order",
         "out_of_range",
+        "future_timestamp",
     ]
     assert kinds(events) == ["scored", *(f"rejected:{r}" for r in reasons), "scored"]
     for r in reasons:
         assert pipe.counters[r] == 1
     rejected = [e for e in events if isinstance(e, InputRejected)]
-    assert rejected[0].ts == 2.0  # unparsable: arrival time
+    assert rejected[0].ts == A + 2  # unparsable: arrival time
     assert rejected[8].ts == T0 + 10 and rejected[8].field == "ts"
     assert rejected[10].field == "pressure" and "'pressure'" in rejected[10].message
-    assert pipe.counters["received"] == 13 and pipe.counters["accepted"] == 2 and pipe.counters["scored"] == 2
+    assert pipe.counters["received"] == 14 and pipe.counters["accepted"] == 2 and pipe.counters["scored"] == 2
+    assert rejected[11].ts == A + 14 and rejected[11].field == "ts"
+    assert "checks.max_clock_skew_s" in rejected[11].message
     last = events[-1]
     assert isinstance(last, ScoredReading) and last.score > 4.0
 
@@ -245,9 +250,9 @@ def test_rejected_readings_do_not_advance_time(make_manifest, fake_scorer) -> No
     pipe = new_pipeline(make_manifest(), fake_scorer)
     events = pipe.process(
         [
-            ("d", payload([0, 0, 0], T0 + 5), 0.0),
-            ("d", payload([999, 0, 0], T0 + 9), 0.0),
-            ("d", payload([0, 0, 0], T0 + 7), 0.0),
+            ("d", payload([0, 0, 0], T0 + 5), T0 + 5),
+            ("d", payload([999, 0, 0], T0 + 9), T0 + 9),
+            ("d", payload([0, 0, 0], T0 + 7), T0 + 7),
         ]
     )
     assert kinds(events) == ["scored", "rejected:out_of_range", "scored"]
@@ -264,7 +269,7 @@ def test_missing_values_fault_onset_and_recovery(make_manifest, fake_scorer) -> 
         [0.1, 0.2, None],
         [0.1, 0.2, 0.3],
     ]
-    events = pipe.process([("d", payload(v, T0 + i), 0.0) for i, v in enumerate(seq)])
+    events = pipe.process([("d", payload(v, T0 + i), T0 + i) for i, v in enumerate(seq)])
     assert kinds(events) == [
         "scored",
         "missing:active",
@@ -286,7 +291,7 @@ def test_missing_values_fault_onset_and_recovery(make_manifest, fake_scorer) -> 
 def test_missing_values_restart_the_window(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(window=3), fake_scorer)
     seq = [[0.1, 0.1, 0.1]] * 2 + [[None, 0.1, 0.1]] + [[0.2, 0.1, 0.1]] * 3
-    events = pipe.process([("d", payload(v, T0 + i), 0.0) for i, v in enumerate(seq)])
+    events = pipe.process([("d", payload(v, T0 + i), T0 + i) for i, v in enumerate(seq)])
     assert kinds(events) == ["missing:active", "missing:recovered", "scored"]
     assert events[-1].ts == T0 + 5
 
@@ -299,7 +304,7 @@ def test_stuck_sensor_is_a_fault_not_an_anomaly(make_manifest, fake_scorer) -> N
         values = [float(v) for v in rng.normal(0, 0.5, 3)]
         if 10 <= i < 45:
             values[1] = 1.234  # pressure frozen for 35 readings
-        batch.append(("d", payload(values, T0 + i), 0.0))
+        batch.append(("d", payload(values, T0 + i), T0 + i))
     events = pipe.process(batch)
     faults = [e for e in events if isinstance(e, SensorFault)]
     assert [(f.kind, f.state, f.sensors, f.ts) for f in faults] == [
@@ -315,10 +320,10 @@ def test_naturally_constant_sensors_do_not_false_alarm(make_manifest, fake_score
     manifest = make_manifest(stats={"temp": {"longest_constant_run": 50}, "vibration": {"std": 0.0}})
     pipe = new_pipeline(manifest, fake_scorer, checks=CheckConfig(min_stuck_run=30))
     rng = np.random.default_rng(2)
-    batch = [("d", payload([0.5, float(rng.normal()), 0.0], T0 + i), 0.0) for i in range(99)]
+    batch = [("d", payload([0.5, float(rng.normal()), 0.0], T0 + i), T0 + i) for i in range(99)]
     events = pipe.process(batch)
     assert kinds(events) == ["scored"] * 99  # temp needs 100 identical values, vibration is never watched
-    events = pipe.process([("d", payload([0.5, 0.0, 0.0], T0 + 99), 0.0)])
+    events = pipe.process([("d", payload([0.5, 0.0, 0.0], T0 + 99), T0 + 99)])
     assert kinds(events) == ["stuck:active"]
 
 
@@ -326,7 +331,7 @@ def test_naturally_constant_sensors_do_not_false_alarm(make_manifest, fake_score
 def test_alert_lifecycle(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer, model_version="2026.01")
     seq = [[0.1, 0.1, 0.1]] * 3 + [[0.1, 0.1, 6.0]] * 3 + [[0.1, 0.1, 0.1]] * 5
-    events = pipe.process([("pump-1", payload(v, T0 + i + 0.5), 0.0) for i, v in enumerate(seq)])
+    events = pipe.process([("pump-1", payload(v, T0 + i + 0.5), T0 + i + 0.5) for i, v in enumerate(seq)])
     alerts = [e for e in events if isinstance(e, AlertEvent)]
     assert [(a.state, a.severity, a.ts) for a in alerts] == [
         ("raised", "major", T0 + 5.5),
@@ -343,11 +348,11 @@ def test_alert_lifecycle(make_manifest, fake_scorer) -> None:
 
 def test_threshold_does_not_learn_during_alert(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="adaptive", warmup=0))
-    pipe.process([("d", payload([0.1, 0.1, 0.1], T0 + i), 0.0) for i in range(3)])
+    pipe.process([("d", payload([0.1, 0.1, 0.1], T0 + i), T0 + i) for i in range(3)])
     learned = pipe.devices["d"].threshold.snapshot().n_learned
     # alert raised at the 3rd high reading, then readings between the hysteresis and the threshold
     seq = [[0, 0, 6.0]] * 3 + [[1.8, 1.8, 1.8]] * 20
-    pipe.process([("d", payload(v, T0 + 10 + i), 0.0) for i, v in enumerate(seq)])
+    pipe.process([("d", payload(v, T0 + 10 + i), T0 + 10 + i) for i, v in enumerate(seq)])
     assert pipe.devices["d"].alert.active
     assert pipe.devices["d"].threshold.snapshot().n_learned == learned
 
@@ -356,7 +361,7 @@ def test_adaptive_threshold_follows_a_device(make_manifest, fake_scorer) -> None
     # validation median 0.8 (manifest); this device runs at about twice that level
     pipe = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="adaptive", warmup=100))
     rng = np.random.default_rng(5)
-    batch = [("d", payload([float(v) for v in rng.normal(0, 1.25, 3)], T0 + i), 0.0) for i in range(3000)]
+    batch = [("d", payload([float(v) for v in rng.normal(0, 1.25, 3)], T0 + i), T0 + i) for i in range(3000)]
     events = pipe.process(batch)
     thresholds = [e.threshold for e in events if isinstance(e, ScoredReading)]
     assert thresholds[0] == 4.0
@@ -369,7 +374,7 @@ def test_no_alert_while_the_run_indicator_says_stopped(make_manifest, fake_score
     pipe = new_pipeline(make_manifest(), fake_scorer, alerts=config)
     # vibration far off all along; pressure 0 (stopped) for 10 readings, then 2 (running)
     seq = [[0.1, 0.0 if i < 10 else 2.0, 6.0] for i in range(20)]
-    events = pipe.process([("d", payload(v, T0 + i), 0.0) for i, v in enumerate(seq)])
+    events = pipe.process([("d", payload(v, T0 + i), T0 + i) for i, v in enumerate(seq)])
     raised = [e for e in events if isinstance(e, AlertEvent) and e.state == "raised"]
     assert [e.ts for e in raised] == [T0 + 15]  # restart at T0 + 10, settled at T0 + 15
     assert sum(isinstance(e, ScoredReading) for e in events) == 20  # scored all along
@@ -378,9 +383,9 @@ def test_no_alert_while_the_run_indicator_says_stopped(make_manifest, fake_score
 def test_a_missing_run_indicator_keeps_the_run_state(make_manifest, fake_scorer) -> None:
     config = AlertConfig(k=1, n=1, suppress_feature="pressure", suppress_below=1.0, suppress_settle_s=0.0)
     pipe = new_pipeline(make_manifest(), fake_scorer, alerts=config)
-    pipe.process([("d", payload([0.1, 0.0, 0.1], T0), 0.0)])  # stopped
-    pipe.process([("d", payload([0.1, None, 0.1], T0 + 1), 0.0)])  # run indicator missing: still stopped
-    events = pipe.process([("d", payload([0.1, 0.5, 6.0], T0 + 2), 0.0)])
+    pipe.process([("d", payload([0.1, 0.0, 0.1], T0), T0)])  # stopped
+    pipe.process([("d", payload([0.1, None, 0.1], T0 + 1), T0 + 1)])  # run indicator missing: still stopped
+    events = pipe.process([("d", payload([0.1, 0.5, 6.0], T0 + 2), T0 + 2)])
     assert not any(isinstance(e, AlertEvent) for e in events)
     assert pipe.devices["d"].alert.suppressed(T0 + 2)
 
@@ -398,7 +403,7 @@ def _with_run_state(make_manifest_dict, feature: str = "pressure", below: float 
 def _raised_ts(pipe: Pipeline) -> list[float]:
     # stopped (pressure 0) for 10 readings, then running; vibration far off all along
     seq = [[0.1, 0.0 if i < 10 else 2.0, 6.0] for i in range(20)]
-    events = pipe.process([("d", payload(v, T0 + i), 0.0) for i, v in enumerate(seq)])
+    events = pipe.process([("d", payload(v, T0 + i), T0 + i) for i, v in enumerate(seq)])
     return [e.ts for e in events if isinstance(e, AlertEvent) and e.state == "raised"]
 
 
@@ -428,7 +433,7 @@ def test_fixed_threshold_mode(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="fixed"))
     rng = np.random.default_rng(5)
     events = pipe.process(
-        [("d", payload([float(v) for v in rng.normal(0, 1.25, 3)], T0 + i), 0.0) for i in range(500)]
+        [("d", payload([float(v) for v in rng.normal(0, 1.25, 3)], T0 + i), T0 + i) for i in range(500)]
     )
     assert {e.threshold for e in events if isinstance(e, ScoredReading)} == {4.0}
 
@@ -436,7 +441,7 @@ def test_fixed_threshold_mode(make_manifest, fake_scorer) -> None:
 # ---------------------------------------------------------------- persistence
 def test_snapshot_restore_round_trip(make_manifest, scorer_factory) -> None:
     stream = [
-        (d, payload([0.1, 0.2, 7.0 if 40 <= i < 50 else 0.3], T0 + i), 0.0)
+        (d, payload([0.1, 0.2, 7.0 if 40 <= i < 50 else 0.3], T0 + i), T0 + i)
         for i in range(60)
         for d in ("a", "b")
     ]
@@ -458,7 +463,7 @@ def test_snapshot_restore_round_trip(make_manifest, scorer_factory) -> None:
 
 def test_restore_rejects_other_models_and_bad_snapshots(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer)
-    pipe.process([("d", payload([0, 0, 0], T0), 0.0)])
+    pipe.process([("d", payload([0, 0, 0], T0), T0)])
     snapshot = pipe.state_snapshot()
     other = new_pipeline(make_manifest(model_id="dense-ae-ffffffff"), fake_scorer)
     with pytest.raises(ConfigError) as info:
@@ -478,7 +483,7 @@ def test_restore_rejects_other_models_and_bad_snapshots(make_manifest, fake_scor
 
 def test_restore_with_a_changed_threshold_mode_starts_fresh(make_manifest, fake_scorer) -> None:
     pipe = new_pipeline(make_manifest(), fake_scorer)
-    pipe.process([("d", payload([0, 0, 0], T0), 0.0)])
+    pipe.process([("d", payload([0, 0, 0], T0), T0)])
     fixed = new_pipeline(make_manifest(), fake_scorer, thresholds=ThresholdConfig(mode="fixed"))
     fixed.restore(pipe.state_snapshot())
     assert fixed.devices["d"].threshold.snapshot().kind == "fixed"
@@ -496,7 +501,7 @@ class BadScorer:
 
 
 def test_scorer_output_is_checked(make_manifest) -> None:
-    batch = [("d", payload([0, 0, 0], T0), 0.0)]
+    batch = [("d", payload([0, 0, 0], T0), T0)]
     with pytest.raises(RuntimeBackendError, match="expected"):
         Pipeline(make_manifest(), BadScorer(np.zeros(2), np.zeros((2, 3)))).process(batch)
     with pytest.raises(RuntimeBackendError, match="non-finite"):

@@ -24,7 +24,7 @@ def through_json(pipe: Pipeline) -> dict[str, Any]:
 
 
 def feed(pipe: Pipeline, rows: list[list[Any]], start: int, device: str = "d") -> list:
-    return pipe.process([(device, payload(v, T0 + start + i), 0.0) for i, v in enumerate(rows)])
+    return pipe.process([(device, payload(v, T0 + start + i), T0 + start + i) for i, v in enumerate(rows)])
 
 
 def faults(events: list) -> list[tuple[str, str, tuple[str, ...], float]]:

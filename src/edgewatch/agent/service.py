@@ -16,6 +16,7 @@ import logging
 import signal
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -133,8 +134,9 @@ def _pipeline(config: AgentConfig, backend: Scorer | None) -> tuple[Pipeline, St
     saved = store.load()
     if saved is not None:
         try:
-            pipeline.restore(saved)
+            report = pipeline.restore(saved, now=time.time())
             log.info("restored the state of %d device(s) from %s", len(pipeline.devices), store.path)
+            log.info("restored %s", report.describe())
         except ConfigError as exc:
             log.warning("ignoring saved state %s: %s", store.path, exc)
     return pipeline, store

@@ -1,5 +1,9 @@
 """Input plausibility checks, applied per device before a reading is scored.
 
+* **Clock** — a reading whose ``ts`` is more than ``CheckConfig.max_clock_skew_s`` (default 300 s) after
+  its arrival time is rejected as ``future_timestamp``: one bad packet or a device with a wrong clock would
+  otherwise become the device's last accepted time, and every later (true) reading would be refused as out
+  of order. Late readings (``ts`` before arrival, e.g. a device catching up from its buffer) are accepted.
 * **Order** — a reading whose ``ts`` is not after the device's last *accepted* reading is rejected:
   ``duplicate_timestamp`` when equal (typically an MQTT QoS 1 redelivery), ``out_of_order`` when
   earlier.
@@ -31,7 +35,7 @@ from edgewatch.core.state import StuckCounters
 from edgewatch.core.timestamps import format_ts
 from edgewatch.errors import ConfigError
 
-CHECK_REASONS = ("out_of_order", "duplicate_timestamp", "out_of_range")
+CHECK_REASONS = ("out_of_order", "duplicate_timestamp", "out_of_range", "future_timestamp")
 MIN_SPAN = 1e-9
 
 
@@ -43,8 +47,12 @@ class CheckConfig:
     min_stuck_run: int = 30
     stuck_run_factor: float = 2.0
     stuck_detection: bool = True
+    max_clock_skew_s: float = 300.0  # how far a reading's ts may be after its arrival; inf disables
 
     def __post_init__(self) -> None:
+        if not self.max_clock_skew_s > 0:
+            message = "must be a positive number of seconds (or inf to disable)"
+            raise ConfigError(message, field="checks.max_clock_skew_s")
         if not self.range_factor > 0:
             raise ConfigError("must be a positive number (or inf to disable)", field="checks.range_factor")
         if isinstance(self.min_stuck_run, bool) or not isinstance(self.min_stuck_run, int):
@@ -53,6 +61,17 @@ class CheckConfig:
             raise ConfigError("must be at least 2", field="checks.min_stuck_run")
         if not (math.isfinite(self.stuck_run_factor) and self.stuck_run_factor >= 0):
             raise ConfigError("must be a non-negative number", field="checks.stuck_run_factor")
+
+
+def check_clock(ts: float, arrival_time: float, max_skew_s: float) -> str | None:
+    """A message if ``ts`` is more than ``max_skew_s`` seconds after ``arrival_time``, else ``None``."""
+    if ts <= arrival_time + max_skew_s:
+        return None
+    return (
+        f"timestamp {format_ts(ts)} is {ts - arrival_time:.0f} s after the reading arrived "
+        f"({format_ts(arrival_time)}); "
+        f"the limit is checks.max_clock_skew_s = {max_skew_s:g} s (is the device's clock wrong?)"
+    )
 
 
 def check_order(ts: float, last_ts: float | None) -> tuple[str, str] | None:

@@ -6,7 +6,10 @@ For each reading, in arrival order::
         ─► window ─► score (injected scorer) ─► threshold (thresholds.py) ─► alert policy (alerts.py)
 
 * A rejected input gives one :class:`InputRejected` (reason counted in ``counters``) and changes no
-  state. Accepted readings advance the device's last timestamp.
+  state. Accepted readings advance the device's last timestamp. In :meth:`Pipeline.process` a reading
+  timed more than ``checks.max_clock_skew_s`` after its arrival is rejected as ``future_timestamp``
+  (:func:`~edgewatch.core.checks.check_clock`); already-parsed readings (``process_readings``, a replayed
+  file) have no arrival time and are not checked.
 * A reading with missing (null/NaN) values is accepted but not scored; a :class:`SensorFault`
   ``missing`` event marks each onset and each recovery (per set of sensors), not every reading.
 * While any watched sensor is stuck the device's readings are not scored (they would look
@@ -43,11 +46,12 @@ import numpy as np
 
 from edgewatch.core.alerts import AlertPolicy
 from edgewatch.core.batch_windows import BatchWindows
-from edgewatch.core.checks import CHECK_REASONS, RangeCheck, StuckDetector, check_order
+from edgewatch.core.checks import CHECK_REASONS, RangeCheck, StuckDetector, check_clock, check_order
 from edgewatch.core.config import PipelineConfig, with_run_indicator
-from edgewatch.core.device import DeviceState, DeviceThreshold, restore_device
+from edgewatch.core.device import DeviceState, DeviceThreshold
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault, top_feature_shares
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
+from edgewatch.core.restore import RestoreReport, restore_devices
 from edgewatch.core.state import STATE_VERSION, PipelineState, load_state
 from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import make_threshold
@@ -130,6 +134,7 @@ class Pipeline:
     def process(self, batch: Sequence[tuple[str, bytes, float]]) -> list[Event]:
         """Process ``(device, payload, arrival_time)`` tuples in order; return their events in order."""
         parse = self.parser.parse_values
+        max_skew = self.config.checks.max_clock_skew_s
         items: list[tuple[str, float, int, Any]] = []
         rows: list[list[float]] = []
         for device, payload, arrival_time in batch:
@@ -137,6 +142,10 @@ class Pipeline:
                 ts, values, missing = parse(payload, arrival_time=arrival_time)
             except PayloadError as exc:
                 items.append((device, float(arrival_time), -1, exc))
+                continue
+            if ts > arrival_time + max_skew:  # a wrong clock must not become the device's last time
+                message = check_clock(ts, arrival_time, max_skew) or ""
+                items.append((device, float(arrival_time), -1, PayloadError("future_timestamp", message, field="ts")))
                 continue
             items.append((device, ts, len(rows), missing))
             rows.append(values)
@@ -361,31 +370,29 @@ class Pipeline:
         data: dict[str, Any] = dump(PipelineState(STATE_VERSION, self.model_id, devices))
         return data
 
-    def restore(self, data: Any) -> None:
-        """Restore a :meth:`state_snapshot` taken with the same model.
+    def restore(self, data: Any, *, now: float | None = None) -> RestoreReport:
+        """Restore a :meth:`state_snapshot` taken with the same model; return what came from where.
 
         Devices in it replace any current state of the same name, including their stuck-sensor counters
         and missing sensors (so a sensor reported stuck or missing before the restart gets its ``recovered``
-        event); windows start afresh. Raises :class:`ConfigError` naming the bad field, before changing
-        anything, if the state is malformed or was saved with another model.
+        event); windows start afresh. Thresholds follow :mod:`edgewatch.core.restore` (a fixed one is the
+        bundle's), and with ``now`` (wall-clock epoch seconds) saved times more than
+        ``checks.max_clock_skew_s`` after it are dropped. Raises :class:`ConfigError` naming the bad field,
+        before changing anything, if the state is malformed or was saved with another model.
         """
         state = load_state(data, self.model_id)
-        restored = {}
-        for name, saved in state.devices.items():
-            try:
-                restored[name] = restore_device(
-                    name,
-                    saved,
-                    calibrated=self.calibrated,
-                    thresholds=self.config.thresholds,
-                    alerts=self.config.alerts,
-                    stuck_detector=self._stuck,
-                    features=self.features,
-                    channel=self._sustained,
-                )
-            except ConfigError as exc:
-                raise ConfigError(exc.message, field=f"state.devices.{name}.{exc.field}") from None
+        limit = None if now is None else now + self.config.checks.max_clock_skew_s
+        restored, report = restore_devices(
+            state,
+            limit,
+            calibrated=self.calibrated,
+            config=self.config,
+            stuck_detector=self._stuck,
+            features=self.features,
+            channel=self._sustained,
+        )
         self.devices.update(restored)
+        return report
 
 
 def _names(features: tuple[str, ...], indices: tuple[int, ...]) -> tuple[str, ...]:

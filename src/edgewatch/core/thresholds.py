@@ -29,8 +29,9 @@ load) without learning the anomalies it should detect:
   ``T0 / fallback_ratio`` (default 4, i.e. the median normal score is assumed to be a quarter of
   the threshold). A non-positive ``T0`` cannot be scaled: the threshold then stays fixed.
 
-A restart saves and restores the level (:mod:`edgewatch.core.state`); the value is recomputed from it
-with the configuration in force.
+A restart saves and restores the level (:mod:`edgewatch.core.state`) when it was learned against the
+same calibrated value; the value is recomputed from it with the configuration in force. A fixed threshold
+is never taken from the saved state (:func:`keeps_saved_threshold`).
 """
 
 from __future__ import annotations
@@ -182,15 +183,20 @@ def make_threshold(calibrated: Threshold, config: ThresholdConfig | None = None)
     return AdaptiveThreshold(calibrated.value, baseline=calibrated.validation_median, config=config)
 
 
+def keeps_saved_threshold(state: ThresholdState, calibrated: Threshold, config: ThresholdConfig) -> bool:
+    """True when a restart keeps the saved threshold: an adaptive one, learned against this same calibrated
+    value. A fixed threshold is always the bundle's (the saved ``t0`` may be of an older calibration, or
+    damaged), and a level learned against another calibration means nothing for this one."""
+    return config.mode == "adaptive" and state.kind == "adaptive" and state.t0 == calibrated.value
+
+
 def restore_threshold(
     state: ThresholdState, calibrated: Threshold, config: ThresholdConfig
 ) -> FixedThreshold | AdaptiveThreshold:
-    """The saved threshold under ``config`` (its value recomputed from the saved level), or a fresh one from
-    the ``calibrated`` threshold when it was saved under another mode."""
-    if state.kind != config.mode:
+    """The saved threshold under ``config`` (its value recomputed from the saved level) when
+    :func:`keeps_saved_threshold`, else a fresh one from the ``calibrated`` threshold."""
+    if not keeps_saved_threshold(state, calibrated, config):
         return make_threshold(calibrated, config)
-    if state.kind == "fixed":
-        return FixedThreshold(state.t0)
     threshold = AdaptiveThreshold(state.t0, baseline=state.baseline, config=config)
     assert state.level is not None and state.n_learned is not None  # ThresholdState checks an adaptive one
     threshold._restore(state.level, state.n_learned)
