@@ -41,7 +41,8 @@ def test_unknown_fault_name_is_a_config_error_naming_it() -> None:
 
 
 def _one(fault: str, n_features: int = 10, seed: int = 11) -> tuple[Recording, Recording]:
-    faulty = simulate(**DAY, seed=seed, faults=fault, n_features=n_features)
+    # without the recovery tail (tests/sim/test_recovery.py), so that only the fault's rows differ
+    faulty = simulate(**DAY, seed=seed, faults=fault, n_features=n_features, recovery=False)
     clean = simulate(**DAY, seed=seed, n_features=n_features)
     return faulty, clean
 
@@ -232,6 +233,7 @@ def test_severity_scales_the_fault() -> None:
         ({"n_rows": 0}, "n_rows"),
         ({"n_rows": 10, "duration_s": 10.0}, "n_rows"),
         ({"duration_s": -1.0}, "duration_s"),
+        ({"n_rows": 10, "recovery": "no"}, "recovery"),
         ({"n_rows": 10, "rate_hz": 0.0}, "rate_hz"),
         ({"n_rows": 10, "seed": -1}, "seed"),
         ({"n_rows": 10, "normal_lead_rows": 11}, "normal_lead_rows"),

@@ -4,6 +4,7 @@ File mode::
 
     edgewatch simulate --out pump.csv [--rows N | --duration 2h] [--rate 1] [--features 10]
                        [--faults all|none|bearing_wear,spike,...] [--fault-count N] [--seed 0] [--sep ';']
+                       [--no-recovery]
 
 writes the recording (CSV or Parquet by suffix) and ``<file>.events.json``, and prints a summary.
 
@@ -86,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="scale of every fault magnitude (default 1.0; 0.5 is a harder benchmark)",
     )
+    parser.add_argument(
+        "--no-recovery",
+        dest="recovery",
+        action="store_false",
+        help="faults end abruptly: no slow return of temperatures and no lasting shift after a fault "
+        "(default: both, labelled normal; see edgewatch.sim.recovery)",
+    )
     parser.add_argument("--sep", default=",", help="CSV separator (default ',')")
 
     live = parser.add_argument_group("live mode (--mqtt)")
@@ -117,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         "normal_lead_rows": args.normal_lead,
         "stops_per_day": args.stops_per_day,
         "severity": args.severity,
+        "recovery": args.recovery,
     }
     if args.mqtt:
         return _run_live(args, common)
@@ -136,6 +145,12 @@ def _run_file(args: argparse.Namespace, common: dict[str, Any]) -> int:
         f"(events: {events_path(path)})"
     )
     _print_events(rec)
+    if rec.events:
+        print(
+            "after each fault: temperatures lag back, 2-3 sensors shift lastingly (normal rows)"
+            if args.recovery
+            else "after each fault: back to normal at once (--no-recovery)"
+        )
     return 0
 
 

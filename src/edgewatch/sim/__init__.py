@@ -10,7 +10,8 @@ live). Typical use::
     write_csv(rec, "pump.csv")                                   # + pump.csv.events.json
 
 Modules: :mod:`~edgewatch.sim.pump` (physics and sensors), :mod:`~edgewatch.sim.faults` (fault
-library), :mod:`~edgewatch.sim.schedule` (fault placement), :mod:`~edgewatch.sim.simulator`
+library), :mod:`~edgewatch.sim.schedule` (fault placement), :mod:`~edgewatch.sim.recovery` (what
+follows a fault: slow sensors lag back, a lasting shift as after a repair), :mod:`~edgewatch.sim.simulator`
 (:func:`simulate`, which returns a :class:`edgewatch.data.recording.Recording`), :mod:`~edgewatch.sim.writers`
 (CSV, Parquet, events sidecar), :mod:`~edgewatch.sim.live` (MQTT publishing).
 """

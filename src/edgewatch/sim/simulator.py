@@ -12,6 +12,7 @@ from edgewatch.data.recording import FaultEvent, Recording
 from edgewatch.errors import ConfigError
 from edgewatch.sim.faults import FAULTS, Injection, parse_faults
 from edgewatch.sim.pump import DEFAULT_STOPS_PER_DAY, feature_names, measure, simulate_pump
+from edgewatch.sim.recovery import apply_recovery, plan_recovery
 from edgewatch.sim.schedule import fault_sequence, place_events
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
@@ -60,6 +61,7 @@ def simulate(
     normal_lead_rows: int | None = None,
     stops_per_day: float = DEFAULT_STOPS_PER_DAY,
     severity: float = 1.0,
+    recovery: bool = True,
 ) -> Recording:
     """Simulate one pump and return a labelled :class:`Recording`. Deterministic in all arguments.
 
@@ -68,10 +70,14 @@ def simulate(
     :data:`edgewatch.sim.faults.FAULT_TYPES`). Without ``fault_count`` each selected type is injected once;
     with it, ``fault_count`` events cycle through the selected types (all types if ``faults`` is None).
     No fault starts in the first ``normal_lead_rows`` rows (default 40 % of the rows), faults are
-    separated by normal rows and never overlap a planned stop. The same ``seed`` gives the same plant
-    (and identical readings outside the faults) whatever faults are chosen. ``stops_per_day`` sets how
-    often the pump makes a planned stop (0: never); ``severity`` scales every fault magnitude (1.0: clearly
-    detectable at full development; 0.5 makes a harder benchmark).
+    separated by normal rows and never overlap a planned stop. ``stops_per_day`` sets how often the pump
+    makes a planned stop (0: never); ``severity`` scales every fault magnitude (1.0: clearly detectable at
+    full development; 0.5 makes a harder benchmark). With ``recovery`` (the default) the machine does not
+    snap back when a fault ends: slow sensors lag back and a few sensors shift lastingly, as after a repair
+    (:mod:`edgewatch.sim.recovery`; those rows are labelled normal).
+
+    The same ``seed`` gives the same plant whatever faults are chosen: identical readings before the first
+    fault, and everywhere outside the faults with ``recovery=False``.
 
     Raises :class:`ConfigError` for an invalid argument or a recording too short for its faults.
     """
@@ -95,6 +101,8 @@ def simulate(
     if not 0 <= lead <= n:
         raise ConfigError(f"must be between 0 and {n}, got {normal_lead_rows!r}", field="normal_lead_rows")
     start_epoch = _start_epoch(start_time)
+    if not isinstance(recovery, bool):
+        raise ConfigError(f"must be true or false, got {recovery!r}", field="recovery")
     for name, value in (("stops_per_day", stops_per_day), ("severity", severity)):
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
             raise ConfigError(f"must be a non-negative number, got {value!r}", field=name)
@@ -130,6 +138,12 @@ def simulate(
         if kind.process:
             inj.true = true
             kind.apply(inj)
+    if recovery:
+        plans = [
+            plan_recovery(i, seed=seed, trace=trace, start_row=inj.start, end_row=inj.end, faulted=true)
+            for i, (_, inj) in enumerate(injections)
+        ]
+        apply_recovery(trace, true, plans)
     values = measure(trace, true)
     for kind, inj in injections:
         if not kind.process:
