@@ -117,6 +117,21 @@ class HomeAssistantSection:
 
 
 @dataclass(frozen=True)
+class UpdateSection:
+    """Model updates (:mod:`edgewatch.agent.update`): who may sign bundles, how a new one is tried."""
+
+    trusted_keys: tuple[str, ...] = ()  # PEM public keys; with any, every bundle must be signed by one of them
+    store_dir: str = ""  # "": <state_dir>/bundles (the active and previous bundles)
+    listen: bool = True  # accept bundles and commands on edgewatch/<agent-id>/update/{bundle,command}
+    shadow_readings: int = field(default=1000, metadata=check(lambda v: v >= 1, "an integer >= 1"))
+    shadow_timeout_s: float = field(default=3600.0, metadata=check(_positive, "a number > 0"))
+    # swap only if the new model's share of anomalous readings in shadow is at most the live one's plus this
+    max_rate_increase: float = field(default=0.01, metadata=check(lambda v: 0 <= v <= 1, "a number 0-1"))
+    max_bundle_bytes: int = field(default=4 << 20, metadata=check(lambda v: v >= 1024, "an integer >= 1024"))
+    transfer_timeout_s: float = field(default=60.0, metadata=check(_positive, "a number > 0"))
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """Everything ``edgewatch run`` needs. Construct with :func:`load_config` / :func:`config_from_dict`."""
 
@@ -129,6 +144,7 @@ class AgentConfig:
     outbox: OutboxSection = field(default_factory=OutboxSection)
     health: HealthSection = field(default_factory=HealthSection)
     homeassistant: HomeAssistantSection = field(default_factory=HomeAssistantSection)
+    update: UpdateSection = field(default_factory=UpdateSection)
     max_rate_hz: float = field(default=0.0, metadata=check(lambda v: v >= 0, "a number >= 0 (0: no limit)"))
     state_dir: str = "/var/lib/edgewatch"
     state_save_interval_s: float = field(default=300.0, metadata=check(lambda v: v >= 1, "a number >= 1"))
@@ -279,9 +295,16 @@ def _resolve(config: AgentConfig, base_dir: Path | None) -> AgentConfig:
             mqtt = dataclasses.replace(mqtt, device_level=levels.index("+"))
     outbox = config.outbox
     outbox = dataclasses.replace(outbox, path=at(outbox.path) or os.path.join(state_dir, "outbox.sqlite3"))
+    update = config.update
+    update = dataclasses.replace(
+        update,
+        trusted_keys=tuple(at(k) or k for k in update.trusted_keys),
+        store_dir=at(update.store_dir) or os.path.join(state_dir, "bundles"),
+    )
     return dataclasses.replace(
         config,
         bundle=BundleSection(path=at(config.bundle.path) or config.bundle.path),
+        update=update,
         mqtt=mqtt,
         outbox=outbox,
         health=health,
@@ -354,3 +377,6 @@ def _validate(config: AgentConfig, check_paths: bool) -> None:
             value = getattr(tls, name)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(f"file not found: {value!r}", field=f"mqtt.tls.{name}")
+        from edgewatch.bundle.signing import load_public_keys
+
+        load_public_keys(config.update.trusted_keys)

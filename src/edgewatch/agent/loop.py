@@ -32,6 +32,7 @@ While the outbox has work it polls every 50 ms so acknowledgements are applied p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import queue
@@ -57,6 +58,18 @@ log = logging.getLogger("edgewatch.agent")
 ERROR_PUBLISH_HZ = 1.0  # per device; a device sending garbage must not flood the broker with errors
 ERROR_LOG_INTERVAL_S = 60.0  # one log line per (device, reason) per minute, with the suppressed count
 MAX_CONSECUTIVE_FAILURES = 50  # scoring batches failing in a row before the loop gives up (exit 1)
+
+
+class Updater(Protocol):
+    """What the loop needs of :class:`edgewatch.agent.update.UpdateManager` (model updates)."""
+
+    def owns(self, topic: str) -> bool: ...
+
+    def receive(self, message: InboundMessage, now: float) -> None: ...
+
+    def observe(self, readings: list[tuple[str, bytes, float]], live_events: list[Event]) -> None: ...
+
+    def step(self, host: Any, now: float) -> None: ...
 
 
 class BatchProcessor(Protocol):
@@ -116,6 +129,7 @@ class AgentLoop:
         thermal: ThermalGuard | None = None,
         state: StateStore | None = None,
         clock: Callable[[], float] = time.monotonic,
+        updates: Updater | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -125,6 +139,7 @@ class AgentLoop:
         self.thermal = thermal
         self.state = state
         self.clock = clock
+        self.updates = updates
         self.limiter = RateLimiter(settings.max_rate_hz)
         self.devices: set[str] = set()
         self.ignored_total = 0
@@ -161,6 +176,8 @@ class AgentLoop:
                 readings.append(reading)
         if readings:
             self._process(readings)
+        if self.updates is not None:
+            self.updates.step(self, now)
         self.outbox.pump(self.transport)
         self._housekeeping(now)
         return len(readings)
@@ -180,6 +197,9 @@ class AgentLoop:
 
     def _admit(self, message: InboundMessage, now: float) -> tuple[str, bytes, float] | None:
         s = self.settings
+        if self.updates is not None and self.updates.owns(message.topic):
+            self.updates.receive(message, now)
+            return None
         if s.homeassistant and message.topic == self._ha_status:
             if message.payload.strip() == b"online":
                 log.info("Home Assistant online: re-publishing discovery of %d device(s)", len(self.devices))
@@ -214,6 +234,8 @@ class AgentLoop:
             return
         self.failures = 0
         self.stats.record_batch([r[2] for r in readings], time.time())
+        if self.updates is not None:
+            self.updates.observe(readings, events)
         for event in events:
             self._route(event)
 
@@ -226,7 +248,8 @@ class AgentLoop:
                 n = self._score_counts.get(event.device, 0)
                 self._score_counts[event.device] = n + 1
                 if n % self.settings.score_every_n == 0 and self.transport.connected:
-                    self.transport.publish(device_topic(event.device, "score"), _json(event), 0, False)
+                    payload = _json(event, model_id=self.settings.model_id)
+                    self.transport.publish(device_topic(event.device, "score"), payload, 0, False)
         elif isinstance(event, AlertEvent):
             self.stats.record_event("alert", event.state)
             log.warning(
@@ -314,7 +337,18 @@ class AgentLoop:
             thermal_throttled=False if thermal is None else thermal.throttled,
             rate_limit_hz=self.limiter.rate_hz or None,
             connected=self.transport.connected,
+            model_id=self.settings.model_id,
         )
+
+    def replace_pipeline(self, pipeline: BatchProcessor) -> None:
+        """Score the next batch with ``pipeline`` (a model update, between two batches): the model id in
+        alerts, scores, stats and Home Assistant discovery follows it, and the device state is saved."""
+        self.pipeline = pipeline
+        self.settings = dataclasses.replace(self.settings, model_id=str(getattr(pipeline, "model_id", "")))
+        if self.settings.homeassistant:
+            for device in sorted(self.devices):
+                self._announce(device)
+        self.save_state()
 
     def save_state(self) -> None:
         """Persist the pipeline's thresholds and alert states (no-op without a state store)."""
@@ -326,5 +360,5 @@ class AgentLoop:
             log.error("cannot save the pipeline state to %s: %s", self.state.path, exc)
 
 
-def _json(event: Event) -> bytes:
-    return json.dumps(event.to_json(), allow_nan=False, separators=(",", ":")).encode("utf-8")
+def _json(event: Event, **extra: Any) -> bytes:
+    return json.dumps({**event.to_json(), **extra}, allow_nan=False, separators=(",", ":")).encode("utf-8")

@@ -1,9 +1,11 @@
 """Assemble and run the device agent: bundle -> backend (loaded once) -> pipeline -> loop, with MQTT.
 
-:func:`run_agent` is what ``edgewatch run`` calls. Start-up, in order: load and verify the bundle, open
-the backend (the only model load of the process), build the pipeline and restore its saved state, open
-the outbox (messages left by a previous run are re-sent first), start the transport (``online`` birth,
-``offline`` will), then loop until SIGTERM/SIGINT or ``stop``.
+:func:`run_agent` is what ``edgewatch run`` calls. Start-up, in order: choose the bundle and check it
+(``agent/bundles.py``: the bundle slots, signature, sha256, probe; an active bundle that fails is rolled back
+to the previous one), open the backend (the only model load until an update), build the pipeline and restore
+its saved state, open the outbox (messages left by a previous run are re-sent first), start the transport
+(``online`` birth, ``offline`` will), then loop until SIGTERM/SIGINT or ``stop``; SIGHUP and the update
+topics feed model updates (``agent/update.py``).
 
 Shutdown, in reverse: save the pipeline state, flush the outbox for up to ``flush_timeout_s``, publish
 ``stopped`` (retained) and wait briefly for its PUBACK, disconnect cleanly (no will), close the outbox.
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 
+from edgewatch.agent.bundles import Checked, Startup, open_active, trusted_keys
 from edgewatch.agent.config import AgentConfig
 from edgewatch.agent.health import ThermalGuard, birth_message, stopped_message, will_message
 from edgewatch.agent.homeassistant import status_topic as ha_status_topic
@@ -27,6 +30,8 @@ from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.metrics import MetricsServer, Sample
 from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.state import StateStore
+from edgewatch.agent.update import UpdateManager
+from edgewatch.bundle import Manifest
 from edgewatch.core.pipeline import Pipeline, Scorer
 from edgewatch.errors import ConfigError
 from edgewatch.transports.base import Transport
@@ -71,9 +76,18 @@ def run_agent(
     """
     stop = stop or threading.Event()
     log.info("configuration: %s", config.redacted())
-    pipeline, store = _pipeline(config, backend)
+    startup = None
+    if backend is None:  # the configured bundle, through the bundle slots and every check (agent/bundles.py)
+        startup = open_active(config)
+        bundle, backend = startup.checked.bundle, startup.checked.backend
+    else:
+        from edgewatch.bundle import load_bundle
+
+        bundle = load_bundle(config.bundle.path)
+    pipeline, store = _pipeline(config, bundle.manifest, backend)
     outbox = _outbox(config)
     transport = transport or build_transport(config)
+    updates = None if startup is None else _updates(config, startup, pipeline, transport)
     health = config.health
     thermal = ThermalGuard(
         health.thermal_file,
@@ -82,12 +96,17 @@ def run_agent(
         throttled_rate_hz=health.thermal_rate_hz,
     )
     settings = LoopSettings.from_config(config, pipeline.model_id)
-    loop = AgentLoop(settings, pipeline=pipeline, transport=transport, outbox=outbox, thermal=thermal, state=store)
+    loop = AgentLoop(
+        settings, pipeline=pipeline, transport=transport, outbox=outbox, thermal=thermal, state=store, updates=updates
+    )
     metrics = None
     if health.metrics_port is not None:
         metrics = MetricsServer(health.metrics_host, health.metrics_port, lambda: metric_samples(loop)).start()
-    restore_signals = _install_signal_handlers(stop) if handle_signals else None
+    reload = None if updates is None else updates.request_reload
+    restore_signals = _install_signal_handlers(stop, reload) if handle_signals else None
     transport.subscribe(config.mqtt.topic, config.mqtt.qos)
+    for topic, qos in [] if updates is None else updates.subscriptions():
+        transport.subscribe(topic, qos)
     if config.homeassistant.enabled:
         transport.subscribe(ha_status_topic(config.homeassistant.discovery_prefix), 1)
     transport.start()
@@ -110,18 +129,34 @@ def run_agent(
     return 0
 
 
-def _pipeline(config: AgentConfig, backend: Scorer | None) -> tuple[Pipeline, StateStore]:
-    """The bundle loaded and verified, its model opened (the only model load of the process), the pipeline
-    around it with the saved device state restored (an unusable saved state is logged and ignored)."""
-    from edgewatch.bundle import load_bundle
+def _updates(config: AgentConfig, startup: Startup, pipeline: Pipeline, transport: Transport) -> UpdateManager:
+    """The model-update manager (agent/update.py), its first status already published: ``started``, or
+    ``rolled_back`` when the active bundle failed its checks."""
 
-    bundle = load_bundle(config.bundle.path)
-    manifest = bundle.manifest
-    if backend is None:
-        from edgewatch.runtime import open_backend
+    def make_pipeline(checked: Checked) -> Pipeline:
+        manifest = checked.bundle.manifest
+        return Pipeline(manifest, checked.backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes)
 
-        runtime = config.runtime
-        backend = open_backend(bundle, runtime.backend, artifact=runtime.artifact, threads=runtime.threads)
+    updates = UpdateManager(
+        config,
+        live=pipeline,
+        signer=startup.checked.signer,
+        slots=startup.slots,
+        keys=trusted_keys(config),
+        transport=transport,
+        make_pipeline=make_pipeline,
+    )
+    failure = startup.rolled_back
+    if failure is None:
+        updates.publish("started", bundle=startup.checked.bundle.path.name)
+    else:
+        updates.publish("rolled_back", reason=failure.reason, message=failure.detail, automatic=True)
+    return updates
+
+
+def _pipeline(config: AgentConfig, manifest: Manifest, backend: Scorer) -> tuple[Pipeline, StateStore]:
+    """The pipeline around the opened model (the only model load of the process) with the saved device
+    state restored (an unusable saved state is logged and ignored)."""
     log.info(
         "model %s loaded (%s, %d feature(s), window %d)",
         manifest.model_id,
@@ -151,7 +186,10 @@ def _outbox(config: AgentConfig) -> Outbox:
         raise ConfigError(message, field="outbox.path") from None
 
 
-def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None:
+def _install_signal_handlers(
+    stop: threading.Event, reload: Callable[[], None] | None = None
+) -> Callable[[], None] | None:
+    """SIGTERM and SIGINT stop the agent; SIGHUP calls ``reload`` (try ``bundle.path`` again)."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
@@ -159,7 +197,14 @@ def _install_signal_handlers(stop: threading.Event) -> Callable[[], None] | None
         log.info("received %s", signal.Signals(signum).name)
         stop.set()
 
+    def hangup(signum: int, frame: FrameType | None) -> None:
+        log.info("received SIGHUP")
+        if reload is not None:
+            reload()
+
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if reload is not None:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, hangup)
 
     def restore() -> None:
         for sig, old in previous.items():

@@ -308,6 +308,10 @@ class Pipeline:
             )
         return self.features.index(name)
 
+    def device(self, name: str) -> DeviceState:
+        """Device ``name``'s state, created fresh (this model's calibrated threshold) on first use."""
+        return self.devices.get(name) or self._new_device(name)
+
     def _new_threshold(self) -> DeviceThreshold:
         return make_threshold(self.calibrated, self.config.thresholds)
 
