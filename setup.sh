@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set edgewatch up from scratch on Debian/Ubuntu: system packages, the .venv in this checkout, the package.
 #   ./setup.sh          everything to train, run the agent and the demo (extras: train + edge)
-#   ./setup.sh --dev    also the test tools and Chromium for the report test (extras: dev)
+#   ./setup.sh --dev    also the test tools, Chromium for the report test and, on x86_64, qemu-user-static and
+#                       debootstrap for the aarch64 tests (extras: dev)
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,7 +11,7 @@ dev=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -26,6 +27,10 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "$dev" -eq 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  if [ "$(uname -m)" = x86_64 ]; then  # tests/arm64: the edge stack on emulated 64-bit Raspberry Pi OS
+    command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
+    command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+  fi
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup.sh: installing system packages: ${missing[*]}"

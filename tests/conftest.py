@@ -1,10 +1,12 @@
-"""Fixtures shared across the test packages: one small real bundle, trained once per session (TensorFlow), and
-the normal recording it was trained on (tests that need no trained model use ``tests/fakes.py``); a real
+"""Fixtures shared across the test packages: two small real bundles, each trained once per session (TensorFlow),
+and the normal recording the first was trained on (tests that need no trained model use ``tests/fakes.py``); a real
 Mosquitto per test and listeners on it (:mod:`edgewatch.rig`)."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +32,18 @@ def dense_bundle(tmp_path_factory: pytest.TempPathFactory, normal_csv: Path) -> 
     out = tmp_path_factory.mktemp("bundles") / "dense"
     build_bundle(read_recordings([normal_csv]), TrainOptions(fit=FAST_FIT), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def real_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real trained bundle (dense autoencoder on 6 sensors, LiteRT + ONNX; ``tests/agent/build_real_bundle.py``),
+    built once per session in a subprocess so that the test process never imports TensorFlow."""
+    out = tmp_path_factory.mktemp("real-model")
+    script = Path(__file__).resolve().parent / "agent" / "build_real_bundle.py"
+    done = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        pytest.fail(f"building the test bundle failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
+    return out / "bundle"
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
-"""Fixtures of the agent tests: a pipeline around the fake manifest and scorer, a real trained bundle."""
+"""Fixtures of the agent tests: a pipeline around the fake manifest and scorer (the real trained bundle,
+``real_bundle``, is shared with tests/arm64 and lives in tests/conftest.py)."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -25,16 +23,3 @@ def make_pipeline():  # type: ignore[no-untyped-def]
         return Pipeline(make_manifest(), SquaredScorer(), config, **kwargs)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def real_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real trained bundle (dense autoencoder, LiteRT + ONNX), built once per session in a subprocess."""
-    import subprocess
-
-    out = tmp_path_factory.mktemp("real-model")
-    script = Path(__file__).resolve().parent / "build_real_bundle.py"
-    done = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        pytest.fail(f"building the test bundle failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
-    return out / "bundle"
