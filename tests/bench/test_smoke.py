@@ -137,3 +137,15 @@ def test_bench_command_writes_json(tiny_bundle: Path, tmp_path: Path, capsys: py
     assert data["benchmark"] == "runtime"
     assert data["command"].startswith("edgewatch bench runtime")
     assert "target litert_int8_process_peak_rss_mb" in capsys.readouterr().out
+
+
+def test_read_benchmark_structure() -> None:
+    pytest.importorskip("pyarrow")
+    from edgewatch.bench import read
+
+    result = read.run(rows=3000, features=8, repeats=1)
+    assert result["benchmark"] == "read"
+    assert set(result["seconds_best"]) == {"bare_pyarrow_to_numpy", "read_recording_parquet", "read_recording_csv"}
+    assert all(v > 0 for v in result["seconds_best"].values())
+    assert result["parquet_and_csv_read_the_same_values"] is True
+    _check_targets(result, {"parquet_over_bare_pyarrow", "parquet_over_csv"})

@@ -110,3 +110,69 @@ def test_parquet_input(tmp_path: Path) -> None:
     rec = read_recordings([tmp_path / "d.parquet"])
     assert rec.features == ("x", "y z")
     assert rec.values[:, 1] == pytest.approx(rows[:, 1])
+
+
+def test_parquet_columns_match_the_same_recording_read_from_csv(tmp_path: Path) -> None:
+    """The simulator's Parquet (timestamp type, nulls for dropouts, int8 labels, fault strings) reads to the
+    same recording as its CSV."""
+    pytest.importorskip("pyarrow")
+    from edgewatch.data.read import read_recording
+    from edgewatch.sim import simulate
+    from edgewatch.sim import write_csv as write_sim_csv
+    from edgewatch.sim.writers import write_parquet
+
+    recording = simulate(n_rows=400, rate_hz=1.0, seed=3, start_time=1_767_225_600.0, faults="dropout", fault_count=2)
+    from_csv = read_recording(write_sim_csv(recording, tmp_path / "pump.csv"), allow_missing=True)
+    from_parquet = read_recording(write_parquet(recording, tmp_path / "pump.parquet"), allow_missing=True)
+    assert from_parquet.features == from_csv.features
+    assert np.isnan(from_parquet.values).any()
+    np.testing.assert_array_equal(np.isnan(from_parquet.values), np.isnan(from_csv.values))
+    np.testing.assert_allclose(from_parquet.values, from_csv.values, rtol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(from_parquet.timestamps, from_csv.timestamps)
+    assert from_parquet.labels is not None and from_csv.labels is not None
+    assert from_parquet.labels.tolist() == from_csv.labels.tolist()
+    assert from_parquet.faults is not None and from_csv.faults is not None
+    assert from_parquet.faults.tolist() == from_csv.faults.tolist()
+
+
+def test_parquet_head_epoch_milliseconds_and_text_numbers(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "ts": pa.array([1_700_000_000_000, 1_700_000_001_000, 1_700_000_002_000], type=pa.int64()),
+            "a": pa.array([1, 2, 3], type=pa.int32()),
+            "b": pa.array(["1,5", "2.5", "3"]),  # a text column: read like a CSV cell
+        }
+    )
+    pq.write_table(table, tmp_path / "d.parquet")
+    rec = read_recordings([tmp_path / "d.parquet"], head=2)
+    assert rec.timestamps.tolist() == [1_700_000_000.0, 1_700_000_001.0]
+    assert rec.values.tolist() == [[1.0, 1.5], [2.0, 2.5]]
+
+
+@pytest.mark.parametrize(
+    ("columns", "row", "column", "needle"),
+    [
+        ({"timestamp": [1.0, 2.0, 3.0], "a": [1.0, None, 2.0]}, 2, "a", "missing value"),
+        ({"timestamp": [1.0, 2.0, 3.0], "a": [1.0, 2.0, float("inf")]}, 3, "a", "non-finite value"),
+        ({"timestamp": [1.0, 2.0, 3.0], "a": ["1", "x", "2"]}, 2, "a", "non-numeric value 'x'"),
+        ({"timestamp": [1.0, -2.0, 3.0], "a": [1.0, 2.0, 3.0]}, 2, "timestamp", "non-negative"),
+        ({"timestamp": [1.0, 2.0, 1e18], "a": [1.0, 2.0, 3.0]}, 3, "timestamp", "micro- or nanoseconds"),
+        ({"timestamp": [1.0, 2.0, 3.0], "a": [1.0, 2.0, 3.0], "anomaly": [0, 7, 1]}, 2, "anomaly", "label must be"),
+    ],
+)
+def test_bad_parquet_cells_name_file_row_and_column(
+    tmp_path: Path, columns: dict, row: int, column: str, needle: str  # type: ignore[type-arg]
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table(columns), path)
+    with pytest.raises(DataError) as info:
+        read_recordings([path], features=["a"])
+    error = info.value
+    assert (error.path, error.row, error.column) == (str(path), row, column)
+    assert needle in str(error)

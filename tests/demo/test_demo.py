@@ -86,3 +86,29 @@ def test_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
     assert not _agent_running(tmp_path), "the agent outlived the demo"
     assert not port_accepts("127.0.0.1", port), "the broker outlived the demo"
     assert os.path.exists(tmp_path / "agent.log")
+
+
+def test_demo_on_an_existing_broker_starts_none_and_leaves_no_retained_messages(tmp_path: Path, broker, listen) -> None:  # type: ignore[no-untyped-def]
+    readings = listen("edgewatch-demo/+/sensors")
+    proc = _demo(tmp_path, "--broker", broker.url, "--hours", "1", "--rate", "3000")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    assert f"[1/6] MQTT broker: {broker.url}" in out and "mosquitto on" not in out, out
+    assert re.search(r"summary: (\d+) of 9 faults caught", out), out
+    assert "ALERT RAISED" in out, out
+    assert readings.messages, "the demo publishes its readings under edgewatch-demo/"
+    assert broker.running and not _agent_running(tmp_path)
+    late = listen("edgewatch/#")  # a client subscribing now gets every retained message at once
+    time.sleep(1.0)
+    assert [m.topic for m in late.messages if m.retain] == []
+
+
+def test_demo_broker_credentials_go_to_the_agent_as_username_and_environment() -> None:
+    from edgewatch.agent.config import PASSWORD_ENV
+    from edgewatch.demo.runner import agent_mqtt_section
+
+    section, env = agent_mqtt_section("mqtt://ops:s3cret@broker.local:1884")
+    assert section == {"url": "mqtt://broker.local:1884", "username": "ops"}
+    assert env[PASSWORD_ENV] == "s3cret"
+    section, env = agent_mqtt_section("mqtts://broker.local")
+    assert section == {"url": "mqtts://broker.local:8883"} and PASSWORD_ENV not in env

@@ -11,7 +11,7 @@ from edgewatch.errors import EdgewatchError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edgewatch.agent", description=cli.HELP)
+    parser = argparse.ArgumentParser(prog="python -m edgewatch.agent", description="the device agent (edgewatch run)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     cli.add_arguments(parser)
     args = parser.parse_args(argv)

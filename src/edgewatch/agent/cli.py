@@ -1,4 +1,4 @@
-"""``edgewatch run``: the device agent's command line (``HELP``, ``add_arguments``, ``run``).
+"""``edgewatch run``: the device agent's command line (``add_arguments``, ``run``).
 
 ``edgewatch.commands.run`` re-exports these; ``python -m edgewatch.agent`` runs them directly.
 Flags override the configuration file; ``--validate-config`` prints the effective configuration
@@ -13,8 +13,6 @@ import os
 
 from edgewatch.agent.config import config_from_dict, load_config
 from edgewatch.errors import ConfigError
-
-HELP = "run the device agent: score MQTT readings, publish alerts (see deploy/edgewatch.example.toml)"
 
 #: flag dest -> dotted configuration key
 FLAG_KEYS = {

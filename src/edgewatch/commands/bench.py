@@ -12,8 +12,6 @@ from typing import Any
 
 from edgewatch.bench import BENCHMARKS
 
-HELP = "run a benchmark (training, quantization, runtime, agent) and record the result as JSON"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=BENCHMARKS, help="which benchmark")
@@ -21,9 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--features", type=int, default=16, help="number of simulated sensors (16)")
     g = parser.add_argument_group("training")
-    g.add_argument("--rows", type=int, default=20_000, help="training: simulated rows (20000)")
+    g.add_argument("--rows", type=int, help="training/read: simulated rows (training 20000, read 100000)")
     g.add_argument("--max-epochs", type=int, default=200, help="training/quantization: epoch cap (200)")
-    g.add_argument("--repeats", type=int, default=2, help="training: pipeline/baseline pairs, interleaved (2)")
+    g.add_argument(
+        "--repeats", type=int, help="training: pipeline/baseline pairs, interleaved (2); read: best of (3)"
+    )
     g = parser.add_argument_group("quantization")
     g.add_argument("--days", type=float, default=1.0, help="quantization: simulated days per recording (1)")
     g.add_argument("--rate", type=float, default=0.5, help="quantization: readings per second (0.5)")
@@ -55,7 +55,12 @@ def _run(args: argparse.Namespace) -> int:
     benchmark = importlib.import_module(f"edgewatch.bench.{args.name}").run
     if args.variants:
         args.variants = [v.strip() for v in args.variants.split(",")]
-    options = {k: getattr(args, k) for k in inspect.signature(benchmark).parameters if hasattr(args, k)}
+    # options left unset (None) take the benchmark's own default
+    options = {
+        k: getattr(args, k)
+        for k in inspect.signature(benchmark).parameters
+        if hasattr(args, k) and getattr(args, k) is not None
+    }
     result: dict[str, Any] = benchmark(**options, say=say)
     argv = sys.argv[sys.argv.index(args.name) :] if args.name in sys.argv else [args.name]
     result["command"] = "edgewatch bench " + " ".join(argv)

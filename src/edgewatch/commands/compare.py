@@ -9,8 +9,6 @@ from pathlib import Path
 
 from edgewatch.errors import DataError
 
-HELP = "train every model kind on the same data and compare size, latency, memory, start-up and quality"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", nargs="+", help="labelled CSV/Parquet files")

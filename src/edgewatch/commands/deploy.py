@@ -17,7 +17,6 @@ import time
 import uuid
 from typing import Any
 
-HELP = "send a signed bundle to an agent over MQTT (shadow, then swap), or tell it to swap, abort or roll back"
 FINAL_STEPS = ("swapped", "rolled_back", "refused", "aborted")
 
 

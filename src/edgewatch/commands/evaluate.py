@@ -20,8 +20,6 @@ from pathlib import Path
 
 from edgewatch.errors import DataError
 
-HELP = "replay labelled recordings through the device pipeline and report detection quality"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = (

@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-HELP = "show what a bundle holds (model, features, threshold, fidelity, files), or a device's active and previous"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", nargs="?", help="bundle directory")

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from edgewatch.errors import ConfigError, MissingExtraError
 
-HELP = "make an Ed25519 key pair for signing bundles: NAME.key (private, keep it) and NAME.pub (for devices)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="path prefix of the key files, e.g. keys/plant-a (writes .key and .pub)")

@@ -7,8 +7,6 @@ import csv
 import sys
 from pathlib import Path
 
-HELP = "run a recording through the agent's pipeline (thresholds, alert policy) and write per-row events"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", help="bundle directory")

@@ -1,5 +1,5 @@
 """``edgewatch run``: the device agent (see ``edgewatch.agent.cli``)."""
 
-from edgewatch.agent.cli import HELP, add_arguments, run
+from edgewatch.agent.cli import add_arguments, run
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["add_arguments", "run"]

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 
-HELP = "score a recording with a bundle using LiteRT or ONNX Runtime (per row: score, threshold, verdict)"
 CHUNK = 4096
 
 

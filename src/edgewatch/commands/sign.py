@@ -10,8 +10,6 @@ from pathlib import Path
 
 from edgewatch.errors import ConfigError, MissingExtraError
 
-HELP = "sign a bundle (Ed25519 over its manifest, which holds the sha256 of every file) with a private key"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", help="bundle directory")

@@ -23,8 +23,6 @@ import argparse
 import sys
 from typing import Any
 
-HELP = "Simulate a pump with labelled faults: write CSV/Parquet, or publish live to MQTT."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edgewatch.sim.faults import FAULT_TYPES

@@ -14,7 +14,6 @@ from edgewatch.errors import DataError
 if TYPE_CHECKING:
     from edgewatch.train.builder import TrainOptions
 
-HELP = "train a model of normal operation, quantize it to INT8 and write a verified bundle"
 
 
 def _int_list(text: str) -> tuple[int, ...]:

@@ -1,11 +1,14 @@
 """The demo, step by step: broker → simulate → train → agent → stream faults → live alerts → summary.
 
 Everything it starts (the broker, the agent process) is stopped in ``finally`` blocks, so Ctrl-C at
-any point leaves nothing running.
+any point leaves nothing running. With ``DemoOptions.broker`` it uses that broker instead of starting one;
+there it publishes to ``edgewatch-demo/<pump>/sensors`` (not ``plant/...``, which a real plant may use)
+and afterwards clears the retained messages its agent left (alerts, sensor faults, status).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -31,6 +34,11 @@ class DemoOptions:
     stream_hours: float = 4.0
     readings_per_second: float = 1500.0  # total publish rate over all pumps (simulated time runs faster)
     runtime: str = "litert"
+    broker: str | None = None  # mqtt://[user[:password]@]host[:port]: an existing broker (None: a private one)
+
+
+READINGS_TOPIC = "edgewatch-demo/{device}/sensors"
+AGENT_ID = "demo-agent"
 
 
 def _say(out: TextIO, text: str) -> None:
@@ -49,14 +57,26 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     started = time.monotonic()
     workdir = options.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    if find_mosquitto() is None:
-        raise EdgewatchError("the demo needs the mosquitto broker: sudo apt-get install mosquitto (./setup.sh does)")
-    broker = MosquittoBroker()
+    broker = None
+    if options.broker is None:
+        if find_mosquitto() is None:
+            raise EdgewatchError(
+                "the demo needs the mosquitto broker: sudo apt-get install mosquitto (./setup.sh does), "
+                "or give --broker URL"
+            )
+        broker = MosquittoBroker()
     agent: subprocess.Popen[bytes] | None = None
     watcher = publisher = None
     try:
-        broker.start()
-        _say(out, f"[1/6] MQTT broker: mosquitto on {broker.url}")
+        if broker is not None:
+            broker.start()
+            url = broker.url
+            _say(out, f"[1/6] MQTT broker: mosquitto on {url}")
+        else:
+            url = options.broker or ""
+            _check_broker(url)
+            where = READINGS_TOPIC.format(device="<pump>")
+            _say(out, f"[1/6] MQTT broker: {_without_password(url)} (readings on {where})")
 
         scenario = build_scenario(seed=options.seed, stream_seconds=int(options.stream_hours * 3600))
         train_csv = write_csv(scenario.training, workdir / "normal-day.csv")
@@ -89,20 +109,21 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             note = f"no new alert while a pump is stopped, nor for {settle_min:.0f} min after it restarts"
             _say(out, f"      run indicator: {feature} < {below:.0f}; {note}")
 
+        mqtt, env = agent_mqtt_section(url)
         config = write_agent_config(
             workdir / "agent.toml",
             bundle=bundle_dir,
-            url=broker.url,
+            url=mqtt.pop("url"),
             state_dir=workdir / "agent-state",
             sections={
                 "runtime": {"backend": options.runtime},
-                "mqtt": {"topic": "plant/+/sensors"},
-                "health": {"agent_id": "demo-agent", "stats_interval_s": 5.0, "thermal_file": ""},
+                "mqtt": {**mqtt, "topic": READINGS_TOPIC.format(device="+")},
+                "health": {"agent_id": AGENT_ID, "stats_interval_s": 5.0, "thermal_file": ""},
             },
         )
         observed = Observed()
-        watcher = watch(broker.url, observed, out)
-        agent = start_agent(config, workdir / "agent.log")
+        watcher = watch(url, observed, out)
+        agent = start_agent(config, workdir / "agent.log", env=env)
         _wait_online(observed, agent, workdir / "agent.log")
         _say(out, f"[4/6] agent running (pid {agent.pid}, {options.runtime}); its log: {workdir / 'agent.log'}")
 
@@ -111,14 +132,16 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         n_rows = next(iter(scenario.streams.values())).n_rows
         _say(
             out,
-            f"[5/6] streaming {n_rows * len(scenario.streams)} readings to plant/<pump>/sensors at "
+            f"[5/6] streaming {n_rows * len(scenario.streams)} readings to {READINGS_TOPIC.format(device='<pump>')} at "
             f"~{options.readings_per_second:.0f}/s ({speedup:.0f}x real time); alerts as they arrive:",
         )
-        publisher = Publisher(broker.url, client_id="edgewatch-demo-sensors")
-        stats = publish_recordings(scenario.streams, publisher, speedup=speedup, qos=0)
+        publisher = Publisher(url, client_id="edgewatch-demo-sensors")
+        stats = publish_recordings(scenario.streams, publisher, topic=READINGS_TOPIC, speedup=speedup, qos=0)
         _drain(observed, settle_s=3.0)
         stop_agent(agent)
         agent = None
+        if broker is None:  # someone else's broker: leave no retained demo messages behind
+            _clear_retained(publisher, list(scenario.streams))
 
         from edgewatch.demo.summary import outcomes
 
@@ -133,7 +156,53 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         for client in (publisher, watcher):
             if client is not None:
                 client.close()
-        broker.close()
+        if broker is not None:
+            broker.close()
+
+
+def agent_mqtt_section(url: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The agent's ``[mqtt]`` keys for a demo broker URL, and the environment to start it with: the agent's
+    configuration takes no credentials in the URL, so a user name moves to ``mqtt.username`` and a password
+    to ``EDGEWATCH_MQTT_PASSWORD`` (not into the configuration file)."""
+    from edgewatch.agent.config import PASSWORD_ENV
+    from edgewatch.rig.clients import parse_mqtt_url
+
+    address = parse_mqtt_url(url)
+    scheme = "mqtts" if address.tls else "mqtt"
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    section: dict[str, Any] = {"url": f"{scheme}://{host}:{address.port}"}
+    env = dict(os.environ)
+    env.pop(PASSWORD_ENV, None)
+    if address.username is not None:
+        section["username"] = address.username
+    if address.password is not None:
+        env[PASSWORD_ENV] = address.password
+    return section, env
+
+
+def _without_password(url: str) -> str:
+    from edgewatch.rig.clients import parse_mqtt_url
+
+    address = parse_mqtt_url(url)
+    user = f"{address.username}@" if address.username else ""
+    return f"{'mqtts' if address.tls else 'mqtt'}://{user}{address.host}:{address.port}"
+
+
+def _check_broker(url: str) -> None:
+    """Fail early, naming the broker, when it cannot be reached (before minutes of training)."""
+    from edgewatch.rig.clients import connect
+
+    client = connect(url, client_id="edgewatch-demo-check")
+    client.disconnect()
+    client.loop_stop()
+
+
+def _clear_retained(publisher: Any, devices: list[str]) -> None:
+    from edgewatch.transports.topics import agent_topic, device_topic
+
+    topics = [device_topic(d, kind) for d in devices for kind in ("alert", "sensor_fault")]
+    for topic in [*topics, agent_topic(AGENT_ID, "status")]:
+        publisher.client.publish(topic, b"", qos=1, retain=True)
 
 
 def _train(train_csv: Path, bundle_dir: Path, out: TextIO) -> BuildReport:

@@ -60,7 +60,7 @@ def quantize_onnx_int8(
         )
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ModuleNotFoundError:
-        raise MissingExtraError("onnxruntime", "edge") from None
+        raise MissingExtraError("onnxruntime", "onnx") from None
     import onnx
 
     rows = np.asarray(representative, dtype=np.float32)

@@ -44,9 +44,12 @@ def agent_command(config: Path) -> list[str]:
     return [sys.executable, "-m", "edgewatch.cli", "run", "--config", str(config)]
 
 
-def start_agent(config: Path, log: Path, *, cpu: int | None = None) -> subprocess.Popen[bytes]:
+def start_agent(
+    config: Path, log: Path, *, cpu: int | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``edgewatch run --config CONFIG`` in its own process group, its output in ``log``; pinned to ``cpu``
-    (right after it started, before it has imported anything) when given."""
+    (right after it started, before it has imported anything) when given; ``env``: its environment (default:
+    this process's)."""
     with open(log, "wb") as handle:
         agent = subprocess.Popen(
             agent_command(config),
@@ -54,6 +57,7 @@ def start_agent(config: Path, log: Path, *, cpu: int | None = None) -> subproces
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=None if env is None else dict(env),
         )
     if cpu is not None:
         os.sched_setaffinity(agent.pid, [cpu])

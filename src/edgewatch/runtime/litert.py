@@ -37,7 +37,7 @@ def _interpreter_class() -> Any:
         )
     except ModuleNotFoundError:
         raise RuntimeBackendError(
-            "no LiteRT runtime installed; install it with: pip install 'edgewatch[edge]' "
+            "no LiteRT runtime installed; install it with: pip install 'edgewatch[litert]' "
             "(ai-edge-litert), or choose --runtime onnx"
         ) from None
 

@@ -20,7 +20,7 @@ def _onnxruntime() -> Any:
         import onnxruntime
     except ModuleNotFoundError:
         raise RuntimeBackendError(
-            "ONNX Runtime is not installed; install it with: pip install 'edgewatch[edge]' "
+            "ONNX Runtime is not installed; install it with: pip install 'edgewatch[onnx]' "
             "(onnxruntime), or choose --runtime litert"
         ) from None
     return onnxruntime
