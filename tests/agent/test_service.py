@@ -236,3 +236,103 @@ def test_a_far_future_reading_does_not_silence_the_device(tmp_path: Path, broker
         stop.set()
         thread.join(10)
     assert result["rc"] == 0
+
+
+def _online(listen) -> None:  # type: ignore[no-untyped-def]
+    listen("edgewatch/pi-7/status").wait_for(lambda ms: ms and ms[-1][1] == b"online", timeout=10)
+
+
+def test_kill_9_during_an_alert_still_clears_it_after_restart(tmp_path: Path, broker, listen) -> None:
+    """Issue 13, defect 3: the device state used to be saved every 300 s and on clean shutdown only, so a
+    kill -9 during an active alert lost it: the restarted agent never sent ``cleared`` and the retained alert
+    topic showed ``raised`` until the device's next alert. The open alert is now written with its message."""
+    config = _write_config(tmp_path, broker)
+    alerts = listen("edgewatch/pump7/alert")
+    proc = _spawn(config)
+    try:
+        _online(listen)
+        now = time.time()
+        pub = Publisher(broker)
+        pub.send("pump7", [reading(now - 20 + i, v) for i, v in enumerate([0.1] * 3 + [5.0] * 3)])
+        alerts.wait_for(lambda ms: "raised" in _alert_states(ms), timeout=10)
+        os.kill(proc.pid, signal.SIGKILL)  # long before the periodic state save
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    proc = _spawn(config)
+    try:
+        _online(listen)
+        pub.send("pump7", [reading(now - 10 + i, 0.1) for i in range(5)])
+        alerts.wait_for(lambda ms: "cleared" in _alert_states(ms), timeout=10)
+        pub.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    retained = listen("edgewatch/pump7/alert").wait_for(lambda ms: len(ms) >= 1)
+    assert json.loads(retained[0][1])["state"] == "cleared"
+
+
+def test_a_corrupt_outbox_is_moved_aside_and_the_agent_runs(tmp_path: Path, broker, listen) -> None:
+    """Issue 13, defect 9: a corrupted outbox used to keep the service down until a person acted."""
+    config = _write_config(tmp_path, broker)
+    outbox = tmp_path / "state" / "outbox.sqlite3"
+    outbox.parent.mkdir(parents=True)
+    outbox.write_bytes(b"\x00garbage, not SQLite" * 300)
+    events = listen("edgewatch/pi-7/event")
+    alerts = listen("edgewatch/pump8/alert")
+    stop, thread, result = _start_in_thread(config, FakeBackend())
+    try:
+        got = events.wait_for(lambda ms: len(ms) >= 1, timeout=10)
+        event = json.loads(got[0][1])
+        assert event["event"] == "outbox_corrupt" and "corrupt-" in event["moved_to"]
+        assert Path(event["moved_to"]).read_bytes().startswith(b"\x00garbage")
+        pub = Publisher(broker)
+        now = time.time()
+        pub.send("pump8", [reading(now - 10 + i, v) for i, v in enumerate([0.1] * 3 + [5.0] * 3)])
+        alerts.wait_for(lambda ms: "raised" in _alert_states(ms), timeout=10)
+        pub.close()
+    finally:
+        stop.set()
+        thread.join(10)
+    assert result.get("rc") == 0
+
+
+def test_a_full_disk_does_not_crash_the_agent_nor_lose_the_alert(tmp_path: Path, broker, listen) -> None:
+    """Issue 13, defect 2: ``sqlite3.OperationalError: database or disk is full`` used to escape the outbox,
+    crash the agent and lose the alert being written."""
+    from edgewatch.rig.tinyfs import TinyFilesystem, unavailable
+
+    if unavailable():
+        pytest.skip(f"{unavailable()}; tests/agent/test_outbox.py injects the same error without root")
+    with TinyFilesystem(512) as fs:
+        config = write_agent_config(
+            tmp_path / "edgewatch.toml",
+            bundle=write_fake_bundle(tmp_path / "bundle"),
+            url=broker.url,
+            state_dir=fs.path,
+            sections={
+                "mqtt": {"client_id": "agent-under-test"},
+                "alerts": {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": math.inf},
+                "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp"},
+            },
+        )
+        alerts = listen("edgewatch/pump9/alert")
+        proc = _spawn(config)
+        try:
+            _online(listen)
+            fs.fill()
+            now = time.time()
+            pub = Publisher(broker)
+            pub.send("pump9", [reading(now - 20 + i, v) for i, v in enumerate([0.1] * 3 + [5.0] * 3)])
+            alerts.wait_for(lambda ms: "raised" in _alert_states(ms), timeout=10)
+            assert proc.poll() is None, "the agent died"
+            fs.free()
+            pub.send("pump9", [reading(now - 10 + i, 0.1) for i in range(4)])
+            alerts.wait_for(lambda ms: "cleared" in _alert_states(ms), timeout=10)
+            pub.close()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0, output
+        assert "disk is full" in output

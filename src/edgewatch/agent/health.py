@@ -6,6 +6,8 @@ Topics (``<id>`` is ``health.agent_id``):
   ``offline`` set as the last will (the broker publishes it when the agent vanishes), ``stopped`` on a
   clean shutdown;
 * ``edgewatch/<id>/stats`` (QoS 0, every ``stats_interval_s``): the JSON of :meth:`AgentStats.snapshot`;
+* ``edgewatch/<id>/event`` (QoS 1, through the outbox): one JSON message per event an operator must see,
+  e.g. ``{"event": "outbox_corrupt", "moved_to": ...}`` (:mod:`edgewatch.agent.recovery`);
 * ``edgewatch/<id>/thermal`` (retained, QoS 1): ``{"state": "throttled"|"normal", ...}`` when the
   thermal guard changes state.
 """
@@ -34,6 +36,11 @@ STOPPED = b"stopped"
 
 def status_topic(agent_id: str) -> str:
     return agent_topic(agent_id, "status")
+
+
+def event_topic(agent_id: str) -> str:
+    """Events an operator must see once (e.g. ``outbox_corrupt``), QoS 1 through the outbox."""
+    return agent_topic(agent_id, "event")
 
 
 def birth_message(agent_id: str) -> OutMessage:

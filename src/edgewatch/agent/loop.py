@@ -45,7 +45,7 @@ from typing import Any, Protocol
 from edgewatch.agent import homeassistant
 from edgewatch.agent.config import AgentConfig
 from edgewatch.agent.health import AgentStats, ThermalGuard, status_topic
-from edgewatch.agent.outbox import Outbox
+from edgewatch.agent.outbox import AlertMark, Outbox
 from edgewatch.agent.ratelimit import RateLimiter
 from edgewatch.agent.state import StateStore
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault
@@ -261,9 +261,10 @@ class AgentLoop:
                 event.score,
                 event.threshold,
             )
-            self.outbox.put(
-                device_topic(event.device, "alert"), _json(event), 1, True, essential=event.state != "update"
-            )
+            is_open = event.state != "cleared"
+            mark = AlertMark(event.device, event.alert_id if is_open else None, event.severity if is_open else None)
+            topic = device_topic(event.device, "alert")
+            self.outbox.put(topic, _json(event), 1, True, essential=event.state != "update", alert=mark)
         elif isinstance(event, SensorFault):
             self.stats.record_event("fault")
             log.warning(
@@ -333,6 +334,9 @@ class AgentLoop:
             outbox_depth=self.outbox.depth,
             outbox_dropped_total=self.outbox.dropped_droppable + self.outbox.dropped_essential,
             outbox_dropped_essential_total=self.outbox.dropped_essential,
+            outbox_unpersisted_total=self.outbox.unpersisted,
+            outbox_held=self.outbox.held,
+            outbox_refused_total=self.outbox.rejected,
             cpu_temperature_c=None if thermal is None else thermal.temperature_c,
             thermal_throttled=False if thermal is None else thermal.throttled,
             rate_limit_hz=self.limiter.rate_hz or None,

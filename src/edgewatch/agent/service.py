@@ -24,11 +24,12 @@ from types import FrameType
 
 from edgewatch.agent.bundles import Checked, Startup, open_active, trusted_keys
 from edgewatch.agent.config import AgentConfig
-from edgewatch.agent.health import ThermalGuard, birth_message, stopped_message, will_message
+from edgewatch.agent.health import ThermalGuard, birth_message, event_topic, stopped_message, will_message
 from edgewatch.agent.homeassistant import status_topic as ha_status_topic
 from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.metrics import MetricsServer, Sample
 from edgewatch.agent.outbox import Outbox
+from edgewatch.agent.recovery import Recovery, open_outbox
 from edgewatch.agent.state import StateStore
 from edgewatch.agent.update import UpdateManager
 from edgewatch.bundle import Manifest
@@ -84,8 +85,8 @@ def run_agent(
         from edgewatch.bundle import load_bundle
 
         bundle = load_bundle(config.bundle.path)
-    pipeline, store = _pipeline(config, bundle.manifest, backend)
-    outbox = _outbox(config)
+    outbox, recovery = _outbox(config)
+    pipeline, store = _pipeline(config, bundle.manifest, backend, outbox)
     transport = transport or build_transport(config)
     updates = None if startup is None else _updates(config, startup, pipeline, transport)
     health = config.health
@@ -99,6 +100,8 @@ def run_agent(
     loop = AgentLoop(
         settings, pipeline=pipeline, transport=transport, outbox=outbox, thermal=thermal, state=store, updates=updates
     )
+    if recovery is not None:  # published once connected, through the fresh outbox
+        outbox.put(event_topic(health.agent_id), recovery.payload(), 1, False, essential=True)
     metrics = None
     if health.metrics_port is not None:
         metrics = MetricsServer(health.metrics_host, health.metrics_port, lambda: metric_samples(loop)).start()
@@ -154,9 +157,12 @@ def _updates(config: AgentConfig, startup: Startup, pipeline: Pipeline, transpor
     return updates
 
 
-def _pipeline(config: AgentConfig, manifest: Manifest, backend: Scorer) -> tuple[Pipeline, StateStore]:
+def _pipeline(
+    config: AgentConfig, manifest: Manifest, backend: Scorer, outbox: Outbox
+) -> tuple[Pipeline, StateStore]:
     """The pipeline around the opened model (the only model load of the process) with the saved device
-    state restored (an unusable saved state is logged and ignored)."""
+    state restored (an unusable saved state is logged and ignored) and the open alerts as the outbox last
+    published them."""
     log.info(
         "model %s loaded (%s, %d feature(s), window %d)",
         manifest.model_id,
@@ -174,13 +180,22 @@ def _pipeline(config: AgentConfig, manifest: Manifest, backend: Scorer) -> tuple
             log.info("restored %s", report.describe())
         except ConfigError as exc:
             log.warning("ignoring saved state %s: %s", store.path, exc)
+    marks = {m.device: (m.alert_id, m.severity) for m in outbox.alert_marks().values()}
+    opened, closed = pipeline.reopen_alerts(marks)
+    if opened or closed:
+        log.info(
+            "the outbox says these alerts are open: re-opened %s; closed %s (their messages were sent after the "
+            "state was saved)",
+            ", ".join(opened) or "none",
+            ", ".join(closed) or "none",
+        )
     return pipeline, store
 
 
-def _outbox(config: AgentConfig) -> Outbox:
+def _outbox(config: AgentConfig) -> tuple[Outbox, Recovery | None]:
     try:
         outbox = config.outbox
-        return Outbox(outbox.path, max_messages=outbox.max_messages, synchronous=outbox.synchronous)
+        return open_outbox(outbox.path, max_messages=outbox.max_messages, synchronous=outbox.synchronous)
     except (OSError, sqlite3.Error) as exc:
         message = f"cannot open the outbox database {config.outbox.path!r}: {exc}"
         raise ConfigError(message, field="outbox.path") from None
@@ -252,6 +267,18 @@ def metric_samples(loop: AgentLoop) -> Iterator[Sample]:
         "counter",
         "Outbox messages dropped on overflow.",
         loop.outbox.dropped_droppable + loop.outbox.dropped_essential,
+    )
+    yield Sample(
+        "edgewatch_outbox_unpersisted_total",
+        "counter",
+        "Messages the outbox database refused (disk full), held in memory and published directly.",
+        loop.outbox.unpersisted,
+    )
+    yield Sample(
+        "edgewatch_outbox_refused_total",
+        "counter",
+        "Messages the broker refused (failure reason code), moved to the dead_letter table.",
+        loop.outbox.rejected,
     )
     yield Sample("edgewatch_mqtt_connected", "gauge", "1 when connected to the broker.", int(loop.transport.connected))
     yield Sample("edgewatch_devices", "gauge", "Devices seen since start.", len(loop.devices))

@@ -39,7 +39,7 @@ readings are lost (their timestamps stay accepted).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -51,7 +51,7 @@ from edgewatch.core.config import PipelineConfig, with_run_indicator
 from edgewatch.core.device import DeviceState, DeviceThreshold
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault, top_feature_shares
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
-from edgewatch.core.restore import RestoreReport, restore_devices
+from edgewatch.core.restore import RestoreReport, reopen_alerts, restore_devices
 from edgewatch.core.state import STATE_VERSION, PipelineState, load_state
 from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import make_threshold
@@ -397,6 +397,12 @@ class Pipeline:
         )
         self.devices.update(restored)
         return report
+
+    def reopen_alerts(
+        self, marks: Mapping[str, tuple[str | None, str | None]]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Open and close device alerts as ``marks`` says (:func:`edgewatch.core.restore.reopen_alerts`)."""
+        return reopen_alerts(self.devices, self._new_device, marks)
 
 
 def _names(features: tuple[str, ...], indices: tuple[int, ...]) -> tuple[str, ...]:

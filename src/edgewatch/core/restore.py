@@ -13,7 +13,10 @@ second source of the model's configuration:
   cool-down or suppression going for years: the device's last time and its alert policy's times are
   dropped, and its sustained-deviation averages start afresh.
 * Everything else (alert state, k-of-n history, stuck and missing sensors, sustained averages) comes from
-  the state.
+  the state -- except which alert is open: the agent's outbox writes that with every alert message
+  (:mod:`edgewatch.agent.outbox_tables`), so it is newer than a state saved every few minutes, and
+  :func:`reopen_alerts` makes the devices agree with it. An alert raised before a ``kill -9`` is then still
+  open after the restart, and the device's next normal readings send its ``cleared``.
 
 :class:`RestoreReport` says which device got what; the agent logs :meth:`RestoreReport.describe` at INFO.
 """
@@ -21,9 +24,11 @@ second source of the model's configuration:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from edgewatch.core.alerts import AlertPolicy
 from edgewatch.core.checks import StuckDetector
 from edgewatch.core.config import PipelineConfig
 from edgewatch.core.device import DeviceState, restore_device
@@ -140,3 +145,36 @@ def restore_devices(
         calibrated=calibrated.value,
     )
     return restored, report
+
+
+def reopen_alerts(
+    devices: Mapping[str, DeviceState],
+    new_device: Callable[[str], DeviceState],
+    marks: Mapping[str, tuple[str | None, str | None]],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Make each device's open alert the one ``marks`` (device -> ``(alert_id, severity)``, ``alert_id`` None:
+    none open) says the world was last told of; a device with an open alert and no saved state is created.
+    Returns the devices whose alert was re-opened and those whose alert was closed."""
+    opened: list[str] = []
+    closed: list[str] = []
+    for name, (alert_id, severity) in sorted(marks.items()):
+        device = devices.get(name)
+        if device is None:
+            if alert_id is None:
+                continue
+            device = new_device(name)
+        policy = device.alert
+        if policy.alert_id == alert_id:
+            continue
+        saved = policy.snapshot()
+        reopened = AlertState(
+            **{
+                **dataclasses.asdict(saved),
+                "alert_id": alert_id,
+                "severity": (severity or "minor") if alert_id is not None else None,
+                "below_run": 0,
+            }
+        )
+        device.alert = AlertPolicy.restore(name, reopened, policy.config)
+        (opened if alert_id is not None else closed).append(name)
+    return tuple(opened), tuple(closed)
