@@ -74,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
             overrides["state_dir"] = os.path.abspath(FLAGS_ONLY_STATE_DIR)
         config = config_from_dict({}, overrides=overrides)
     if args.validate_config:
+        if config.mqtt.payload is not None:  # the mapping against the bundle's features, as the agent's start does
+            from edgewatch.bundle import load_bundle
+            from edgewatch.core.mapping import compile_mapping
+
+            compile_mapping(config.mqtt.payload, load_bundle(config.bundle.path).manifest.features)
         print(json.dumps(config.redacted(), indent=2))
         return 0
     from edgewatch.agent.service import run_agent

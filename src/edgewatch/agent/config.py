@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from edgewatch.core.alerts import AlertConfig
 from edgewatch.core.checks import CheckConfig
 from edgewatch.core.config import PipelineConfig
+from edgewatch.core.mapping import PayloadMapping
 from edgewatch.core.thresholds import ThresholdConfig
 from edgewatch.errors import ConfigError
 from edgewatch.records import Secret, check, dump, load
@@ -71,6 +72,7 @@ class MqttSection:
     tls: TlsSection = field(default_factory=TlsSection)
     qos: int = field(default=0, metadata=check(lambda v: v in (0, 1), "0 or 1"))  # for the readings
     max_payload_bytes: int = field(default=16384, metadata=check(lambda v: 64 <= v <= 1 << 20, "an integer 64-1048576"))
+    payload: PayloadMapping | None = None  # None: the standard shapes (core/payload.py); see core/mapping.py
 
     @property
     def scheme(self) -> str:

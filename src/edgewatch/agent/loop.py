@@ -342,6 +342,7 @@ class AgentLoop:
             rate_limit_hz=self.limiter.rate_hz or None,
             connected=self.transport.connected,
             model_id=self.settings.model_id,
+            payload_keys_ignored_total=getattr(self.pipeline, "ignored_keys", 0),
         )
 
     def replace_pipeline(self, pipeline: BatchProcessor) -> None:

@@ -138,7 +138,13 @@ def _updates(config: AgentConfig, startup: Startup, pipeline: Pipeline, transpor
 
     def make_pipeline(checked: Checked) -> Pipeline:
         manifest = checked.bundle.manifest
-        return Pipeline(manifest, checked.backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes)
+        return Pipeline(
+            manifest,
+            checked.backend,
+            config.pipeline,
+            max_payload_bytes=config.mqtt.max_payload_bytes,
+            payload=config.mqtt.payload,
+        )
 
     updates = UpdateManager(
         config,
@@ -170,7 +176,9 @@ def _pipeline(
         manifest.n_features,
         manifest.window,
     )
-    pipeline = Pipeline(manifest, backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes)
+    pipeline = Pipeline(
+        manifest, backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes, payload=config.mqtt.payload
+    )
     store = StateStore(config.state_dir)
     saved = store.load()
     if saved is not None:

@@ -102,23 +102,7 @@ class PayloadParser:
         The pipeline uses this form to stack a whole batch into one array without a numpy
         allocation per reading.
         """
-        if len(payload) > self.max_bytes:
-            raise PayloadError(
-                "oversized",
-                f"payload is {len(payload)} bytes; the limit is {self.max_bytes} bytes",
-            )
-        try:
-            text = payload if isinstance(payload, str) else payload.decode("utf-8")
-            doc = _decode_json(text)
-        except UnicodeDecodeError as exc:
-            raise PayloadError(
-                "malformed_json", f"payload is not UTF-8 text (bad byte at position {exc.start})"
-            ) from None
-        except ValueError as exc:
-            raise PayloadError("malformed_json", f"payload is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise PayloadError("malformed_json", "payload JSON is nested too deeply") from None
-
+        doc = decode_payload(payload, self.max_bytes)
         kind = type(doc)
         if kind is dict:
             inner = doc.get(VALUES_KEY)
@@ -145,7 +129,7 @@ class PayloadParser:
             return float(arrival_time), values, missing
         raise PayloadError(
             "malformed_json",
-            f"payload must be a JSON object or array, not a JSON {_json_kind(doc)}",
+            f"payload must be a JSON object or array, not a JSON {json_kind(doc)}",
         )
 
     def _from_object(self, obj: dict[str, Any], allow_ts: bool) -> tuple[list[float], tuple[str, ...], Any]:
@@ -223,6 +207,37 @@ class PayloadParser:
         return PayloadError("unknown_feature", f"unknown feature {key!r}{hint}", field=key)
 
 
+def decode_payload(payload: bytes | bytearray | str, max_bytes: int) -> Any:
+    """The JSON document of one payload of at most ``max_bytes`` bytes, or :class:`PayloadError`
+    (``oversized``, ``malformed_json``)."""
+    if len(payload) > max_bytes:
+        raise PayloadError("oversized", f"payload is {len(payload)} bytes; the limit is {max_bytes} bytes")
+    try:
+        text = payload if isinstance(payload, str) else payload.decode("utf-8")
+        return _decode_json(text)
+    except UnicodeDecodeError as exc:
+        raise PayloadError("malformed_json", f"payload is not UTF-8 text (bad byte at position {exc.start})") from None
+    except ValueError as exc:
+        raise PayloadError("malformed_json", f"payload is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("malformed_json", "payload JSON is nested too deeply") from None
+
+
+def number_or_nan(name: str, v: Any) -> float:
+    """One JSON value of feature ``name`` as a float: NaN for ``null`` (a missing value); a non-number or a
+    non-finite number is a :class:`PayloadError` naming the feature."""
+    kind = type(v)
+    if kind is float:
+        if v - v != 0.0:
+            raise _non_finite(name, v)
+        return v  # type: ignore[no-any-return]
+    if kind is int:
+        return _int_to_float(name, v)
+    if v is None:
+        return _NAN
+    raise _wrong_type(name, v)
+
+
 def parse_reading(
     payload: bytes | bytearray | str,
     features: Sequence[str],
@@ -248,12 +263,14 @@ def _non_finite(name: str, v: float) -> PayloadError:
 def _wrong_type(name: str, v: Any) -> PayloadError:
     return PayloadError(
         "wrong_type",
-        f"feature {name!r}: expected a number or null, got a JSON {_json_kind(v)}",
+        f"feature {name!r}: expected a number or null, got a JSON {json_kind(v)}",
         field=name,
     )
 
 
-def _json_kind(v: Any) -> str:
+def json_kind(v: Any) -> str:
+    """What a decoded JSON value is, for messages: ``boolean``, ``string``, ``object``, ``array``, ``null``, a
+    ``number``."""
     if isinstance(v, bool):
         return "boolean"
     if isinstance(v, str):

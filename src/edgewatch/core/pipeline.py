@@ -50,7 +50,8 @@ from edgewatch.core.checks import CHECK_REASONS, RangeCheck, StuckDetector, chec
 from edgewatch.core.config import PipelineConfig, with_run_indicator
 from edgewatch.core.device import DeviceState, DeviceThreshold
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault, top_feature_shares
-from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, PayloadParser, Reading
+from edgewatch.core.mapping import PayloadMapping, make_parser
+from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, Reading
 from edgewatch.core.restore import RestoreReport, reopen_alerts, restore_devices
 from edgewatch.core.state import STATE_VERSION, PipelineState, load_state
 from edgewatch.core.sustained import SustainedLevel
@@ -104,6 +105,7 @@ class Pipeline:
         *,
         max_payload_bytes: int = DEFAULT_MAX_BYTES,
         model_version: str | None = None,
+        payload: PayloadMapping | None = None,
     ) -> None:
         self.manifest = manifest
         self.scorer = scorer
@@ -122,13 +124,19 @@ class Pipeline:
         self.window = int(manifest.window)
         self.model_id = manifest.model_id
         self.model_version = model_version if model_version is not None else manifest.created_at
-        self.parser = PayloadParser(self.features, max_bytes=max_payload_bytes)
+        # the standard payload shapes, or a gateway's as [mqtt.payload] maps them (core/mapping.py)
+        self.parser = make_parser(self.features, payload, max_bytes=max_payload_bytes)
         self._range = RangeCheck(manifest.feature_stats, config.checks.range_factor)
         self._stuck = StuckDetector(manifest.feature_stats, config.checks)
         self._scaler = manifest.scaler
         self._run_indicator = self._resolve_run_indicator(self.config.alerts.suppress_feature)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
+
+    @property
+    def ignored_keys(self) -> int:
+        """Unknown payload keys skipped under ``mqtt.payload.ignore_unknown`` (:mod:`edgewatch.core.mapping`)."""
+        return int(getattr(self.parser, "ignored_keys", 0))
 
     # ------------------------------------------------------------------ entry points
     def process(self, batch: Sequence[tuple[str, bytes, float]]) -> list[Event]:

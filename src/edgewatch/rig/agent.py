@@ -1,7 +1,8 @@
 """The agent as its own process: a configuration file written for it, started, stopped.
 
 ``write_agent_config`` writes the TOML that ``edgewatch run --config`` reads: the bundle, the broker, the
-state directory and any further sections (``{"alerts": {"k": 1}}``), everything else the shipped default.
+state directory and any further sections (``{"alerts": {"k": 1}}``; a nested mapping is a nested table, as
+``{"mqtt": {"payload": {...}}}``), everything else the shipped default.
 """
 
 from __future__ import annotations
@@ -25,9 +26,24 @@ def write_agent_config(
         merged[name] = {**merged.get(name, {}), **keys}
     lines = [f"state_dir = {_toml(str(state_dir))}"]
     for name, keys in merged.items():
-        lines += [f"[{name}]", *(f"{key} = {_toml(value)}" for key, value in keys.items())]
+        lines += _table(_key(name), keys)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _table(name: str, keys: Mapping[str, Any]) -> list[str]:
+    """One TOML table, its nested tables (``[mqtt.payload]``, ``[mqtt.payload.rename]``) after its own keys."""
+    lines = [f"[{name}]"]
+    lines += [f"{_key(key)} = {_toml(value)}" for key, value in keys.items() if not isinstance(value, Mapping)]
+    for key, value in keys.items():
+        if isinstance(value, Mapping):
+            lines += _table(f"{name}.{_key(key)}", value)
+    return lines
+
+
+def _key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "-_") for c in key)
+    return key if bare else _toml(key)
 
 
 def _toml(value: Any) -> str:
@@ -37,6 +53,8 @@ def _toml(value: Any) -> str:
         return "inf" if value > 0 else "-inf"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
