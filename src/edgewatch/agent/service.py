@@ -133,7 +133,7 @@ def run_agent(
 
 
 def _updates(config: AgentConfig, startup: Startup, pipeline: Pipeline, transport: Transport) -> UpdateManager:
-    """The model-update manager (agent/update.py), its first status already published: ``started``, or
+    """The model-update manager (agent/update.py), its first status ready to publish: ``started``, or
     ``rolled_back`` when the active bundle failed its checks."""
 
     def make_pipeline(checked: Checked) -> Pipeline:
@@ -157,9 +157,9 @@ def _updates(config: AgentConfig, startup: Startup, pipeline: Pipeline, transpor
     )
     failure = startup.rolled_back
     if failure is None:
-        updates.publish("started", bundle=startup.checked.bundle.path.name)
+        updates.announce("started", bundle=startup.checked.bundle.path.name)
     else:
-        updates.publish("rolled_back", reason=failure.reason, message=failure.detail, automatic=True)
+        updates.announce("rolled_back", reason=failure.reason, message=failure.detail, automatic=True)
     return updates
 
 

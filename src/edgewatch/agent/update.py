@@ -42,7 +42,7 @@ from edgewatch.agent.config import AgentConfig
 from edgewatch.agent.transfer import Assembler, Delivery, TransferRefused
 from edgewatch.bundle.package import unpack
 from edgewatch.bundle.signing import PublicKey
-from edgewatch.bundle.slots import BundleSlots, read_bundle_files
+from edgewatch.bundle.slots import BundleSlots, bundle_digest, read_bundle_files
 from edgewatch.core.events import Event
 from edgewatch.core.handover import Tally, hand_over, within_bound
 from edgewatch.core.pipeline import Pipeline
@@ -81,6 +81,7 @@ class _Shadow:
     new: Tally = field(default_factory=Tally)
     failed: str | None = None
     next_progress: float = 0.0
+    from_config: bool = False  # the configured bundle.path (SIGHUP): once swapped, a restart keeps it
 
 
 class UpdateManager:
@@ -118,6 +119,7 @@ class UpdateManager:
         self._results: list[tuple[int, _Job, Checked | Refused]] = []
         self._lock = threading.Lock()
         self._reload_requested = threading.Event()
+        self._first: tuple[str, dict[str, Any]] | None = None  # the start status, published once connected
 
     # -- inputs ------------------------------------------------------------------------------------
     def subscriptions(self) -> list[tuple[str, int]]:
@@ -132,6 +134,11 @@ class UpdateManager:
             self._receive_chunk(message.payload, now)
         else:
             self._command(message.payload)
+
+    def announce(self, step: str, **fields: Any) -> None:
+        """The status at start (``started`` or ``rolled_back``), published once the transport is connected:
+        MQTT clients do not keep what is published before their first connection."""
+        self._first = (step, fields)
 
     def request_reload(self) -> None:
         """Try the configured ``bundle.path`` again (SIGHUP); safe from a signal handler."""
@@ -238,6 +245,10 @@ class UpdateManager:
 
     def step(self, host: PipelineHost, now: float) -> None:
         """Housekeeping after each loop step: expired transfers, SIGHUP, finished checks, the shadow."""
+        if self._first is not None and self.transport.connected:
+            step, fields = self._first
+            self._first = None
+            self.publish(step, **fields)
         expired = self.assembler.expire(now)
         if expired is not None:
             self.publish("refused", reason=expired.reason, message=str(expired), transfer=expired.transfer)
@@ -263,7 +274,9 @@ class UpdateManager:
         if job.kind == "rollback":
             self._swap(host, outcome, pipeline, "rolled_back", {})
             return
+        from_config = job.kind == "reload" and job.source == self.config.bundle.path
         self.shadow = _Shadow(outcome, pipeline, now, job.force, next_progress=now + PROGRESS_INTERVAL_S)
+        self.shadow.from_config = from_config
         self.publish("shadowing", bundle=_describe(outcome), readings=self.settings.shadow_readings, force=job.force)
 
     def _shadow_step(self, host: PipelineHost, shadow: _Shadow, now: float) -> None:
@@ -271,10 +284,12 @@ class UpdateManager:
         if shadow.failed is not None:
             self._refuse_shadow(shadow, "shadow_failed", f"the new model failed while scoring: {shadow.failed}")
         elif shadow.force:
-            self._swap(host, shadow.checked, shadow.pipeline, "swapped", {**figures, "forced": True})
+            self._swap(
+                host, shadow.checked, shadow.pipeline, "swapped", {**figures, "forced": True}, shadow.from_config
+            )
         elif shadow.new.scored >= self.settings.shadow_readings:
             if within_bound(shadow.live, shadow.new, self.settings.max_rate_increase):
-                self._swap(host, shadow.checked, shadow.pipeline, "swapped", figures)
+                self._swap(host, shadow.checked, shadow.pipeline, "swapped", figures, shadow.from_config)
             else:
                 self._refuse_shadow(
                     shadow,
@@ -306,14 +321,21 @@ class UpdateManager:
 
     # -- the swap ----------------------------------------------------------------------------------
     def _swap(
-        self, host: PipelineHost, checked: Checked, pipeline: Pipeline, step: str, figures: dict[str, Any]
+        self,
+        host: PipelineHost,
+        checked: Checked,
+        pipeline: Pipeline,
+        step: str,
+        figures: dict[str, Any],
+        from_config: bool = False,
     ) -> None:
         before = self.live.model_id
         devices = hand_over(self.live, pipeline)
         if step == "rolled_back":
             self.slots.rollback()
         else:
-            self.slots.activate(checked.bundle.path)
+            seeded = bundle_digest(read_bundle_files(checked.bundle.path)) if from_config else None
+            self.slots.activate(checked.bundle.path, seeded_from=seeded)
         self.shadow = None
         self.live, self.signer = pipeline, checked.signer
         host.replace_pipeline(pipeline)
