@@ -1,7 +1,7 @@
 """edgewatch.bench — the benchmark suite behind ``edgewatch bench NAME``.
 
-One module per benchmark (:mod:`training`, :mod:`quantization`, :mod:`runtime`, :mod:`agent`), each with
-``run(**options) -> dict``: a JSON-serialisable result holding the machine it ran on, the parameters, the
+One module per benchmark (:mod:`training`, :mod:`quantization`, :mod:`runtime`, :mod:`agent`, :mod:`update`),
+each with ``run(**options) -> dict``: a JSON-serialisable result holding the machine it ran on, the parameters, the
 measurements, a baseline measured in the same run and the ratios against it, and ``targets``: one entry per
 target with the measured value, the limit and whether it was met. Performance is proven here, never by timed
 assertions in tests: absolute times drift on a shared machine, ratios to a same-run baseline much less.
@@ -20,7 +20,7 @@ from typing import Any
 
 from edgewatch.core.timestamps import iso_utc
 
-BENCHMARKS = ("training", "quantization", "runtime", "agent", "read")
+BENCHMARKS = ("training", "quantization", "runtime", "agent", "read", "update")
 
 
 def machine_info() -> dict[str, Any]:
