@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
 
+from edgewatch.bundle import load_bundle
 from edgewatch.cli import main
-from edgewatch.evaluate.run import evaluate_bundle
+from edgewatch.errors import BundleError
+from edgewatch.evaluate.run import evaluate_bundle, evaluate_per_file_train, open_evaluated_backend
 
 POINT_KEYS = {"precision", "recall", "f1", "false_alarm_rate", "missed_alarm_rate"}
 
@@ -27,6 +30,24 @@ def _check_pooled(pooled: dict) -> None:
     assert pooled["events"]["labelled"] >= 1
     assert 0 <= pooled["events"]["detected"] <= pooled["events"]["labelled"]
     assert pooled["false_alarms"]["per_day"] is None or pooled["false_alarms"]["per_day"] >= 0
+    _check_lifecycle(pooled["lifecycle"], pooled)
+
+
+def _check_lifecycle(cycle: dict, pooled: dict) -> None:
+    rates = cycle["false_alarm_rate"]
+    for key in ("before_first_fault", "after_fault", "within_post_fault"):
+        share = rates[key]
+        assert 0 <= share["flagged"] <= share["rows"]
+        assert share["rate"] is None or 0.0 <= share["rate"] <= 1.0
+    # the normal rows split into before and after the first fault
+    c = pooled["counts"]
+    assert rates["before_first_fault"]["rows"] + rates["after_fault"]["rows"] == c["fp"] + c["tn"]
+    assert rates["before_first_fault"]["flagged"] + rates["after_fault"]["flagged"] == c["fp"]
+    assert rates["within_post_fault"]["rows"] <= rates["after_fault"]["rows"]
+    alerts = cycle["alerts"]
+    assert 0 <= alerts["raised_in_faults"] <= alerts["raised"] and alerts["chattering"] <= alerts["raised"]
+    assert alerts["detected_events"] == pooled["events"]["detected"]
+    assert len(cycle["events"]) == pooled["events"]["labelled"]
 
 
 def test_evaluate_json_keys_and_sane_values(bundle, labelled, tmp_path, capsys):
@@ -34,10 +55,12 @@ def test_evaluate_json_keys_and_sane_values(bundle, labelled, tmp_path, capsys):
     assert main(["evaluate", str(bundle), str(labelled[1]), "--label-col", "anomaly", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "fault type" in text and "F1" in text
+    assert "alert life cycle" in text and "chat" in text
     data = json.loads(out.read_text())
     assert data["protocol"] == "bundle" and data["runtime"] in ("litert", "onnx")
     assert len(data["files"]) == 1
     _check_pooled(data["pooled"])
+    _check_lifecycle(data["files"][0]["metrics"]["lifecycle"], data["files"][0]["metrics"])
     per_type = data["pooled"]["per_fault_type"]
     assert "spike" in per_type and "stuck_sensor" in per_type  # the simulator's fault column is used
     # a well-separated simulated fault set: the model must do clearly better than chance
@@ -84,6 +107,8 @@ def test_per_file_train(labelled, tmp_path, capsys):
             *map(str, labelled),
             "--label-col",
             "anomaly",
+            "--artifact",
+            "litert-fp32",
             "--json",
             str(out),
         ]
@@ -96,7 +121,46 @@ def test_per_file_train(labelled, tmp_path, capsys):
     assert data["pooled"]["n_rows"] == 2 * (3000 - 1200)
     for f in data["files"]:
         assert isinstance(f["training"]["fidelity_passed"], bool)
+        assert f["artifact"] == "litert-fp32"  # --artifact applies to every file's bundle
+    assert data["runtime"] == "litert" and data["options"]["artifact"] == "litert-fp32"
     _check_pooled(data["pooled"])
+
+
+def test_per_file_train_runs_the_bundles_default_artifact_on_the_runtime_asked(labelled, tmp_path):
+    from edgewatch.train.builder import TrainOptions
+    from edgewatch.train.fit import FitSettings
+
+    options = TrainOptions(fit=FitSettings(max_epochs=2, progress=False))
+    kept = tmp_path / "bundles"
+    run = evaluate_per_file_train([labelled[1]], 1200, options=options, runtime="onnx", keep_bundles=kept)
+    (bundle_dir,) = kept.iterdir()
+    assert run.runtime == "onnx"
+    assert run.files[0].artifact == load_bundle(bundle_dir).manifest.default_artifact["onnx"]
+
+
+def test_the_artifact_sets_the_runtime_unless_both_are_given(bundle):
+    b = load_bundle(bundle)
+    assert open_evaluated_backend(b, None, "onnx-fp32").artifact.name == "onnx-fp32"
+    assert open_evaluated_backend(b, None, None).artifact.name == b.manifest.primary.name
+    assert open_evaluated_backend(b, "onnx", None).artifact.name == b.manifest.default_artifact["onnx"]
+    with pytest.raises(BundleError, match="runs on 'onnx', not 'litert'"):
+        open_evaluated_backend(b, "litert", "onnx-fp32")
+    with pytest.raises(BundleError, match="no artifact 'nope'"):
+        open_evaluated_backend(b, None, "nope")
+
+
+def test_files_of_one_name_in_two_folders_are_told_apart(bundle, labelled, tmp_path, capsys):
+    for folder in ("valve1", "valve2"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(labelled[1], tmp_path / folder / "1.csv")
+    out = tmp_path / "n.json"
+    paths = [str(tmp_path / "valve1" / "1.csv"), str(tmp_path / "valve2" / "1.csv")]
+    assert main(["evaluate", str(bundle), *paths, "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "valve1/1.csv" in text and "valve2/1.csv" in text
+    data = json.loads(out.read_text())
+    assert [f["name"] for f in data["files"]] == ["valve1/1.csv", "valve2/1.csv"]
+    assert {e["source"] for e in data["pooled"]["events"]["list"]} == {"valve1/1.csv", "valve2/1.csv"}
 
 
 def test_report_written_and_self_contained(bundle, labelled, tmp_path):
@@ -106,6 +170,7 @@ def test_report_written_and_self_contained(bundle, labelled, tmp_path):
     assert html.startswith("<!DOCTYPE html>")
     assert 'id="edgewatch-data"' in html and "model-card" in html
     assert "fidelity" in html  # the model card includes the fidelity figures
+    assert 'id="lifecycle"' in html and "Alert life cycle" in html and "chattering" in html
     for remote in ("http://", "https://", "<link ", " src="):
         assert remote not in html.replace("http://www.w3.org", "")
 

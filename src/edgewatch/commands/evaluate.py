@@ -24,7 +24,8 @@ from edgewatch.errors import DataError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = (
         "edgewatch evaluate [BUNDLE] LABELLED... [--bundle BUNDLE | --per-file-train N [--model M]] "
-        "[--label-col COL] [--json OUT] [--report OUT.html] [--runtime {litert,onnx}] [--config AGENT.toml]"
+        "[--label-col COL] [--json OUT] [--report OUT.html] [--runtime {litert,onnx}] [--artifact NAME] "
+        "[--config AGENT.toml]"
     )
     parser.add_argument(
         "inputs",
@@ -47,8 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-col", help="0/1 label column (default: detected: anomaly, label, is_anomaly)")
     parser.add_argument("--time-col", help="time column (default: detected)")
     parser.add_argument("--sep", help="CSV separator (default: detected)")
-    parser.add_argument("--runtime", choices=["litert", "onnx"], help="edge runtime (default: the bundle's)")
-    parser.add_argument("--artifact", help="a specific model of the bundle, e.g. litert-fp32")
+    parser.add_argument(
+        "--runtime",
+        choices=["litert", "onnx"],
+        help="edge runtime (default: the artifact's, else the bundle's; also with --per-file-train)",
+    )
+    parser.add_argument(
+        "--artifact",
+        help="a specific model of the bundle, e.g. litert-fp32 (default: the bundle's default artifact, the one "
+        "a device runs; with --per-file-train, of every file's bundle)",
+    )
     parser.add_argument("--config", help="agent config file (TOML/YAML): its thresholds/alerts/checks apply")
     parser.add_argument(
         "--tolerance",
@@ -102,12 +111,8 @@ def resolve_inputs(args: argparse.Namespace) -> tuple[str | None, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from edgewatch.agent.config import load_pipeline_config
-    from edgewatch.evaluate.run import (
-        evaluate_bundle,
-        evaluate_per_file_train,
-        format_table,
-        render_run_report,
-    )
+    from edgewatch.evaluate.output import format_table, render_run_report
+    from edgewatch.evaluate.run import evaluate_bundle, evaluate_per_file_train
 
     bundle, files = resolve_inputs(args)
     if not files:
@@ -140,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             files,
             args.per_file_train,
             options=options,
+            artifact=args.artifact,
             config=config,
             tolerance_s=args.tolerance,
             say=lambda m: print(m, file=sys.stderr),

@@ -146,7 +146,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         from edgewatch.demo.summary import outcomes
 
         results, false_alarms = outcomes(scenario.streams, observed.alerts, observed.sensor_faults)
-        _print_summary(out, results, false_alarms, stats.messages, scenario, FAULTS_BY_DEVICE)
+        _print_summary(out, results, false_alarms, observed.alerts, stats.messages, scenario, FAULTS_BY_DEVICE)
         report_path = _report(workdir, bundle_dir, scenario)
         _say(out, f"[6/6] report: {report_path}")
         _say(out, f"done in {time.monotonic() - started:.0f} s; everything is in {workdir}")
@@ -243,10 +243,13 @@ def _print_summary(
     out: TextIO,
     results: list[FaultOutcome],
     false_alarms: list[dict[str, Any]],
+    alerts: list[dict[str, Any]],
     messages: int,
     scenario: Scenario,
     faults_by_device: Mapping[str, tuple[str, ...]],
 ) -> None:
+    from edgewatch.demo.summary import raises_line
+
     caught = [r for r in results if r.caught_by]
     _say(out, "")
     _say(
@@ -254,12 +257,13 @@ def _print_summary(
         f"summary: {len(caught)} of {len(results)} faults caught, {len(false_alarms)} false alarms, "
         f"{messages} readings published",
     )
-    _say(out, f"  {'pump':8s} {'fault':18s} {'caught by':13s} {'delay':>8s}  named sensor / injected on")
+    _say(out, f"  {raises_line(results, alerts)}")
+    _say(out, f"  {'pump':8s} {'fault':18s} {'caught by':13s} {'delay':>8s} {'raises':>6s}  named sensor / injected on")
     for r in results:
         delay = f"{r.delay_s:.0f} s" if r.delay_s is not None else "-"
         _say(
             out,
-            f"  {r.device:8s} {r.fault_type:18s} {r.caught_by or 'MISSED':13s} {delay:>8s}  "
+            f"  {r.device:8s} {r.fault_type:18s} {r.caught_by or 'MISSED':13s} {delay:>8s} {r.raises:6d}  "
             f"{r.top_feature or '-'} / {', '.join(r.sensors)}",
         )
     hours = sum(rec.n_rows / rec.rate_hz for rec in scenario.streams.values()) / 3600
@@ -269,8 +273,9 @@ def _print_summary(
 def _report(workdir: Path, bundle_dir: Path, scenario: Scenario) -> Path:
     """The HTML report of ``edgewatch evaluate``: each pump's stream replayed through the agent's own
     pipeline (scores over time, heat map, metrics, model card)."""
+    from edgewatch.evaluate.output import render_run_report
     from edgewatch.evaluate.report import write_report
-    from edgewatch.evaluate.run import evaluate_bundle, render_run_report
+    from edgewatch.evaluate.run import evaluate_bundle
 
     run = evaluate_bundle(bundle_dir, [workdir / f"{device}.csv" for device in scenario.streams])
     return write_report(workdir / "report.html", render_run_report(run, title="edgewatch demo"))

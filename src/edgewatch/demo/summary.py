@@ -1,4 +1,5 @@
-"""Scoring the live run: which injected faults were caught, how fast, and how many false alarms."""
+"""Scoring the live run: which injected faults were caught, how fast, by how many alerts, and how many false
+alarms."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ class FaultOutcome:
     caught_by: str | None  # "alert" or "sensor_fault"
     delay_s: float | None
     top_feature: str | None
+    raises: int = 0  # alerts raised for this fault (one fault should be one alert)
 
 
 def outcomes(
     streams: dict[str, Recording], alerts: list[dict[str, Any]], sensor_faults: list[dict[str, Any]]
 ) -> tuple[list[FaultOutcome], list[dict[str, Any]]]:
     """Match detections to injected faults: a fault is caught by the first alert raised, or sensor fault
-    reported, with a reading time inside the fault. Raised alerts matching no fault are false alarms."""
+    reported, with a reading time inside the fault (or up to :data:`LATE_TOLERANCE_S` after it); every alert
+    raised in that span counts in the fault's ``raises``. Raised alerts matching no fault are false alarms."""
     raised = [a for a in alerts if a.get("state") == "raised"]
     faults_on = [s for s in sensor_faults if s.get("state") == "active"]
     results: list[FaultOutcome] = []
@@ -64,7 +67,17 @@ def outcomes(
                     caught_by=first[1] if first else None,
                     delay_s=(first[0] - start) if first else None,
                     top_feature=top,
+                    raises=sum(1 for h in hits if h[1] == "alert"),
                 )
             )
     false_alarms = [a for i, a in enumerate(raised) if i not in used]
     return results, false_alarms
+
+
+def raises_line(results: list[FaultOutcome], alerts: list[dict[str, Any]]) -> str:
+    """``N alerts raised for M caught faults``: every ``raised`` alert message of the run (false alarms
+    included) against the faults caught by an alert or a sensor fault; one alert per fault is the aim."""
+    raised = sum(1 for a in alerts if a.get("state") == "raised")
+    caught = sum(1 for r in results if r.caught_by)
+    per_fault = f" ({raised / caught:.2f} per caught fault)" if caught else ""
+    return f"{raised} alerts raised for {caught} caught faults{per_fault}"

@@ -112,8 +112,9 @@ def segments(labels: Any, fault_types: Any = None) -> list[tuple[int, int]]:
     return split
 
 
-def _search_ends(segs: list[tuple[int, int]], t: np.ndarray, tolerance_s: float) -> list[int]:
-    """For each event, the exclusive end row of the window searched for a detection."""
+def window_ends(segs: list[tuple[int, int]], t: np.ndarray, tolerance_s: float) -> list[int]:
+    """For each event ``segs[k]``, the exclusive end row of its window: the event plus the rows at most
+    ``tolerance_s`` after its last row, never reaching into the next event."""
     if tolerance_s < 0 or not np.isfinite(tolerance_s):
         raise ValueError(f"tolerance_s must be a finite number >= 0, got {tolerance_s}")
     ends = []
@@ -156,7 +157,7 @@ def event_report(
     n = lab.shape[0]
     types = as_fault_types(fault_types, n)
     segs = segments(lab, types)
-    stops = _search_ends(segs, t, tolerance_s)
+    stops = window_ends(segs, t, tolerance_s)
     covered = _covered(n, segs, stops)
     credited = _credited(pred, covered)
     for channel in channels or ():
@@ -196,7 +197,7 @@ def false_alarm_events(
     lab, pred, t = _checked_rows(labels, predicted, timestamps)
     n = lab.shape[0]
     segs = segments(lab)
-    covered = _covered(n, segs, _search_ends(segs, t, tolerance_s))
+    covered = _covered(n, segs, window_ends(segs, t, tolerance_s))
     return [
         FalseAlarmEvent(start, end, float(t[start]), float(t[end - 1]), source)
         for start, end in runs(pred)

@@ -12,6 +12,8 @@
   stayed low then has a visible cause. Hovering shows values; dragging zooms; a double click resets;
 * the metric tables of the :class:`~edgewatch.evaluate.metrics.EvaluationResult`, the per-fault-type
   table and the list of events and false alarms;
+* when given, the alert life cycle per file and pooled (:mod:`edgewatch.evaluate.lifecycle`: false alarms
+  before and after faults, alerts per fault, chattering, time to clear);
 * the model card (:class:`ModelCard`): its key facts, then the whole card (typically the bundle manifest)
   rendered generically.
 
@@ -41,6 +43,8 @@ from edgewatch.evaluate import _report_tables as tables
 from edgewatch.evaluate._arrays import as_binary, as_fault_types, as_scores, as_seconds
 from edgewatch.evaluate._report_css import CSS
 from edgewatch.evaluate._report_js import JS
+from edgewatch.evaluate._report_lifecycle import lifecycle_section
+from edgewatch.evaluate.lifecycle import LifecycleResult
 from edgewatch.evaluate.metrics import EvaluationResult
 
 __all__ = ["MAX_HEAT_BINS", "MAX_SCORE_BINS", "ModelCard", "ReportSeries", "render_report", "write_report"]
@@ -235,8 +239,12 @@ def render_report(
     result: EvaluationResult,
     model_card: ModelCard,
     feature_names: Sequence[str],
+    lifecycle: Sequence[tuple[str, LifecycleResult]] = (),
+    pooled_lifecycle: LifecycleResult | None = None,
 ) -> str:
-    """Render the whole report as one self-contained HTML document (see the module docstring)."""
+    """Render the whole report as one self-contained HTML document (see the module docstring).
+    ``lifecycle`` holds each file's life-cycle figures by name (none: no such panel), ``pooled_lifecycle``
+    their pool."""
     palette: dict[str, str] = {}
     for name in result.per_fault_type:
         palette.setdefault(name, PALETTE[len(palette) % len(PALETTE)])
@@ -246,6 +254,7 @@ def render_report(
         payloads.append(payload)
         sections.append(_series_section(i, s, facts, palette, payload["heat"] is not None))
     nav = "".join(f'<a href="#series-{i}">{escape(s.name)}</a>' for i, s in enumerate(series))
+    life_nav = '<a href="#lifecycle">alert life cycle</a>' if lifecycle else ""
     sources = f"{len(series)} file{'s' if len(series) != 1 else ''}"
     generated = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     model_id = model_card.model_id
@@ -254,6 +263,7 @@ def render_report(
         f'<header><h1>{escape(title)}</h1><div class="sub">{sub} · generated {generated} by '
         f"edgewatch {escape(__version__)} · higher score = more anomalous</div>"
         f'<nav><a href="#metrics">metrics</a><a href="#fault-types">fault types</a>'
+        f"{life_nav}"
         f'<a href="#model-card">model card</a>{nav}</nav></header>'
         "<main>"
         '<div class="errors" id="render-errors"></div>'
@@ -261,6 +271,7 @@ def render_report(
         f"{tables.metrics_table(result)}</section>"
         f'<section class="panel" id="fault-types"><h2>Fault types</h2>'
         f"{tables.fault_type_table(result, palette)}{tables.event_list(result)}</section>"
+        f"{_lifecycle_panel(lifecycle, pooled_lifecycle)}"
         f"{''.join(sections)}"
         f'<section class="panel" id="model-card"><h2>Model card</h2>'
         f"{tables.model_card(model_card.facts, model_card.full, feature_names)}</section>"
@@ -277,6 +288,14 @@ def render_report(
         f'<script type="application/json" id="edgewatch-data">{data_json}</script>'
         f"<script>{JS}</script>"
         "</body></html>\n"
+    )
+
+
+def _lifecycle_panel(files: Sequence[tuple[str, LifecycleResult]], pooled: LifecycleResult | None) -> str:
+    if not files:
+        return ""
+    return (
+        f'<section class="panel" id="lifecycle"><h2>Alert life cycle</h2>{lifecycle_section(files, pooled)}</section>'
     )
 
 

@@ -14,7 +14,11 @@ Two protocols:
 
 Scoring is causal only: every decision uses the readings up to and including the current one.
 ``flagged`` (alert active **or** sensor fault active) is the per-row decision compared with the labels;
-the raw score (higher = more anomalous) feeds the ROC-AUC and PR-AUC.
+the raw score (higher = more anomalous) feeds the ROC-AUC and PR-AUC. Each file also gets the alert
+life-cycle figures (:mod:`edgewatch.evaluate.lifecycle`: false alarms before and after faults, alerts per
+fault, chattering, time to clear), pooled like the rest. Files are named by their path relative to the
+common parent of all inputs (:mod:`edgewatch.evaluate.names`); the text table and the HTML report are
+:mod:`edgewatch.evaluate.output`.
 
 This module is edge-safe (numpy + one runtime); only :func:`evaluate_per_file_train` imports the
 training stack, lazily.
@@ -22,21 +26,20 @@ training stack, lazily.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edgewatch.bundle import Artifact, Manifest
+from edgewatch.bundle import Artifact, Bundle, Manifest
 from edgewatch.core.config import PipelineConfig
 from edgewatch.core.replay import ReplayResult, replay
 from edgewatch.data.recording import Recording
 from edgewatch.errors import DataError
+from edgewatch.evaluate.lifecycle import LifecycleResult, lifecycle, pool_lifecycle
 from edgewatch.evaluate.metrics import EvaluationResult, evaluate_arrays, pool
+from edgewatch.evaluate.names import display_names
 from edgewatch.evaluate.report import ModelCard
 
 __all__ = [
@@ -45,20 +48,22 @@ __all__ = [
     "evaluate_bundle",
     "evaluate_per_file_train",
     "evaluate_recording",
-    "format_table",
+    "open_evaluated_backend",
     "read_labelled",
-    "render_run_report",
 ]
 
 
 @dataclass
 class FileOutcome:
-    """One evaluated file: the rows scored, what the pipeline did, and the metrics."""
+    """One evaluated file: the rows scored, what the pipeline did, and the metrics. ``label`` names it in
+    tables and reports (its path relative to the common parent of all inputs)."""
 
     path: str
     recording: Recording  # the rows that were evaluated (after any training head)
     replay: ReplayResult
     result: EvaluationResult
+    lifecycle: LifecycleResult
+    label: str = ""
     first_row: int = 0  # 0-based index in the file of the first evaluated row
     model_id: str = ""
     artifact: str = ""
@@ -69,18 +74,19 @@ class FileOutcome:
 
     @property
     def name(self) -> str:
-        return Path(self.path).name
+        return self.label or Path(self.path).name
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "path": self.path,
+            "name": self.name,
             "first_row": self.first_row,
             "rows": self.recording.n_rows,
             "model_id": self.model_id,
             "artifact": self.artifact,
             "status_counts": _status_counts(self.replay),
             "alerts_raised": sum(1 for _, e in self.replay.alert_events() if e.state == "raised"),
-            "metrics": self.result.to_json(),
+            "metrics": {**self.result.to_json(), "lifecycle": self.lifecycle.to_json()},
         }
         if self.fidelity_passed is not None:
             out["training"] = {
@@ -105,6 +111,11 @@ class EvaluationRun:
     feature_names: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def lifecycle(self) -> LifecycleResult:
+        """The alert life-cycle figures pooled over the files."""
+        return pool_lifecycle([f.lifecycle for f in self.files])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "protocol": self.protocol,
@@ -112,7 +123,7 @@ class EvaluationRun:
             "model_id": self.model_card.model_id,
             "options": self.options,
             "configs": self.config.to_json(),
-            "pooled": self.pooled.to_json(),
+            "pooled": {**self.pooled.to_json(), "lifecycle": self.lifecycle.to_json()},
             "files": [f.to_json() for f in self.files],
         }
 
@@ -211,28 +222,26 @@ def evaluate_bundle(
     """Evaluate one bundle on every labelled file, pooled. Each file is replayed from row ``skip_rows``
     (0-based; e.g. the rows after the head the bundle was trained on) with a fresh device state."""
     from edgewatch.bundle import load_bundle
-    from edgewatch.runtime import open_backend
 
     if not paths:
         raise DataError("no labelled files given")
     bundle = load_bundle(bundle_path)
     manifest = bundle.manifest
-    runtime = runtime or manifest.default_runtime
-    backend = open_backend(bundle, runtime, artifact=artifact)
+    backend = open_evaluated_backend(bundle, runtime, artifact)
     files = []
-    for path in paths:
+    for path, label in zip(paths, display_names(paths), strict=True):
         recording = read_labelled(path, manifest.features, label_col=label_col, time_col=time_col, sep=sep)
         if skip_rows:
             if recording.n_rows <= skip_rows:
                 message = f"has {recording.n_rows} rows, nothing left after skipping {skip_rows}"
                 raise DataError(message, path=str(path))
             recording = recording.slice(skip_rows)
-        files.append(_outcome(path, recording, backend, manifest, skip_rows, config, tolerance_s))
+        files.append(_outcome(path, label, recording, backend, manifest, skip_rows, config, tolerance_s))
     return EvaluationRun(
         protocol="bundle",
         files=files,
         pooled=pool([f.result for f in files]),
-        runtime=runtime,
+        runtime=backend.artifact.runtime,
         config=config or PipelineConfig(),
         model_card=model_card(manifest, backend.artifact),
         feature_names=tuple(manifest.features),
@@ -255,6 +264,7 @@ def evaluate_per_file_train(
     sep: str | None = None,
     features: Sequence[str] | None = None,
     runtime: str | None = None,
+    artifact: str | None = None,
     config: PipelineConfig | None = None,
     tolerance_s: float = 0.0,
     keep_bundles: str | Path | None = None,
@@ -263,11 +273,12 @@ def evaluate_per_file_train(
     """Per file: train on rows ``0..head`` (labelled rows excluded), score rows ``head..end``; pool.
 
     ``options`` are the :class:`~edgewatch.train.builder.TrainOptions` (default: the shipped defaults);
-    ``allow_low_fidelity`` is forced on so that one file's INT8 gate failure is reported, not fatal.
+    ``allow_low_fidelity`` is forced on so that one file's INT8 gate failure is reported, not fatal. Each
+    file's bundle runs ``artifact`` / ``runtime`` as :func:`open_evaluated_backend` chooses (default: the
+    artifact that bundle names as its default, which a device would run).
     """
     from edgewatch.bundle import load_bundle
     from edgewatch.data.read import read_recordings
-    from edgewatch.runtime import open_backend
     from edgewatch.train.builder import TrainOptions, build_bundle
 
     if not paths:
@@ -279,6 +290,7 @@ def evaluate_per_file_train(
     card = ModelCard()
     names: tuple[str, ...] = ()
     used_runtime = runtime or ""
+    labels = display_names(paths)
     with tempfile.TemporaryDirectory(prefix="edgewatch-eval-") as tmp:
         for i, path in enumerate(paths):
             # label column required up front, so a file without one is refused before training on it
@@ -298,14 +310,13 @@ def evaluate_per_file_train(
                 [path], features=labelled.features, time_col=time_col, label_col=label_col, sep=sep, head=head
             )
             out_dir = Path(keep_bundles) / f"{i:03d}-{Path(path).stem}" if keep_bundles else Path(tmp) / f"b{i}"
-            say(f"{Path(path).name}: training {options.model} on its first {head} rows")
+            say(f"{labels[i]}: training {options.model} on its first {head} rows")
             report = build_bundle(recording, options, out_dir)
             bundle = load_bundle(out_dir)
             manifest = bundle.manifest
-            rt = runtime or manifest.default_runtime
-            used_runtime = rt
-            backend = open_backend(bundle, rt)
-            outcome = _outcome(path, labelled.slice(head), backend, manifest, head, config, tolerance_s)
+            backend = open_evaluated_backend(bundle, runtime, artifact)
+            used_runtime = backend.artifact.runtime
+            outcome = _outcome(path, labels[i], labelled.slice(head), backend, manifest, head, config, tolerance_s)
             files.append(
                 replace(
                     outcome,
@@ -332,13 +343,26 @@ def evaluate_per_file_train(
             "precision": options.precision,
             "threshold_quantile": options.threshold.quantile,
             "threshold_margin": options.threshold.margin,
+            "artifact": artifact or "the bundle's default",
             "tolerance_s": tolerance_s,
         },
     )
 
 
+def open_evaluated_backend(bundle: Bundle, runtime: str | None, artifact: str | None) -> Any:
+    """The model an evaluation runs: ``artifact`` when given (on its own runtime unless ``runtime`` is given,
+    and then the two must agree), else the bundle's default artifact for ``runtime`` (default: the bundle's
+    default runtime) — the model a device would run. Raises :class:`BundleError` for an unknown artifact."""
+    from edgewatch.runtime import open_backend
+
+    if runtime is None:
+        runtime = bundle.manifest.artifact(artifact).runtime if artifact else bundle.manifest.default_runtime
+    return open_backend(bundle, runtime, artifact=artifact)
+
+
 def _outcome(
     path: str | Path,
+    label: str,
     recording: Recording,
     backend: Any,
     manifest: Manifest,
@@ -346,15 +370,27 @@ def _outcome(
     config: PipelineConfig | None,
     tolerance_s: float,
 ) -> FileOutcome:
-    """The rows of ``path`` from ``first_row`` on, replayed through ``backend`` and evaluated."""
+    """The rows of ``path`` (named ``label``) from ``first_row`` on, replayed through ``backend`` and evaluated."""
     replayed, result = evaluate_recording(
-        recording, backend, manifest, config=config, tolerance_s=tolerance_s, source=Path(path).name
+        recording, backend, manifest, config=config, tolerance_s=tolerance_s, source=label
+    )
+    assert recording.labels is not None  # evaluate_recording refuses a recording without labels
+    cycle = lifecycle(
+        recording.labels,
+        replayed.flagged,
+        replayed.alert_active,
+        recording.timestamps,
+        result.events,
+        tolerance_s=tolerance_s,
+        source=label,
     )
     return FileOutcome(
         path=str(path),
         recording=recording,
         replay=replayed,
         result=result,
+        lifecycle=cycle,
+        label=label,
         first_row=first_row,
         model_id=manifest.model_id,
         artifact=backend.artifact.name,
@@ -385,107 +421,3 @@ def _file_features(path: str | Path, label_col: str | None, time_col: str | None
     from edgewatch.data.read import read_recording
 
     return read_recording(path, time_col=time_col, label_col=label_col, sep=sep, head=200, require_label=True).features
-
-
-# ---------------------------------------------------------------------------------------------------
-# output
-
-
-def _pct(x: float) -> str:
-    return "-" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
-
-
-def _num(x: float, fmt: str = ".3f") -> str:
-    return "-" if x is None or not math.isfinite(x) else format(x, fmt)
-
-
-def _dur(seconds: float) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
-def format_table(run: EvaluationRun) -> str:
-    """A plain-text summary: one line per file, the pooled line, and the per-fault-type table."""
-    header = (
-        f"{'file':24s} {'rows':>7s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'FAR':>6s} {'MAR':>6s} "
-        f"{'events':>7s} {'ev.rec':>6s} {'delay':>6s} {'FA/day':>7s} {'ROC':>6s} {'PR':>6s}"
-    )
-    if run.protocol == "per-file-train":
-        header += "  INT8 gate"
-    lines = [header, "-" * len(header)]
-
-    def row(name: str, r: EvaluationResult, extra: str = "") -> str:
-        return (
-            f"{name[:24]:24s} {r.n_rows:7d} {_pct(r.precision):>6s} {_pct(r.recall):>6s} {_num(r.f1):>6s} "
-            f"{_pct(r.false_alarm_rate):>6s} {_pct(r.missed_alarm_rate):>6s} "
-            f"{f'{r.n_detected}/{r.n_events}':>7s} {_pct(r.event_recall):>6s} {_dur(r.median_delay_s):>6s} "
-            f"{_num(r.false_alarms_per_day, '.2f'):>7s} {_num(r.roc_auc):>6s} {_num(r.pr_auc):>6s}{extra}"
-        )
-
-    for f in run.files:
-        extra = ""
-        if f.fidelity_passed is not None:
-            extra = "  passed" if f.fidelity_passed else "  FAILED (" + "; ".join(f.fidelity_failures)[:60] + ")"
-        lines.append(row(f.name, f.result, extra))
-    if len(run.files) > 1:
-        lines.append("-" * len(header))
-        lines.append(row(f"pooled ({len(run.files)} files)", run.pooled))
-    per_type = run.pooled.per_fault_type
-    if per_type and not (len(per_type) == 1 and "unspecified" in per_type):
-        lines.append("")
-        lines.append(f"{'fault type':20s} {'events':>6s} {'caught':>6s} {'recall':>7s} {'median delay':>12s}")
-        for name, s in per_type.items():
-            lines.append(f"{name:20s} {s.events:6d} {s.detected:6d} {_pct(s.recall):>7s} {_dur(s.median_delay_s):>12s}")
-    lines.append("")
-    lines.append(
-        "prec/recall/F1/FAR/MAR are point-wise (per row, FAR = FP/(FP+TN), MAR = FN/(FN+TP)); "
-        "ev.rec = labelled fault events with a flagged row of an alert or sensor fault raised during an event "
-        "(an alert raised before the fault is a false alarm); delay = median from fault start to first flag; "
-        "FA/day = false alarm events per day of normal time; ROC/PR = AUCs of the raw score."
-    )
-    return "\n".join(lines)
-
-
-def render_run_report(run: EvaluationRun, title: str | None = None) -> str:
-    """The self-contained HTML report of an evaluation run."""
-    from edgewatch.evaluate.report import ReportSeries, render_report
-
-    series = [
-        ReportSeries(
-            name=f.name if not f.first_row else f"{f.name} (rows {f.first_row + 1}..)",
-            timestamps=f.recording.timestamps,
-            scores=f.replay.score,
-            thresholds=f.replay.threshold,
-            alert_active=f.replay.flagged,
-            labels=f.recording.labels,
-            fault_types=None if f.recording.faults is None else f.recording.faults.tolist(),
-            feature_errors=np.where(
-                np.asarray([s == "scored" for s in f.replay.status])[:, None], f.replay.feature_errors, np.nan
-            ),
-            sustained=f.replay.sustained,
-        )
-        for f in run.files
-    ]
-    card = dict(run.model_card.full)
-    card["evaluation"] = {
-        "protocol": run.protocol,
-        "runtime": run.runtime,
-        **{k: v for k, v in run.options.items()},
-        "device_config": run.config.to_json(),
-    }
-    if run.protocol == "per-file-train":
-        card["per_file_fidelity_gate"] = {
-            f.name: ("passed" if f.fidelity_passed else "FAILED: " + "; ".join(f.fidelity_failures)) for f in run.files
-        }
-    return render_report(
-        title=title or f"edgewatch evaluation — {run.model_card.model_id or run.protocol}",
-        series=series,
-        result=run.pooled,
-        model_card=replace(run.model_card, full=card),
-        feature_names=run.feature_names,
-    )
