@@ -149,3 +149,21 @@ def test_read_benchmark_structure() -> None:
     assert all(v > 0 for v in result["seconds_best"].values())
     assert result["parquet_and_csv_read_the_same_values"] is True
     _check_targets(result, {"parquet_over_bare_pyarrow", "parquet_over_csv"})
+
+
+@pytest.mark.mqtt
+def test_update_benchmark_structure(tiny_bundle: Path) -> None:
+    from tests.mqtt_broker import require_mosquitto
+
+    require_mosquitto()
+    pytest.importorskip("cryptography")
+    from edgewatch.bench import update
+
+    result = update.run(bundle=str(tiny_bundle), rate_hz=200.0, seconds=0.5, shadow_readings=50)
+    memory = result["verifier_memory"]
+    assert memory["ed25519"]["verified"] is True and memory["cryptography"]["verified"] is True
+    readings = result["readings"]
+    assert readings["sent"] > 0 and readings["scored"] + readings["lost"] >= readings["sent"] - readings["scored_twice"]
+    assert [s["step"] for s in result["steps"]][-1] == "swapped"
+    assert result["rss_kb"]["update_peak"] > 0
+    _check_targets(result, {"verify_rss_over_baseline_kb", "readings_lost", "readings_scored_twice"})
