@@ -201,7 +201,7 @@ def _clear_retained(publisher: Any, devices: list[str]) -> None:
     from edgewatch.transports.topics import agent_topic, device_topic
 
     topics = [device_topic(d, kind) for d in devices for kind in ("alert", "sensor_fault")]
-    for topic in [*topics, agent_topic(AGENT_ID, "status")]:
+    for topic in [*topics, agent_topic(AGENT_ID, "status"), agent_topic(AGENT_ID, "update/status")]:
         publisher.client.publish(topic, b"", qos=1, retain=True)
 
 
