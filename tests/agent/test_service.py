@@ -22,6 +22,7 @@ import pytest
 from edgewatch.agent.config import load_config
 from edgewatch.agent.service import run_agent
 from edgewatch.rig.agent import write_agent_config
+from edgewatch.rig.clients import Listener
 from edgewatch.rig.clients import Publisher as RigPublisher
 from tests.agent.helpers import outbox_rows, wait_for_outbox
 from tests.fakes import SquaredScorer as FakeBackend
@@ -336,3 +337,104 @@ def test_a_full_disk_does_not_crash_the_agent_nor_lose_the_alert(tmp_path: Path,
             output, _ = proc.communicate(timeout=15)
         assert proc.returncode == 0, output
         assert "disk is full" in output
+
+
+def test_an_alert_the_broker_refuses_is_logged_counted_and_kept(tmp_path: Path, caplog) -> None:
+    """Issue 13, defect 5: on MQTT 3.1.1, the old default, Mosquitto PUBACKs a publish its ACL denied, so
+    the outbox deleted the alert and nothing was logged. The default is now MQTT 5: the refusal is logged,
+    counted and the message kept in the outbox's dead_letter table."""
+    import logging
+
+    from edgewatch.agent.outbox import Outbox
+    from edgewatch.rig.broker import MosquittoBroker
+    from tests.mqtt_broker import require_mosquitto
+
+    caplog.set_level(logging.INFO)
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite plant/#\ntopic readwrite edgewatch/pi-7/#\ntopic read edgewatch/#\n")
+    with MosquittoBroker(binary=require_mosquitto(), extra_conf=f"acl_file {acl}\n") as broker:
+        stop, thread, result = _start_in_thread(_write_config(tmp_path, broker), FakeBackend())
+        try:
+            now = time.time()
+            time.sleep(0.5)
+            pub = Publisher(broker)
+            pub.send("pump10", [reading(now - 20 + i, v) for i, v in enumerate([0.1] * 3 + [5.0] * 3)])
+            deadline = time.monotonic() + 10
+            while "Not authorized" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pub.close()
+        finally:
+            stop.set()
+            thread.join(10)
+    assert result["rc"] == 0
+    assert "broker refused" in caplog.text and "Not authorized" in caplog.text
+    with Outbox(tmp_path / "state" / "outbox.sqlite3") as outbox:
+        dead = outbox.dead_letters()
+    assert [(d.topic, json.loads(d.payload)["state"], d.reason) for d in dead] == [
+        ("edgewatch/pump10/alert", "raised", "Not authorized")
+    ]
+
+
+def test_a_persistent_session_loses_no_reading_during_a_restart(tmp_path: Path, broker, listen) -> None:
+    """Issue 13, defect 6: with a clean session, readings sent while the agent restarts (or while it is
+    still backing off after an outage) were lost. With ``mqtt.persistent_session`` the broker keeps the
+    agent's QoS 1 subscription and queues them."""
+    config = _write_config(tmp_path, broker)
+    text = config.read_text().replace("[mqtt]\n", "[mqtt]\npersistent_session = true\nqos = 1\n")
+    config.write_text(text)
+    alerts = listen("edgewatch/pump11/alert")
+    proc = _spawn(config)
+    try:
+        _online(listen)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    now = time.time()
+    pub = Publisher(broker)
+    pub.send("pump11", [reading(now - 20 + i, v) for i, v in enumerate([0.1] * 3 + [5.0] * 3)], qos=1)
+    pub.close()
+    proc = _spawn(config)
+    try:
+        alerts.wait_for(lambda ms: "raised" in _alert_states(ms), timeout=10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+
+
+def test_broker_side_drops_are_visible_in_the_stats(tmp_path: Path, listen) -> None:
+    """Issue 13, defect 8: Mosquitto dropped 43% of a flood's QoS 0 messages on the agent's connection and no
+    agent counter showed it. The agent now reads the broker's own counter ($SYS) into its stats."""
+    from edgewatch.rig.broker import MosquittoBroker
+    from tests.mqtt_broker import require_mosquitto
+
+    conf = "max_queued_messages 20\nsys_interval 1\n"
+    with MosquittoBroker(binary=require_mosquitto(), extra_conf=conf) as broker:
+        config = _write_config(tmp_path, broker, health={"stats_interval_s": 1})
+        proc = _spawn(config)
+        try:
+            stats = Listener(broker.url, "edgewatch/pi-7/stats")
+            _wait_online(broker)
+            os.kill(proc.pid, signal.SIGSTOP)  # the agent stops reading: the broker's queue for it fills
+            flood = RigPublisher(broker.url)
+            junk = b"x" * 4000  # 12 MB in all: more than the kernel's socket buffers hold for the stopped agent
+            for _ in range(3000):
+                flood.publish("plant/flood/sensors", junk, 0)
+            flood.close()
+            time.sleep(1.5)
+            os.kill(proc.pid, signal.SIGCONT)
+            got = stats.wait_for(lambda ms: any(json.loads(m[1]).get("broker_dropped_total") for m in ms), 15)
+            last = json.loads(got[-1][1])
+            assert last["broker_dropped_total"] > 0
+            stats.close()
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=15)
+
+
+def _wait_online(broker) -> None:  # type: ignore[no-untyped-def]
+    status = Listener(broker.url, "edgewatch/pi-7/status")
+    try:
+        status.wait_for(lambda ms: ms and ms[-1][1] == b"online", timeout=10)
+    finally:
+        status.close()

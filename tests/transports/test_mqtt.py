@@ -144,3 +144,89 @@ def test_inbox_overflow_drops_and_counts(broker) -> None:
         assert t.inbox_dropped == 3
     finally:
         t.stop()
+
+
+# ---------------------------------------------------------------- issue 13, defect 6: deaf windows
+def _configured(url: str, **mqtt):  # type: ignore[no-untyped-def]
+    from edgewatch.agent.config import config_from_dict
+    from edgewatch.agent.service import build_transport
+
+    raw = {"bundle": {"path": "/b"}, "mqtt": {"url": url, **mqtt}, "health": {"agent_id": "deaf"}}
+    return build_transport(config_from_dict(raw, env={}, check_paths=False))
+
+
+def _wait(predicate, timeout: float) -> float | None:  # type: ignore[no-untyped-def]
+    """Seconds until ``predicate()`` held, or None when it did not within ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    return None
+
+
+def test_the_reconnect_cap_is_configurable(broker) -> None:
+    """The back-off used to be capped at a hard-coded 30 s: after a 60 s outage the agent stayed offline
+    for 28 s with the broker up. ``mqtt.reconnect_max_s`` caps it (default 5 s)."""
+    t = _configured(broker.url, reconnect_max_s=2)
+    t.start()
+    try:
+        assert t.wait_connected(5)
+        broker.stop()
+        assert _wait(lambda: not t.connected, 5) is not None
+        time.sleep(8)  # back-off 1, 2, 2, 2 s...: without the cap the next try would be 8 s away
+        broker.start()
+        back = _wait(lambda: t.connected, 10)
+        assert back is not None and back <= 3.5, f"reconnected {back} s after the broker came back"
+    finally:
+        t.stop()
+
+
+@pytest.mark.slow
+def test_a_black_holed_link_is_noticed_within_30_s_by_default(broker, caplog) -> None:
+    """The default ``keepalive = 60`` let a 90 s network black-hole go unnoticed for its whole length; the
+    default is now 15 s (a dead link is noticed within 2 x keepalive). After the link heals the transport
+    reconnects and messages flow again."""
+    from edgewatch.rig.proxy import BlackHoleProxy
+
+    with BlackHoleProxy(broker.host, broker.port) as proxy:
+        t = _configured(proxy.url)
+        t.subscribe("plant/+/sensors", 1)
+        t.start()
+        try:
+            assert t.wait_connected(5)
+            proxy.blackhole()
+            noticed = _wait(lambda: not t.connected, 35)
+            assert noticed is not None, "a black-holed link went unnoticed for 35 s"
+            assert "lost the connection" in caplog.text
+            proxy.heal()
+            assert _wait(lambda: t.connected, 15) is not None
+            time.sleep(0.3)
+            t.publish("plant/x/sensors", b"after the black hole", qos=1)
+            assert t.inbox.get(timeout=5).payload == b"after the black hole"
+        finally:
+            t.stop()
+
+
+def test_a_black_hole_is_noticed_within_two_keepalives_and_healed(broker) -> None:
+    from edgewatch.rig.proxy import BlackHoleProxy
+
+    with BlackHoleProxy(broker.host, broker.port) as proxy:
+        t = _configured(proxy.url, keepalive=5, reconnect_max_s=1)
+        t.start()
+        try:
+            assert t.wait_connected(5)
+            proxy.blackhole()
+            noticed = _wait(lambda: not t.connected, 12)
+            assert noticed is not None and noticed <= 11
+            proxy.heal()
+            assert _wait(lambda: t.connected, 10) is not None
+        finally:
+            t.stop()
+
+
+def test_mqtt_5_is_the_default_protocol() -> None:
+    """Defect 5: on MQTT 3.1.1 (the old default) Mosquitto acknowledges a publish its ACL refused as
+    delivered, so the outbox deleted the alert silently; MQTT 5 carries the refusal in the PUBACK."""
+    t = _configured("mqtt://127.0.0.1:1")
+    assert t.protocol == "5" and t.keepalive == 15

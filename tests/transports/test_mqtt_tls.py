@@ -110,3 +110,45 @@ def test_insecure_skips_only_the_host_name_check(tls_broker: MosquittoBroker, pk
     # the certificate names "localhost", not the address 127.0.0.1
     assert not _connects(tls_broker, "127.0.0.1", TlsSettings(ca=str(pki / "ca.pem")), 1.5)
     assert _connects(tls_broker, "127.0.0.1", TlsSettings(ca=str(pki / "ca.pem"), insecure=True), 5)
+
+
+# ---------------------------------------------------------------- issue 13, defect 7: TLS failures explained
+def _failure_log(broker: MosquittoBroker, host: str, tls: TlsSettings, caplog) -> str:  # type: ignore[no-untyped-def]
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="edgewatch.mqtt")
+    t = MqttTransport(host, broker.port, tls=tls, reconnect_min_s=1, reconnect_max_s=1)
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "cannot reach" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not t.connected
+        return str(caplog.text)
+    finally:
+        t.stop()
+
+
+def test_a_wrong_ca_is_explained_in_the_log(tls_broker: MosquittoBroker, pki: Path, caplog) -> None:
+    text = _failure_log(tls_broker, "localhost", TlsSettings(ca=str(pki / "other.pem")), caplog)
+    assert "not signed by a CA" in text and "mqtt.tls.ca" in text and "other.pem" in text, text
+
+
+def test_a_host_name_mismatch_is_explained_in_the_log(tls_broker: MosquittoBroker, pki: Path, caplog) -> None:
+    text = _failure_log(tls_broker, "127.0.0.1", TlsSettings(ca=str(pki / "ca.pem")), caplog)
+    assert "does not name '127.0.0.1'" in text and "mqtt.tls.insecure" in text, text
+
+
+def test_a_plain_port_behind_mqtts_is_explained(broker, caplog) -> None:  # type: ignore[no-untyped-def]
+    text = _failure_log(broker, "127.0.0.1", TlsSettings(), caplog)
+    assert "TLS handshake failed" in text, text
+
+
+def test_nothing_listening_is_explained(caplog) -> None:  # type: ignore[no-untyped-def]
+    from edgewatch.rig.broker import free_port
+
+    class Nowhere:
+        port = free_port()
+
+    text = _failure_log(Nowhere, "127.0.0.1", None, caplog)  # type: ignore[arg-type]
+    assert "connection refused" in text, text

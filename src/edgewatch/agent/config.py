@@ -65,8 +65,16 @@ class MqttSection:
     topic: str = "plant/+/sensors"
     device_level: int | None = None  # None: the level of the single '+' in topic
     client_id: str = ""  # "": edgewatch-<agent_id>
-    keepalive: int = field(default=60, metadata=check(lambda v: 5 <= v <= 3600, "an integer 5-3600"))
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    # a dead link (e.g. a network black hole) is noticed within 2 x keepalive
+    keepalive: int = field(default=15, metadata=check(lambda v: 5 <= v <= 3600, "an integer 5-3600"))
+    # MQTT 5 carries a broker's refusal (e.g. an ACL denial) in the PUBACK; 3.1.1 acknowledges it as delivered
+    protocol: Literal["3.1.1", "5"] = "5"
+    reconnect_min_s: int = field(default=1, metadata=check(lambda v: 1 <= v <= 3600, "an integer 1-3600"))
+    reconnect_max_s: int = field(default=5, metadata=check(lambda v: 1 <= v <= 3600, "an integer 1-3600"))
+    # keep the session (subscription and queued QoS 1 readings) across disconnects and restarts
+    persistent_session: bool = False
+    session_expiry_s: int = field(default=86400, metadata=check(lambda v: 60 <= v <= 4294967295, "an integer >= 60"))
+    broker_stats: bool = True  # read the broker's dropped-message counter ($SYS) into the stats
     username: str | None = None
     password: Secret | None = None
     tls: TlsSection = field(default_factory=TlsSection)
@@ -356,6 +364,16 @@ def _validate(config: AgentConfig, check_paths: bool) -> None:
         raise ConfigError(
             f"expected the index of a wildcard level of {mqtt.topic!r}, got {level}",
             field="mqtt.device_level",
+        )
+    if mqtt.reconnect_min_s > mqtt.reconnect_max_s:
+        raise ConfigError(
+            f"must be at least reconnect_min_s ({mqtt.reconnect_min_s}), got {mqtt.reconnect_max_s}",
+            field="mqtt.reconnect_max_s",
+        )
+    if mqtt.persistent_session and mqtt.qos != 1:
+        raise ConfigError(
+            "a persistent session needs qos = 1 (the broker queues only QoS 1 readings for a disconnected agent)",
+            field="mqtt.qos",
         )
     if mqtt.password is not None and mqtt.username is None:
         raise ConfigError("a password needs mqtt.username", field="mqtt.password")

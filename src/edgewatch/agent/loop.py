@@ -337,6 +337,8 @@ class AgentLoop:
             outbox_unpersisted_total=self.outbox.unpersisted,
             outbox_held=self.outbox.held,
             outbox_refused_total=self.outbox.rejected,
+            # the broker's own count of messages it dropped because a client's queue was full (all clients)
+            broker_dropped_total=getattr(self.transport, "broker_dropped", None),
             cpu_temperature_c=None if thermal is None else thermal.temperature_c,
             thermal_throttled=False if thermal is None else thermal.throttled,
             rate_limit_hz=self.limiter.rate_hz or None,

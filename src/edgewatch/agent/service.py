@@ -36,7 +36,7 @@ from edgewatch.bundle import Manifest
 from edgewatch.core.pipeline import Pipeline, Scorer
 from edgewatch.errors import ConfigError
 from edgewatch.transports.base import Transport
-from edgewatch.transports.mqtt import MqttTransport, TlsSettings
+from edgewatch.transports.mqtt import MqttTransport, SessionSettings, TlsSettings
 
 log = logging.getLogger("edgewatch.agent")
 
@@ -58,6 +58,10 @@ def build_transport(config: AgentConfig) -> MqttTransport:
         tls=tls,
         will=will_message(config.health.agent_id),
         birth=birth_message(config.health.agent_id),
+        reconnect_min_s=mqtt.reconnect_min_s,
+        reconnect_max_s=mqtt.reconnect_max_s,
+        session=SessionSettings(expiry_s=mqtt.session_expiry_s) if mqtt.persistent_session else None,
+        broker_stats=mqtt.broker_stats,
     )
 
 
@@ -287,6 +291,12 @@ def metric_samples(loop: AgentLoop) -> Iterator[Sample]:
         "counter",
         "Messages the broker refused (failure reason code), moved to the dead_letter table.",
         loop.outbox.rejected,
+    )
+    yield Sample(
+        "edgewatch_broker_dropped_total",
+        "counter",
+        "Messages the broker dropped because a client's queue was full (its $SYS counter, all clients).",
+        getattr(loop.transport, "broker_dropped", None),
     )
     yield Sample("edgewatch_mqtt_connected", "gauge", "1 when connected to the broker.", int(loop.transport.connected))
     yield Sample("edgewatch_devices", "gauge", "Devices seen since start.", len(loop.devices))

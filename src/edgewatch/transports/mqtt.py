@@ -12,6 +12,20 @@
 TLS: ``ca`` verifies the broker (system CAs when omitted); ``cert``/``key`` authenticate this client;
 ``insecure=True`` skips the check that the broker's certificate names the host (the chain is still
 verified) -- for brokers reached by IP address; never the default.
+
+When a connection attempt fails, the first failure of an outage is explained in the log by repeating
+the attempt by hand (:mod:`edgewatch.transports.diagnose`: nothing listening, wrong CA, host name not in
+the certificate, ...). ``keepalive`` bounds how long a dead link (a network black hole) goes unnoticed:
+paho pings after ``keepalive`` s of silence and gives up ``keepalive`` s later. The reconnect back-off
+doubles from ``reconnect_min_s`` to ``reconnect_max_s``.
+
+``session``: a persistent session -- MQTT 5 ``clean_start = false`` with a session expiry (3.1.1:
+``clean_session = false``) under the fixed ``client_id`` -- so the broker keeps the subscriptions and
+queues QoS 1 messages for the agent while it reconnects or restarts.
+
+``broker_stats``: subscribe to Mosquitto's ``$SYS/broker/publish/messages/dropped`` (messages the broker
+dropped because a client's queue was full, all clients together) and keep it in ``broker_dropped``
+(None until the broker publishes it, or where ``$SYS`` is not readable).
 """
 
 from __future__ import annotations
@@ -27,8 +41,11 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edgewatch.transports.base import InboundMessage, OutMessage, PublishAck, PublishHandle
+from edgewatch.transports.diagnose import explain_connect_failure
 from edgewatch.transports.topics import validate_filter, validate_topic
 
 log = logging.getLogger("edgewatch.mqtt")
@@ -46,6 +63,7 @@ class _QuietFailedConnects(logging.Filter):
 _paho_log.addFilter(_QuietFailedConnects())
 
 PROTOCOLS = {"3.1.1": paho.MQTTv311, "5": paho.MQTTv5}
+BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 #: More unread acks than distinct message ids means the oldest are stale; the deque drops them.
 _ACK_BACKLOG = 65_535
 
@@ -59,6 +77,25 @@ class TlsSettings:
     key: str | None = None
     insecure: bool = False
 
+    def context(self) -> ssl.SSLContext:
+        """The SSL context for these settings (certificate chain always verified)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if self.ca:
+            context.load_verify_locations(cafile=self.ca)
+        else:
+            context.load_default_certs()
+        if self.cert:
+            context.load_cert_chain(self.cert, self.key)
+        context.check_hostname = not self.insecure
+        return context
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """A persistent session the broker keeps ``expiry_s`` seconds after a disconnect (MQTT 5)."""
+
+    expiry_s: int = 86400
+
 
 class MqttTransport:
     """A connection to one MQTT broker; see the module docstring for the threading contract."""
@@ -69,19 +106,23 @@ class MqttTransport:
         port: int = 1883,
         *,
         client_id: str = "",
-        protocol: str = "3.1.1",
-        keepalive: int = 60,
+        protocol: str = "5",
+        keepalive: int = 15,
         username: str | None = None,
         password: str | None = None,
         tls: TlsSettings | None = None,
         will: OutMessage | None = None,
         birth: OutMessage | None = None,
         reconnect_min_s: int = 1,
-        reconnect_max_s: int = 30,
+        reconnect_max_s: int = 5,
         inbox_max: int = 10_000,
+        session: SessionSettings | None = None,
+        broker_stats: bool = False,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+        if session is not None and not client_id:
+            raise ValueError("a persistent session needs a fixed client_id")
         self.host = host
         self.port = port
         self.protocol = protocol
@@ -94,19 +135,25 @@ class MqttTransport:
         self._generation = 0
         self._inbox_dropped = 0
         self._failures_logged = 0
+        self.session = session
+        self.broker_stats = broker_stats
+        self.broker_dropped: int | None = None
+        self._sys_mid: int | None = None
+        self._tls = tls
+        self._tls_context = tls.context() if tls is not None else None
 
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=PROTOCOLS[protocol],
-            clean_session=None if protocol == "5" else True,  # MQTT 5: clean_start at connect
+            clean_session=None if protocol == "5" else session is None,  # MQTT 5: clean_start at connect
         )
         self._client.enable_logger(_paho_log)
         self._client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
         if username is not None:
             self._client.username_pw_set(username, password)
-        if tls is not None:
-            self._client.tls_set(ca_certs=tls.ca, certfile=tls.cert, keyfile=tls.key, cert_reqs=ssl.CERT_REQUIRED)
+        if tls is not None and self._tls_context is not None:
+            self._client.tls_set_context(self._tls_context)
             self._client.tls_insecure_set(tls.insecure)
         if will is not None:
             validate_topic(will.topic)
@@ -136,10 +183,27 @@ class MqttTransport:
         """Connect in paho's background thread; returns at once (see :meth:`wait_connected`)."""
         kwargs: dict[str, Any] = {"keepalive": self.keepalive}
         if self.protocol == "5":
-            kwargs["clean_start"] = True
+            kwargs["clean_start"] = self.session is None
+            if self.session is not None:
+                properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+                properties.SessionExpiryInterval = self.session.expiry_s
+                kwargs["properties"] = properties
         self._client.connect_async(self.host, self.port, **kwargs)
         self._client.loop_start()
-        log.info("connecting to mqtt broker %s:%d (MQTT %s)", self.host, self.port, self.protocol)
+        session = "persistent session" if self.session is not None else "clean session"
+        log.info(
+            "connecting to mqtt broker %s:%d (MQTT %s, %s, keepalive %d s)",
+            self.host,
+            self.port,
+            self.protocol,
+            session,
+            self.keepalive,
+        )
+        if self.protocol == "3.1.1":
+            log.warning(
+                "MQTT 3.1.1: the broker acknowledges a publish it refused (e.g. by its ACL) as delivered, so such "
+                "an alert would be lost without a trace; use mqtt.protocol = \"5\" where the broker supports it"
+            )
 
     def stop(self, timeout: float = 2.0) -> None:
         """Disconnect cleanly -- the broker does not publish the last will -- and end the network thread."""
@@ -193,6 +257,8 @@ class MqttTransport:
         self._failures_logged = 0
         if self._subscriptions:
             client.subscribe(list(self._subscriptions.items()))
+        if self.broker_stats:
+            self._sys_mid = client.subscribe(BROKER_DROPPED_TOPIC, 0)[1]
         if self.birth is not None:
             client.publish(*self.birth)
         self._connected.set()
@@ -201,7 +267,9 @@ class MqttTransport:
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         # One line per outage, not one per back-off attempt.
         if self._failures_logged == 0:
-            log.warning("cannot reach mqtt broker %s:%d; retrying with back-off", self.host, self.port)
+            ca = self._tls.ca if self._tls is not None else None
+            why = explain_connect_failure(self.host, self.port, self._tls_context, ca=ca)
+            log.warning("cannot reach mqtt broker %s:%d: %s; retrying with back-off", self.host, self.port, why)
         self._failures_logged += 1
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -211,6 +279,12 @@ class MqttTransport:
             log.warning("lost the connection to mqtt broker %s:%d: %s", self.host, self.port, reason)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        if self.broker_stats and message.topic == BROKER_DROPPED_TOPIC:
+            try:
+                self.broker_dropped = int(message.payload)
+            except ValueError:
+                pass
+            return
         try:
             self.inbox.put_nowait(InboundMessage(message.topic, bytes(message.payload), time.time()))
         except queue.Full:
@@ -223,5 +297,9 @@ class MqttTransport:
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any) -> None:
         for code in reasons:
-            if code.is_failure:
+            if not code.is_failure:
+                continue
+            if mid == self._sys_mid:
+                log.info("the broker does not let this agent read %s (%s)", BROKER_DROPPED_TOPIC, code)
+            else:
                 log.error("mqtt broker refused a subscription: %s", code)
