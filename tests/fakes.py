@@ -34,7 +34,7 @@ def manifest_dict(
     sustained: tuple[float, ...] | None = None,
     run_indicator: tuple[str, float] | None = None,
 ) -> dict[str, Any]:
-    """A valid schema-2 manifest: features ~ N(0, 1) in training, range [-3, 3], identity scaler, one artifact
+    """A valid schema-3 manifest: features ~ N(0, 1) in training, range [-3, 3], identity scaler, one artifact
     ``fake`` with ``threshold``. ``sustained=(tau_s, threshold[, fast_tau_s])`` adds a sustained-deviation
     channel; ``run_indicator=(feature, below)`` a run indicator."""
     n = len(features)
@@ -54,7 +54,7 @@ def manifest_dict(
     training = {"rows": 1000, "validation_rows": 100, "excluded_labelled_rows": 0, "validation_fraction": 0.2}
     training |= {"calibration_rows": 200, "calibration_range_rows": True, "seed": 0}
     data: dict[str, Any] = {
-        "schema_version": 2,
+        "schema_version": 3,
         "edgewatch_version": "0.1.0",
         "model_id": model_id,
         "created_at": "2026-01-01T00:00:00Z",
@@ -79,6 +79,38 @@ def manifest_dict(
 
 def make_manifest(features: Sequence[str] = FEATURES, **kwargs: Any) -> Manifest:
     return Manifest.from_json(manifest_dict(features, **kwargs))
+
+
+GATE_FAILURE = "litert-int8: score rank correlation with FP32 on held-out + stress rows 0.9700 < 0.99"
+
+
+def int8_manifest_dict(
+    *, failed: bool = True, default: str = "litert-fp32", on_failure: str = "fallback-fp32"
+) -> dict[str, Any]:
+    """The fake manifest with two LiteRT artifacts, ``litert-int8`` and its FP32 twin ``litert-fp32``, the
+    INT8 one having ``failed`` the fidelity gate (:data:`GATE_FAILURE`) or passed it; ``default`` is the
+    runtime's default artifact, ``on_failure`` the gate's recorded policy."""
+    data = manifest_dict()
+    fp32 = data["artifacts"][0] | {"name": "litert-fp32", "file": "model.fp32.tflite"}
+    figures = {"rank_correlation": 0.97, "alert_agreement": 1.0, "threshold_ratio": 1.0, "rows": 80}
+    failures = [GATE_FAILURE] if failed else []
+    fidelity = {"reference": "litert-fp32", "held_out": figures, "held_out_plus_stress": figures}
+    int8 = fp32 | {"name": "litert-int8", "file": "model.int8.tflite", "precision": "int8"}
+    int8["fidelity"] = fidelity | {"failures": failures}
+    data["artifacts"] = [int8, fp32]
+    data["default_artifact"] = {"litert": default}
+    data["files"] = {
+        n: {"sha256": "0" * 64, "bytes": 1} for n in ("model.int8.tflite", "model.fp32.tflite", "probe.npy")
+    }
+    data["fidelity"] = {
+        "bars": {"min_rank_correlation": 0.99, "min_alert_agreement": 0.995, "max_threshold_ratio": 1.2},
+        "held_out": "last 20% of each file's normal rows (time order)",
+        "passed": not failed,
+        "failures": failures,
+        "unfaithful": ["litert-int8"] if failed else [],
+        "on_failure": on_failure,
+    }
+    return data
 
 
 class SquaredScorer:
@@ -109,12 +141,14 @@ def reading(ts: float, value: float = 0.1, **overrides: float) -> bytes:
     return json.dumps({"ts": ts, "values": values}).encode()
 
 
-def write_fake_bundle(path: Path) -> Path:
-    """A verified bundle directory with the fake manifest and placeholder model and probe files."""
+def write_fake_bundle(path: Path, manifest: Manifest | None = None) -> Path:
+    """A verified bundle directory with ``manifest`` (default: the fake manifest) and a placeholder file for
+    each model and the probe."""
     from dataclasses import replace
 
     from edgewatch.bundle import file_entries, write_bundle
 
-    files = {"model.bin": b"not a real model", "probe.npy": b"not a real probe"}
-    write_bundle(path, replace(make_manifest(), files=file_entries(files)), files)
+    manifest = manifest or make_manifest()
+    files = {name: f"placeholder {name}".encode() for name in manifest.files}
+    write_bundle(path, replace(manifest, files=file_entries(files)), files)
     return path

@@ -10,7 +10,7 @@ import pytest
 
 from edgewatch.bundle import Manifest
 from edgewatch.errors import BundleError
-from tests.fakes import manifest_dict
+from tests.fakes import GATE_FAILURE, int8_manifest_dict, manifest_dict
 
 
 def test_a_valid_manifest_is_typed_records() -> None:
@@ -101,3 +101,47 @@ def test_a_run_indicator_below_must_be_finite() -> None:
     data["run_indicator"]["below"] = float("inf")
     with pytest.raises(BundleError, match=r"run_indicator\.below: expected a finite number, got inf"):
         Manifest.from_json(data)
+
+
+def _with(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    edit(path, value)(data)
+    return data
+
+
+def test_a_fallback_manifest_records_the_unfaithful_int8_model() -> None:
+    m = Manifest.from_json(int8_manifest_dict())
+    assert m.primary.name == "litert-fp32" and m.fidelity is not None
+    assert m.fidelity.unfaithful == ("litert-int8",) and m.fidelity.on_failure == "fallback-fp32"
+    int8 = m.artifact("litert-int8").fidelity
+    assert int8 is not None and not int8.faithful and int8.failures == (GATE_FAILURE,)
+    assert Manifest.from_json(m.to_json()) == m
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        # the rule that keeps a device from running an unfaithful INT8 model silently
+        (
+            int8_manifest_dict(default="litert-int8"),
+            "default_artifact: 'litert': 'litert-int8' failed the fidelity gate",
+        ),
+        (int8_manifest_dict(failed=False) | {"fidelity": None}, None),
+        (
+            _with(int8_manifest_dict(), "fidelity.unfaithful", ["litert-fp32"]),
+            "fidelity.unfaithful: 'litert-fp32' is not",
+        ),
+        (_with(int8_manifest_dict(), "fidelity.passed", True), "fidelity.passed: passed is true but unfaithful lists"),
+        (_with(int8_manifest_dict(), "fidelity.on_failure", "ignore"), "fidelity.on_failure: expected one of"),
+    ],
+)
+def test_the_fidelity_record_is_checked(data: dict[str, Any], field: str | None) -> None:
+    if field is None:
+        Manifest.from_json(data)
+        return
+    with pytest.raises(BundleError, match=re.escape(field)):
+        Manifest.from_json(data)
+
+
+def test_an_unfaithful_default_loads_when_the_build_was_told_to_keep_it() -> None:
+    m = Manifest.from_json(int8_manifest_dict(default="litert-int8", on_failure="keep-int8"))
+    assert m.primary.name == "litert-int8" and m.fidelity is not None and m.fidelity.on_failure == "keep-int8"

@@ -20,7 +20,7 @@ def bundle(tmp_path: Path) -> Path:
 
 def test_an_intact_bundle_loads_and_round_trips(bundle: Path) -> None:
     loaded = load_bundle(bundle)
-    assert loaded.manifest.schema_version == SCHEMA_VERSION == 2
+    assert loaded.manifest.schema_version == SCHEMA_VERSION == 3
     assert set(loaded.manifest.files) == {"model.bin", "probe.npy"}
     assert loaded.file("model.bin") == bundle / "model.bin"
     with pytest.raises(BundleError, match="not listed"):
@@ -55,7 +55,11 @@ def test_a_missing_file_is_detected(bundle: Path) -> None:
 
 @pytest.mark.parametrize(
     ("version", "message"),
-    [(SCHEMA_VERSION + 1, "newer than this edgewatch supports"), (1, "schema_version 1 is older .* rebuild")],
+    [
+        (SCHEMA_VERSION + 1, "newer than this edgewatch supports"),
+        (1, "schema_version 1 is older .* rebuild"),
+        (2, "schema_version 2 is older .* rebuild"),
+    ],
 )
 def test_another_schema_version_is_refused_naming_it(bundle: Path, version: int, message: str) -> None:
     path = bundle / "manifest.json"
@@ -66,7 +70,7 @@ def test_another_schema_version_is_refused_naming_it(bundle: Path, version: int,
         load_bundle(bundle)
 
 
-@pytest.mark.parametrize("damage", ["not json", "[]", '{"schema_version": 2}'])
+@pytest.mark.parametrize("damage", ["not json", "[]", '{"schema_version": 3}'])
 def test_a_broken_manifest_is_refused(bundle: Path, damage: str) -> None:
     (bundle / "manifest.json").write_text(damage)
     with pytest.raises(BundleError, match="manifest"):

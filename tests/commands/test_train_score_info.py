@@ -69,7 +69,7 @@ def test_info_shows_the_manifest_for_a_person(dense_bundle: Path, capsys: pytest
     assert "score        max-z (max over features" in out
     assert "reconstruction rank corr 0.9" in out and "rank corr with stress set 0.9" in out
     assert main(["info", str(dense_bundle), "--json"]) == 0
-    assert '"schema_version": 2' in capsys.readouterr().out
+    assert '"schema_version": 3' in capsys.readouterr().out
 
 
 def test_train_refuses_bad_data_with_non_zero_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

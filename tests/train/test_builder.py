@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -107,12 +108,19 @@ def _small_recording(tmp_path: Path, n: int = 1500):  # type: ignore[no-untyped-
     return read_recordings([write_csv(tmp_path / "small.csv", correlated_rows(n, 8, seed=5))])
 
 
-def test_five_row_representative_set_is_refused(tmp_path: Path) -> None:
+def test_five_row_representative_set_fails_the_gate_and_the_bundle_runs_fp32(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path)
     options = TrainOptions(fit=FAST_FIT, calibration_rows=5, calibration_range=False)
-    with pytest.raises(FidelityError, match="would not make the same decisions"):
-        build_bundle(rec, options, tmp_path / "b")
-    assert not (tmp_path / "b" / "manifest.json").exists()
+    report = build_bundle(rec, options, tmp_path / "b")
+    m = load_bundle(tmp_path / "b").manifest
+    assert report.fidelity_failures and report.fell_back == {"litert": "litert-int8", "onnx": "onnx-int8"}
+    assert m.default_artifact == {"litert": "litert-fp32", "onnx": "onnx-fp32"} and m.primary.name == "litert-fp32"
+    assert m.fidelity is not None and m.fidelity.unfaithful == ("litert-int8", "onnx-int8")
+    assert m.fidelity.on_failure == "fallback-fp32" and not m.fidelity.passed
+    assert open_backend(load_bundle(tmp_path / "b"), "litert").artifact.name == "litert-fp32"
+    with pytest.raises(FidelityError, match="--require-int8: the INT8 model would not make the same decisions"):
+        build_bundle(rec, replace(options, require_int8=True), tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
 
 
 def test_int8_input_range_covers_a_rare_normal_regime(tmp_path: Path) -> None:
@@ -142,8 +150,9 @@ def test_int8_input_range_covers_a_rare_normal_regime(tmp_path: Path) -> None:
 def test_wrongly_scaled_representative_set_is_refused(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path)
     raw_rows = rec.values[:200, None, :]  # raw sensor units instead of scaled ones: a classic mistake
+    options = TrainOptions(fit=FAST_FIT, representative_override=raw_rows, require_int8=True)
     with pytest.raises(FidelityError) as info:
-        build_bundle(rec, TrainOptions(fit=FAST_FIT, representative_override=raw_rows), tmp_path / "b")
+        build_bundle(rec, options, tmp_path / "b")
     assert "rank correlation" in str(info.value) or "agreement" in str(info.value)
 
 
@@ -151,8 +160,23 @@ def test_allow_low_fidelity_writes_the_bundle_and_records_the_failure(tmp_path: 
     rec = _small_recording(tmp_path)
     options = TrainOptions(fit=FAST_FIT, calibration_rows=5, calibration_range=False, allow_low_fidelity=True)
     report = build_bundle(rec, options, tmp_path / "b")
-    fid = load_bundle(tmp_path / "b").manifest.fidelity
+    m = load_bundle(tmp_path / "b").manifest
+    fid = m.fidelity
     assert report.fidelity_failures and fid is not None and fid.passed is False and fid.failures
+    # told to keep INT8: it stays the default, and the manifest says it was kept knowingly
+    assert m.default_artifact == {"litert": "litert-int8", "onnx": "onnx-int8"} and report.fell_back == {}
+    assert fid.on_failure == "keep-int8" and fid.unfaithful == ("litert-int8", "onnx-int8")
+
+
+def test_contradicting_gate_options_are_refused(tmp_path: Path) -> None:
+    rec = _small_recording(tmp_path, 200)
+    for options, message in [
+        (TrainOptions(require_int8=True, allow_low_fidelity=True), "--require-int8 contradicts --allow-low-fidelity"),
+        (TrainOptions(require_int8=True, precision="fp32"), "--require-int8 contradicts --precision fp32"),
+        (TrainOptions(require_int8=True, model="iforest"), "an isolation forest has no INT8 model"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            build_bundle(rec, options, tmp_path / "b")
 
 
 def test_fixed_seed_gives_a_byte_identical_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,7 +32,7 @@ from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.recovery import Recovery, open_outbox
 from edgewatch.agent.state import StateStore
 from edgewatch.agent.update import UpdateManager
-from edgewatch.bundle import Manifest
+from edgewatch.bundle import Artifact, Manifest
 from edgewatch.core.pipeline import Pipeline, Scorer
 from edgewatch.errors import ConfigError
 from edgewatch.transports.base import Transport
@@ -180,6 +180,7 @@ def _pipeline(
         manifest.n_features,
         manifest.window,
     )
+    _log_artifact_choice(manifest, backend.artifact, requested=config.runtime.artifact is not None)
     pipeline = Pipeline(
         manifest, backend, config.pipeline, max_payload_bytes=config.mqtt.max_payload_bytes, payload=config.mqtt.payload
     )
@@ -202,6 +203,14 @@ def _pipeline(
             ", ".join(closed) or "none",
         )
     return pipeline, store
+
+
+def _log_artifact_choice(manifest: Manifest, artifact: Artifact, *, requested: bool) -> None:
+    """Which model scores and why; a warning when it is an INT8 model that failed the fidelity gate."""
+    from edgewatch.bundle.describe import choice_line
+
+    unfaithful = artifact.fidelity is not None and not artifact.fidelity.faithful
+    (log.warning if unfaithful else log.info)("%s", choice_line(manifest, artifact, requested=requested))
 
 
 def _outbox(config: AgentConfig) -> tuple[Outbox, Recovery | None]:

@@ -47,11 +47,17 @@ class FidelityFigures:
 @dataclass(frozen=True)
 class Fidelity:
     """An INT8 artifact's figures against ``reference`` (the FP32 artifact of the same runtime) on the held-out
-    rows and on those rows plus the stress set."""
+    rows and on those rows plus the stress set; ``failures``: each bar of the fidelity gate it missed, with the
+    measured value (empty: it passed, the model is faithful)."""
 
     reference: str
     held_out: FidelityFigures
     held_out_plus_stress: FidelityFigures
+    failures: tuple[str, ...] = ()
+
+    @property
+    def faithful(self) -> bool:
+        return not self.failures
 
 
 @dataclass(frozen=True)

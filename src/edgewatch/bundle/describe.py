@@ -1,5 +1,6 @@
 """A bundle's manifest described for a person: ``edgewatch info`` prints :func:`describe`, ``edgewatch train``
-prints the lines about the thresholds, the fidelity gate and the run indicator."""
+prints the lines about the thresholds, the fidelity gate and the run indicator, and the agent logs
+:func:`choice_line` at start: which model it scores with and, unless it is a faithful INT8 model, why."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def describe(m: Manifest, path: Path) -> list[str]:
         f"score        {score_line(m)}",
         f"sustained    {sustained_line(m)}",
         f"defaults     {', '.join(f'{k}: {v}' for k, v in sorted(m.default_artifact.items()))}",
+        *(f"  {rt:10s} {choice_line(m, m.artifact(name))}" for rt, name in sorted(m.default_artifact.items())),
         "features     (raw units: min / mean / max)",
     ]
     lines += [f"  {s.name:28s} {s.min:12.5g} {s.mean:12.5g} {s.max:12.5g}" for s in m.feature_stats]
@@ -36,11 +38,49 @@ def describe(m: Manifest, path: Path) -> list[str]:
         size = m.files[a.file].bytes / 1024
         lines.append(f"  {a.name:12s} {a.file:20s} {size:7.1f} KB  threshold {a.threshold.value:.6g}{sustained}{extra}")
     if m.fidelity:
-        verdict = "passed" if m.fidelity.passed else "FAILED (bundle forced)"
-        lines.append(f"fidelity     {verdict} bars {json.dumps(dump(m.fidelity.bars))}")
+        lines.append(f"fidelity     {gate_line(m)}; bars {json.dumps(dump(m.fidelity.bars))}")
     lines.append(f"probe        {probe_line(m)}")
     lines.append(f"run state    {run_state_line(m)}")
     return lines
+
+
+def gate_line(m: Manifest) -> str:
+    """The fidelity gate's verdict and what the build did about a failure (edgewatch.train.defaults)."""
+    gate = m.fidelity
+    if gate is None:
+        return "no INT8 model"
+    if gate.passed:
+        return "passed"
+    failed = ", ".join(gate.unfaithful)
+    kept = sorted(set(m.default_artifact.values()) & set(gate.unfaithful))
+    if kept:
+        return f"FAILED by {failed}; {', '.join(kept)} kept as default anyway (train --allow-low-fidelity)"
+    return f"FAILED by {failed}; not a default: the bundle runs its FP32 models"
+
+
+def choice_line(m: Manifest, artifact: Artifact, *, requested: bool = False) -> str:
+    """Why a device scores with ``artifact`` (the agent's start-up log, ``info``, ``replay``): its name and,
+    where it is not a faithful INT8 model, why. ``requested``: chosen by name (``--artifact``, the agent's
+    ``runtime.artifact``) rather than as the bundle's default."""
+    how = "requested" if requested else "the bundle's default"
+    fidelity = artifact.fidelity
+    if fidelity is not None:
+        if fidelity.faithful:
+            return f"scoring with {artifact.name} ({how}; INT8, passed the fidelity gate)"
+        kept = "" if requested else "; kept as the default by train --allow-low-fidelity"
+        return (
+            f"scoring with {artifact.name} ({how}), an INT8 model that FAILED the fidelity gate and may not decide "
+            f"like the FP32 model{kept} ({'; '.join(fidelity.failures)})"
+        )
+    twin = next((a for a in m.artifacts if a.fidelity is not None and a.fidelity.reference == artifact.name), None)
+    if twin is None:
+        return f"scoring with {artifact.name} ({how}; FP32, this model has no INT8 version)"
+    assert twin.fidelity is not None
+    if not twin.fidelity.faithful:
+        reasons = "; ".join(twin.fidelity.failures)
+        return f"scoring with {artifact.name} ({how}): INT8 failed the fidelity gate ({reasons})"
+    reason = "requested" if requested else "the bundle's default: built with --precision fp32"
+    return f"scoring with {artifact.name} ({reason}; FP32, its INT8 version passed the fidelity gate)"
 
 
 def run_state_line(m: Manifest) -> str:

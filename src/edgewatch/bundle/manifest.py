@@ -3,7 +3,8 @@
 ``train`` constructs a :class:`Manifest` (:mod:`edgewatch.train.builder`), :func:`~edgewatch.bundle.store.
 write_bundle` writes it as JSON (sorted keys, so identical inputs give identical bytes) and
 :func:`~edgewatch.bundle.store.load_bundle` reads it back with the strict loader (:mod:`edgewatch.records`),
-whose errors name the dotted field. Schema version 2; a bundle of another version is refused, naming both.
+whose errors name the dotted field. Schema version 3 (3 added the fidelity gate's ``unfaithful`` artifacts and
+``on_failure``); a bundle of another version is refused, naming both.
 
 Scores: **higher = more anomalous** everywhere; ``score > threshold`` is an anomalous reading.
 """
@@ -20,7 +21,7 @@ from edgewatch.bundle.scoring import Scoring, ThresholdRule
 from edgewatch.errors import BundleError
 from edgewatch.records import check, dump, load
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ModelKind = Literal["dense-ae", "conv-ae", "iforest"]
 MODEL_KINDS: tuple[ModelKind, ...] = ("dense-ae", "conv-ae", "iforest")
 
@@ -124,15 +125,29 @@ class FidelityBars:
     max_threshold_ratio: float = 1.2
 
 
+OnFailure = Literal["fallback-fp32", "keep-int8"]
+
+
 @dataclass(frozen=True)
 class FidelityGate:
-    """The gate's verdict at build time: its ``bars``, which rows were held out, and why it failed (a bundle
-    that failed exists only when built with ``--allow-low-fidelity``). Figures are per artifact."""
+    """The gate's verdict at build time: its ``bars``, which rows were held out, whether every INT8 model
+    passed, why not (``failures``, each naming the artifact, the bar and the measured value), the INT8
+    artifacts that failed (``unfaithful``) and what the build did about them (``on_failure``):
+
+    * ``fallback-fp32`` (the default): no runtime's default artifact is an unfaithful model; where a runtime's
+      INT8 model failed, its FP32 model is the default (``Manifest.default_artifact``);
+    * ``keep-int8`` (``train --allow-low-fidelity``): the unfaithful INT8 models were kept as defaults,
+      knowingly; ``info`` and the agent say so.
+
+    A bundle whose default is an unfaithful model without ``keep-int8`` is refused on load: a device never
+    runs an unfaithful INT8 model silently. Figures are per artifact (``Artifact.fidelity``)."""
 
     bars: FidelityBars
     held_out: str
     passed: bool
     failures: tuple[str, ...] = ()
+    unfaithful: tuple[str, ...] = ()
+    on_failure: OnFailure = "fallback-fp32"
 
 
 @dataclass(frozen=True)
@@ -260,3 +275,25 @@ def _check_artifacts(m: Manifest) -> None:
             raise BundleError(f"{runtime!r}: {name!r} is not an artifact for that runtime", field="default_artifact")
     if not m.default_artifact:
         raise BundleError("must name an artifact for at least one runtime", field="default_artifact")
+    _check_fidelity(m, names)
+
+
+def _check_fidelity(m: Manifest, names: list[str]) -> None:
+    """The gate's ``unfaithful`` artifacts are INT8 artifacts of the bundle, and none is a default unless the
+    build said so (``on_failure = keep-int8``)."""
+    gate = m.fidelity
+    unfaithful = gate.unfaithful if gate is not None else ()
+    for name in unfaithful:
+        if name not in names or m.artifact(name).precision != "int8":
+            raise BundleError(f"{name!r} is not an INT8 artifact of this bundle", field="fidelity.unfaithful")
+    if gate is not None and gate.passed == bool(unfaithful):
+        raise BundleError(
+            f"passed is {str(gate.passed).lower()} but unfaithful lists {list(unfaithful)}", field="fidelity.passed"
+        )
+    for runtime, name in m.default_artifact.items():
+        if name in unfaithful and gate is not None and gate.on_failure != "keep-int8":
+            raise BundleError(
+                f"{runtime!r}: {name!r} failed the fidelity gate and may be a default only with "
+                "fidelity.on_failure = 'keep-int8'",
+                field="default_artifact",
+            )

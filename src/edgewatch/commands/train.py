@@ -80,7 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="calibrate INT8 on the evenly spread rows only (by default the rows at each sensor's range ends are "
         "added, so a rare but normal reading is not clipped by the INT8 input range)",
     )
-    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8", help="model the device runs")
+    parser.add_argument(
+        "--precision",
+        choices=["int8", "fp32"],
+        default="int8",
+        help="model the device runs by default (int8: unless it fails the fidelity gate, then fp32)",
+    )
     parser.add_argument("--threshold-quantile", type=float, default=0.995)
     parser.add_argument(
         "--threshold-margin", type=float, default=ThresholdRule().margin, help="threshold = margin x quantile (2.0)"
@@ -93,7 +98,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.2,
         help="INT8 threshold at most this many times the FP32 one, and at least its inverse (1.2)",
     )
-    parser.add_argument("--allow-low-fidelity", action="store_true", help="write the bundle even if INT8 fails")
+    gate = parser.add_mutually_exclusive_group()
+    gate.add_argument(
+        "--require-int8",
+        action="store_true",
+        help="an INT8 model that fails the fidelity gate is an error (exit status 3, no bundle); by default the "
+        "bundle then runs its faithful FP32 model",
+    )
+    gate.add_argument(
+        "--allow-low-fidelity",
+        action="store_true",
+        help="keep an INT8 model that fails the fidelity gate as the default anyway (recorded in the manifest, "
+        "shown by info and logged as a warning by the agent); by default the bundle then runs its FP32 model",
+    )
     parser.add_argument("--max-epochs", type=int, default=200)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -144,6 +161,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         threshold=rule,
         bars=FidelityBars(args.min_rank_correlation, args.min_alert_agreement, args.max_threshold_ratio),
         allow_low_fidelity=args.allow_low_fidelity,
+        require_int8=args.require_int8,
         fit=FitSettings(max_epochs=args.max_epochs, progress=not args.no_progress),
         run_state=not args.no_run_state,
     )
@@ -169,8 +187,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"run state: {run_state_line(manifest)}")
     for line in fidelity_lines(manifest):
         print(line)
+    print(f"default model: {', '.join(f'{name} ({rt})' for rt, name in sorted(manifest.default_artifact.items()))}")
     if report.fidelity_failures:
-        print("WARNING: fidelity below the bars, written anyway (--allow-low-fidelity):", file=sys.stderr)
-        for failure in report.fidelity_failures:
-            print(f"  {failure}", file=sys.stderr)
+        _warn_gate_failed(report.fidelity_failures, report.fell_back, kept=options.allow_low_fidelity)
     return 0
+
+
+def _warn_gate_failed(failures: list[str], fell_back: dict[str, str], *, kept: bool) -> None:
+    """Say on stderr that INT8 failed the fidelity gate, which bars with which values, and what the bundle
+    runs instead."""
+    print("INT8 failed the fidelity gate:", file=sys.stderr)
+    for failure in failures:
+        print(f"  {failure}", file=sys.stderr)
+    if fell_back:
+        runtimes = ", ".join(f"{rt}-fp32 instead of {name}" for rt, name in sorted(fell_back.items()))
+        print(
+            f"the bundle runs its faithful FP32 models by default ({runtimes}); the INT8 models stay in the "
+            "bundle (--artifact to evaluate them). Train on more rows of normal operation to get a faithful INT8 "
+            "model, or pass --require-int8 to make this an error.",
+            file=sys.stderr,
+        )
+    elif kept:
+        print(
+            "WARNING: kept as the default anyway (--allow-low-fidelity): the device runs an INT8 model that may "
+            "not decide like the FP32 model it was measured as",
+            file=sys.stderr,
+        )

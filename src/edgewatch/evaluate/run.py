@@ -9,8 +9,9 @@ Two protocols:
 * **per-file training** (:func:`evaluate_per_file_train`, the SKAB protocol): for each file a model is
   trained on its first ``head`` rows (rows labelled anomalous in the head are excluded from training, as
   ``edgewatch train --label-col`` does), written to a temporary bundle, and the *rest* of the file
-  (rows ``head..end``) is replayed and scored. A failing INT8 fidelity gate does not abort the run: the
-  bundle is built with ``allow_low_fidelity=True`` and the outcome of the gate is reported per file.
+  (rows ``head..end``) is replayed and scored with the bundle's default model, as a device would run it: the
+  INT8 model where it passed the fidelity gate, else the FP32 one (:mod:`edgewatch.train.defaults`). The
+  outcome of the gate is reported per file.
 
 Scoring is causal only: every decision uses the readings up to and including the current one.
 ``flagged`` (alert active **or** sensor fault active) is the per-row decision compared with the labels;
@@ -272,10 +273,10 @@ def evaluate_per_file_train(
 ) -> EvaluationRun:
     """Per file: train on rows ``0..head`` (labelled rows excluded), score rows ``head..end``; pool.
 
-    ``options`` are the :class:`~edgewatch.train.builder.TrainOptions` (default: the shipped defaults);
-    ``allow_low_fidelity`` is forced on so that one file's INT8 gate failure is reported, not fatal. Each
+    ``options`` are the :class:`~edgewatch.train.builder.TrainOptions` (default: the shipped defaults). Each
     file's bundle runs ``artifact`` / ``runtime`` as :func:`open_evaluated_backend` chooses (default: the
-    artifact that bundle names as its default, which a device would run).
+    artifact that bundle names as its default, which a device would run: its FP32 model when INT8 failed the
+    fidelity gate, unless the options keep INT8; options that require INT8 stop the run with FidelityError).
     """
     from edgewatch.bundle import load_bundle
     from edgewatch.data.read import read_recordings
@@ -285,7 +286,7 @@ def evaluate_per_file_train(
         raise DataError("no labelled files given")
     if head < 1:
         raise DataError("--per-file-train must be a positive number of rows")
-    options = replace(options or TrainOptions(), allow_low_fidelity=True)
+    options = options or TrainOptions()
     files: list[FileOutcome] = []
     card = ModelCard()
     names: tuple[str, ...] = ()

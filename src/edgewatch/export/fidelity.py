@@ -36,9 +36,8 @@ import dataclasses
 import numpy as np
 
 from edgewatch.bundle import FidelityBars, FidelityFigures
-from edgewatch.errors import FidelityError
 
-__all__ = ["FidelityBars", "agreement", "check_gate", "compare", "enforce", "spearman", "stress_set"]
+__all__ = ["FidelityBars", "agreement", "check_gate", "compare", "spearman", "stress_set"]
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -118,12 +117,3 @@ def check_gate(
             f"{bars.max_threshold_ratio}x (held-out readings outside the INT8 ranges?)"
         )
     return failures
-
-
-def enforce(failures: list[str], *, allow_low_fidelity: bool) -> None:
-    if failures and not allow_low_fidelity:
-        raise FidelityError(
-            "the INT8 model would not make the same decisions as the float model: "
-            + "; ".join(failures)
-            + ". Try more --calibration-rows, more training data, or --allow-low-fidelity to ship it anyway."
-        )

@@ -11,7 +11,9 @@
 5. scores the held-out rows with the *edge runtimes* (LiteRT, ONNX Runtime) and calibrates each model's
    thresholds on its own scores (:mod:`edgewatch.train.calibration`), scores the probe, and runs the
    fidelity gate (INT8 vs FP32);
-6. constructs the :class:`~edgewatch.bundle.Manifest`, writes the bundle and loads it back to verify.
+6. chooses each runtime's default model — INT8 where it passed the gate, else the faithful FP32 model, unless
+   told to keep an unfaithful INT8 model or to refuse it (:mod:`edgewatch.train.defaults`);
+7. constructs the :class:`~edgewatch.bundle.Manifest`, writes the bundle and loads it back to verify.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ from edgewatch.core.timestamps import iso_utc
 from edgewatch.data.recording import Recording
 from edgewatch.data.windows import make_windows, window_ends
 from edgewatch.errors import DataError
-from edgewatch.export import fidelity
 from edgewatch.runtime import probe
 from edgewatch.train.calibration import Calibration, calibrate
 from edgewatch.train.data import check_trainable, drop_labelled
+from edgewatch.train.defaults import DefaultChoice, Policy, choose_defaults
 from edgewatch.train.fit import FitSettings
 from edgewatch.train.models import ModelFiles, build_autoencoder, build_iforest
 from edgewatch.train.representative import representative_rows
@@ -84,10 +86,18 @@ class TrainOptions:
     precision: str = "int8"
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
     bars: FidelityBars = field(default_factory=FidelityBars)
-    allow_low_fidelity: bool = False
+    allow_low_fidelity: bool = False  # an INT8 model that fails the gate stays the default (train/defaults.py)
+    require_int8: bool = False  # ... is an error (FidelityError); neither: the FP32 model becomes the default
     fit: FitSettings = field(default_factory=FitSettings)
     representative_override: np.ndarray | None = None  # tests only: a deliberately bad calibration set
     run_state: bool = True  # look for the machine's run indicator in the training rows (train/run_state.py)
+
+    @property
+    def on_gate_failure(self) -> Policy:
+        """What the build does with an INT8 model that fails the fidelity gate (:mod:`edgewatch.train.defaults`)."""
+        if self.require_int8:
+            return "require-int8"
+        return "keep-int8" if self.allow_low_fidelity else "fallback-fp32"
 
 
 @dataclass
@@ -99,6 +109,7 @@ class BuildReport:
     train_rows: int
     validation_rows: int
     fidelity_failures: list[str]
+    fell_back: dict[str, str]  # runtime -> its INT8 artifact that failed the gate; FP32 is that runtime's default
     sizes: dict[str, int]
     seconds: dict[str, float]  # wall-clock time of the build stages (model fit + conversions, verification)
 
@@ -125,11 +136,17 @@ def build_bundle(
     *,
     say: Callable[[str], None] = lambda _msg: None,
 ) -> BuildReport:
-    """Train, quantize, verify and write a bundle. Raises DataError or FidelityError on refusal."""
+    """Train, quantize, verify and write a bundle. Raises DataError on unusable data or contradicting options,
+    FidelityError when an INT8 model fails the gate under ``require_int8``."""
     if options.model not in MODEL_KINDS:
         raise DataError(f"unknown model kind {options.model!r}; choose one of {', '.join(MODEL_KINDS)}")
     if options.score not in SCORE_KINDS:
         raise DataError(f"unknown score {options.score!r}; choose one of {', '.join(SCORE_KINDS)}")
+    if options.require_int8 and (options.allow_low_fidelity or options.precision != "int8"):
+        other = "--allow-low-fidelity" if options.allow_low_fidelity else f"--precision {options.precision}"
+        raise DataError(f"--require-int8 contradicts {other}")
+    if options.require_int8 and options.model == "iforest":
+        raise DataError("--require-int8: an isolation forest has no INT8 model")
     recording, excluded = drop_labelled(recording)
     if excluded:
         say(f"excluded {excluded} rows labelled anomalous from training")
@@ -160,8 +177,12 @@ def build_bundle(
         calibration = calibrate(model, held_out, window, Path(staging), options)
     say(calibration.scoring.sustained_note)
     files = {**model.files, probe.PROBE_FILE: probe.to_bytes(calibration.probe_inputs)}
-    manifest = _manifest(recording, options, model, split, calibration, indicator, files, len(representative), excluded)
-    fidelity.enforce(list(calibration.failures), allow_low_fidelity=options.allow_low_fidelity)
+    choice = choose_defaults(
+        calibration.artifacts, calibration.gate, precision=options.precision, policy=options.on_gate_failure
+    )
+    manifest = _manifest(
+        recording, options, model, split, calibration, choice, indicator, files, len(representative), excluded
+    )
     bundle = write_bundle(out_dir, manifest, files)
     finished = time.perf_counter()
     return BuildReport(
@@ -170,6 +191,7 @@ def build_bundle(
         train_rows=split.train_rows,
         validation_rows=split.val_rows,
         fidelity_failures=list(calibration.failures),
+        fell_back=dict(choice.fell_back),
         sizes={name: len(content) for name, content in model.files.items()},
         seconds={
             "train_and_convert": trained - started,
@@ -218,18 +240,13 @@ def _manifest(
     model: ModelFiles,
     split: _Split,
     calibration: Calibration,
+    choice: DefaultChoice,
     indicator: RunIndicator | None,
     files: dict[str, bytes],
     calibration_rows: int,
     excluded: int,
 ) -> Manifest:
-    artifacts = calibration.artifacts
-    defaults = {}
-    for runtime in ("litert", "onnx"):
-        names = [f"{runtime}-{options.precision}", f"{runtime}-fp32"]
-        found = next((n for n in names if any(a.name == n for a in artifacts)), None)
-        if found is not None:
-            defaults[runtime] = found
+    artifacts, defaults = calibration.artifacts, choice.default_artifact
     primary = next(a for a in artifacts if a.name == (defaults.get("litert") or defaults["onnx"]))
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     return Manifest(
@@ -260,6 +277,6 @@ def _manifest(
             iforest_offset=model.iforest_offset,
         ),
         files=file_entries(files),
-        fidelity=calibration.gate,
+        fidelity=choice.gate,
         run_indicator=indicator,
     )

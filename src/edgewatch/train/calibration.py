@@ -135,7 +135,8 @@ def _fidelity(
         t_int8,
     )
     failures = fidelity.check_gate(held_out, combined, options.bars, artifact=spec.name)
-    return Fidelity(reference=reference, held_out=held_out, held_out_plus_stress=combined), failures
+    record = Fidelity(reference=reference, held_out=held_out, held_out_plus_stress=combined, failures=tuple(failures))
+    return record, failures
 
 
 def sustained_thresholds(
