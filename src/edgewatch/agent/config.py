@@ -23,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from edgewatch.core.alerts import AlertConfig
+from edgewatch.core.assembly import PerSensorConfig
 from edgewatch.core.checks import CheckConfig
 from edgewatch.core.config import PipelineConfig
 from edgewatch.core.mapping import PayloadMapping
@@ -81,6 +82,7 @@ class MqttSection:
     qos: int = field(default=0, metadata=check(lambda v: v in (0, 1), "0 or 1"))  # for the readings
     max_payload_bytes: int = field(default=16384, metadata=check(lambda v: 64 <= v <= 1 << 20, "an integer 64-1048576"))
     payload: PayloadMapping | None = None  # None: the standard shapes (core/payload.py); see core/mapping.py
+    per_sensor: PerSensorConfig | None = None  # one topic per sensor (core/assembly.py); None: one per reading
 
     @property
     def scheme(self) -> str:
@@ -301,8 +303,11 @@ def _resolve(config: AgentConfig, base_dir: Path | None) -> AgentConfig:
             levels = validate_filter(mqtt.topic)
         except ValueError:
             levels = []
-        if levels.count("+") == 1:
-            mqtt = dataclasses.replace(mqtt, device_level=levels.index("+"))
+        wild = [i for i, level in enumerate(levels) if level == "+"]
+        if mqtt.per_sensor is not None:  # one '+' is the sensor's: the device's is the other
+            wild = [i for i in wild if i != mqtt.per_sensor.sensor_level]
+        if len(wild) == 1:
+            mqtt = dataclasses.replace(mqtt, device_level=wild[0])
     outbox = config.outbox
     outbox = dataclasses.replace(outbox, path=at(outbox.path) or os.path.join(state_dir, "outbox.sqlite3"))
     update = config.update
@@ -353,6 +358,16 @@ def _validate(config: AgentConfig, check_paths: bool) -> None:
     except ValueError as exc:
         raise ConfigError(f"{exc}, got {mqtt.topic!r}", field="mqtt.topic") from None
     level = mqtt.device_level
+    sensors = mqtt.per_sensor
+    if sensors is not None:
+        sensor_level = sensors.sensor_level
+        if sensor_level >= len(levels) or levels[sensor_level] != "+" or sensor_level == level:
+            raise ConfigError(
+                f"expected the index of a '+' level of {mqtt.topic!r} other than the device's, got {sensor_level}",
+                field="mqtt.per_sensor.sensor_level",
+            )
+        if mqtt.payload is not None:
+            raise ConfigError("one topic per sensor takes no [mqtt.payload] mapping", field="mqtt.per_sensor")
     if level is None:
         raise ConfigError(
             f"cannot tell which level of {mqtt.topic!r} names the device (it needs exactly one '+'); "

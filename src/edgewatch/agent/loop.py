@@ -38,7 +38,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,8 +47,10 @@ from edgewatch.agent.config import AgentConfig
 from edgewatch.agent.health import AgentStats, ThermalGuard, status_topic
 from edgewatch.agent.outbox import AlertMark, Outbox
 from edgewatch.agent.ratelimit import RateLimiter
+from edgewatch.agent.sensors import SensorFeed
 from edgewatch.agent.state import StateStore
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault
+from edgewatch.core.payload import Reading
 from edgewatch.errors import EdgewatchError
 from edgewatch.transports.base import InboundMessage, Transport
 from edgewatch.transports.topics import agent_topic, device_from_topic, device_topic, topic_matches
@@ -76,6 +78,8 @@ class BatchProcessor(Protocol):
     """What the loop needs of ``edgewatch.core.Pipeline``."""
 
     def process(self, batch: list[tuple[str, bytes, float]]) -> list[Event]: ...
+
+    def process_readings(self, readings: Sequence[tuple[str, Reading]]) -> list[Event]: ...
 
     def state_snapshot(self) -> dict[str, Any]: ...
 
@@ -130,6 +134,7 @@ class AgentLoop:
         state: StateStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         updates: Updater | None = None,
+        sensors: SensorFeed | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -140,6 +145,7 @@ class AgentLoop:
         self.state = state
         self.clock = clock
         self.updates = updates
+        self.sensors = sensors
         self.limiter = RateLimiter(settings.max_rate_hz)
         self.devices: set[str] = set()
         self.ignored_total = 0
@@ -170,12 +176,14 @@ class AgentLoop:
                 for device in sorted(self.devices):
                     self._announce(device)
         readings = []
+        topics = []  # for one topic per sensor, whose level names the sensor
         for message in batch:
             reading = self._admit(message, now)
             if reading is not None:
                 readings.append(reading)
+                topics.append(message.topic)
         if readings:
-            self._process(readings)
+            self._process(readings, topics)
         if self.updates is not None:
             self.updates.step(self, now)
         self.outbox.pump(self.transport)
@@ -223,9 +231,12 @@ class AgentLoop:
                 self._announce(device)
         return device, message.payload, message.arrival_time
 
-    def _process(self, readings: list[tuple[str, bytes, float]]) -> None:
+    def _process(self, readings: list[tuple[str, bytes, float]], topics: list[str]) -> None:
         try:
-            events = self.pipeline.process(readings)
+            if self.sensors is None:
+                events = self.pipeline.process(readings)
+            else:  # one topic per sensor: assembled into readings first (agent/sensors.py)
+                events = self.sensors.process(self.pipeline, readings, topics)
         except EdgewatchError as exc:  # e.g. the runtime failed on this batch
             self.failures += 1
             log.error("scoring a batch of %d reading(s) failed: %s", len(readings), exc)

@@ -30,6 +30,7 @@ from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.metrics import MetricsServer, Sample
 from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.recovery import Recovery, open_outbox
+from edgewatch.agent.sensors import sensor_feed
 from edgewatch.agent.state import StateStore
 from edgewatch.agent.update import UpdateManager
 from edgewatch.bundle import Artifact, Manifest
@@ -102,7 +103,14 @@ def run_agent(
     )
     settings = LoopSettings.from_config(config, pipeline.model_id)
     loop = AgentLoop(
-        settings, pipeline=pipeline, transport=transport, outbox=outbox, thermal=thermal, state=store, updates=updates
+        settings,
+        pipeline=pipeline,
+        transport=transport,
+        outbox=outbox,
+        thermal=thermal,
+        state=store,
+        updates=updates,
+        sensors=sensor_feed(config, pipeline.features),
     )
     if recovery is not None:  # published once connected, through the fresh outbox
         outbox.put(event_topic(health.agent_id), recovery.payload(), 1, False, essential=True)
