@@ -183,9 +183,21 @@ def test_a_state_of_another_version_is_refused_naming_it(make_manifest, scorer_f
     before, _ = stuck_pipeline(make_manifest, scorer_factory())
     old = through_json(before) | {"version": 1}  # as written by the previous version
     after = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
-    with pytest.raises(ConfigError, match=r"state\.version: expected a version 2 device state"):
+    with pytest.raises(ConfigError, match=r"state\.version: expected a version 3 device state"):
         after.restore(old)
     assert after.devices == {}
+
+
+def test_a_version_2_state_is_read_with_operator_and_silence_at_their_defaults(make_manifest, scorer_factory) -> None:
+    before, _ = stuck_pipeline(make_manifest, scorer_factory())
+    old = through_json(before) | {"version": 2}
+    for device in old["devices"].values():  # as version 2 wrote it: no operator, no silence record
+        del device["operator"], device["silence"]
+    after = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
+    after.restore(old)
+    assert set(after.devices) == set(before.devices)
+    for dev in after.devices.values():
+        assert not dev.operator.maintenance and dev.operator.sensitivity == 1.0 and dev.silence.last_seen is None
 
 
 # ---------------------------------------------------------------- validation

@@ -27,6 +27,8 @@ from edgewatch.core.assembly import PerSensorConfig
 from edgewatch.core.checks import CheckConfig
 from edgewatch.core.config import PipelineConfig
 from edgewatch.core.mapping import PayloadMapping
+from edgewatch.core.operator import ControlsConfig
+from edgewatch.core.silence import SilenceConfig
 from edgewatch.core.thresholds import ThresholdConfig
 from edgewatch.errors import ConfigError
 from edgewatch.records import Secret, check, dump, load
@@ -156,6 +158,8 @@ class AgentConfig:
     outbox: OutboxSection = field(default_factory=OutboxSection)
     health: HealthSection = field(default_factory=HealthSection)
     homeassistant: HomeAssistantSection = field(default_factory=HomeAssistantSection)
+    silence: SilenceConfig = field(default_factory=SilenceConfig)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
     update: UpdateSection = field(default_factory=UpdateSection)
     max_rate_hz: float = field(default=0.0, metadata=check(lambda v: v >= 0, "a number >= 0 (0: no limit)"))
     state_dir: str = "/var/lib/edgewatch"

@@ -44,11 +44,14 @@ from typing import Any, Protocol
 
 from edgewatch.agent import homeassistant
 from edgewatch.agent.config import AgentConfig
+from edgewatch.agent.controls import Controls, Outgoing
 from edgewatch.agent.health import AgentStats, ThermalGuard, status_topic
 from edgewatch.agent.outbox import AlertMark, Outbox
 from edgewatch.agent.ratelimit import RateLimiter
 from edgewatch.agent.sensors import SensorFeed
 from edgewatch.agent.state import StateStore
+from edgewatch.agent.watch import SilenceMonitor
+from edgewatch.core.device import DeviceState
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault
 from edgewatch.core.payload import Reading
 from edgewatch.errors import EdgewatchError
@@ -80,6 +83,11 @@ class BatchProcessor(Protocol):
     def process(self, batch: list[tuple[str, bytes, float]]) -> list[Event]: ...
 
     def process_readings(self, readings: Sequence[tuple[str, Reading]]) -> list[Event]: ...
+
+    @property
+    def devices(self) -> dict[str, DeviceState]: ...
+
+    def device(self, name: str) -> DeviceState: ...
 
     def state_snapshot(self) -> dict[str, Any]: ...
 
@@ -135,6 +143,8 @@ class AgentLoop:
         clock: Callable[[], float] = time.monotonic,
         updates: Updater | None = None,
         sensors: SensorFeed | None = None,
+        controls: Controls | None = None,
+        silence: SilenceMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -146,6 +156,8 @@ class AgentLoop:
         self.clock = clock
         self.updates = updates
         self.sensors = sensors
+        self.controls = controls  # operator commands (agent/controls.py)
+        self.silence = silence  # silent devices (agent/watch.py)
         self.limiter = RateLimiter(settings.max_rate_hz)
         self.devices: set[str] = set()
         self.ignored_total = 0
@@ -175,6 +187,8 @@ class AgentLoop:
             if self.settings.homeassistant:
                 for device in sorted(self.devices):
                     self._announce(device)
+            if self.controls is not None:
+                self._send(self.controls.states(self.pipeline, sorted(self.pipeline.devices)), durable=False)
         readings = []
         topics = []  # for one topic per sensor, whose level names the sensor
         for message in batch:
@@ -208,6 +222,9 @@ class AgentLoop:
         if self.updates is not None and self.updates.owns(message.topic):
             self.updates.receive(message, now)
             return None
+        if self.controls is not None and self.controls.owns(message.topic):
+            self._send(self.controls.handle(self.pipeline, message, message.arrival_time))
+            return None
         if s.homeassistant and message.topic == self._ha_status:
             if message.payload.strip() == b"online":
                 log.info("Home Assistant online: re-publishing discovery of %d device(s)", len(self.devices))
@@ -229,6 +246,12 @@ class AgentLoop:
             log.info("new device %r", device)
             if s.homeassistant:
                 self._announce(device)
+            if self.silence is not None:
+                self.pipeline.device(device)  # its state now, so that the controls' states can be shown
+            if self.controls is not None:
+                self._send(self.controls.states(self.pipeline, [device]), durable=False)
+        if self.silence is not None:
+            self._send(self.silence.seen(self.pipeline, device, message.arrival_time))
         return device, message.payload, message.arrival_time
 
     def _process(self, readings: list[tuple[str, bytes, float]], topics: list[str]) -> None:
@@ -276,6 +299,8 @@ class AgentLoop:
             mark = AlertMark(event.device, event.alert_id if is_open else None, event.severity if is_open else None)
             topic = device_topic(event.device, "alert")
             self.outbox.put(topic, _json(event), 1, True, essential=event.state != "update", alert=mark)
+            if event.acknowledged is not None and not is_open and self.controls is not None:
+                self._send(self.controls.acknowledged_alert_closed(self.pipeline, event.device))
         elif isinstance(event, SensorFault):
             self.stats.record_event("fault")
             log.warning(
@@ -315,7 +340,21 @@ class AgentLoop:
 
     # -- housekeeping ------------------------------------------------------------------------------
 
+    def _send(self, messages: list[Outgoing], *, durable: bool = True) -> None:
+        """Publish the controls' and the silence watch's messages: through the outbox, or directly."""
+        for m in messages:
+            if m.durable and durable:
+                self.outbox.put(m.topic, m.payload, 1, m.retain, essential=True)
+            elif self.transport.connected:
+                self.transport.publish(m.topic, m.payload, 1 if m.retain else 0, m.retain)
+
     def _housekeeping(self, now: float) -> None:
+        if self.silence is not None or self.controls is not None:
+            wall = time.time()
+            if self.silence is not None:
+                self._send(self.silence.check(self.pipeline, wall))
+            if self.controls is not None:
+                self._send(self.controls.expire(self.pipeline, wall))
         if self.thermal is not None:
             change = self.thermal.update(now)
             if change is not None:

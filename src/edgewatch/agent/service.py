@@ -24,6 +24,7 @@ from types import FrameType
 
 from edgewatch.agent.bundles import Checked, Startup, open_active, trusted_keys
 from edgewatch.agent.config import AgentConfig
+from edgewatch.agent.controls import Controls, command_topics
 from edgewatch.agent.health import ThermalGuard, birth_message, event_topic, stopped_message, will_message
 from edgewatch.agent.homeassistant import status_topic as ha_status_topic
 from edgewatch.agent.loop import AgentLoop, LoopSettings
@@ -33,6 +34,7 @@ from edgewatch.agent.recovery import Recovery, open_outbox
 from edgewatch.agent.sensors import sensor_feed
 from edgewatch.agent.state import StateStore
 from edgewatch.agent.update import UpdateManager
+from edgewatch.agent.watch import SilenceMonitor
 from edgewatch.bundle import Artifact, Manifest
 from edgewatch.core.pipeline import Pipeline, Scorer
 from edgewatch.errors import ConfigError
@@ -111,6 +113,8 @@ def run_agent(
         state=store,
         updates=updates,
         sensors=sensor_feed(config, pipeline.features),
+        controls=Controls(config.controls) if config.controls.enabled else None,
+        silence=SilenceMonitor(config.silence) if config.silence.enabled else None,
     )
     if recovery is not None:  # published once connected, through the fresh outbox
         outbox.put(event_topic(health.agent_id), recovery.payload(), 1, False, essential=True)
@@ -120,6 +124,8 @@ def run_agent(
     reload = None if updates is None else updates.request_reload
     restore_signals = _install_signal_handlers(stop, reload) if handle_signals else None
     transport.subscribe(config.mqtt.topic, config.mqtt.qos)
+    for topic in command_topics() if config.controls.enabled else []:
+        transport.subscribe(topic, 1)
     for topic, qos in [] if updates is None else updates.subscriptions():
         transport.subscribe(topic, qos)
     if config.homeassistant.enabled:

@@ -9,6 +9,8 @@ import numpy as np
 
 from edgewatch.core.alerts import AlertConfig, AlertPolicy
 from edgewatch.core.checks import StuckDetector, StuckState
+from edgewatch.core.operator import OperatorControls
+from edgewatch.core.silence import SilenceWatch
 from edgewatch.core.state import DeviceSnapshot
 from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import AdaptiveThreshold, FixedThreshold, ThresholdConfig, restore_threshold
@@ -23,7 +25,19 @@ DeviceThreshold = FixedThreshold | AdaptiveThreshold
 class DeviceState:
     """Everything the pipeline remembers about one device."""
 
-    __slots__ = ("alert", "history", "last_ts", "missing", "name", "recent", "stuck", "sustained", "threshold")
+    __slots__ = (
+        "alert",
+        "history",
+        "last_ts",
+        "missing",
+        "name",
+        "operator",
+        "recent",
+        "silence",
+        "stuck",
+        "sustained",
+        "threshold",
+    )
 
     def __init__(
         self,
@@ -42,6 +56,8 @@ class DeviceState:
         self.missing: tuple[str, ...] = ()  # sensors currently reporting null
         self.history: np.ndarray | None = None  # last window-1 scaled rows (window > 1 only)
         self.recent: list[int] | None = None  # pipeline batch-local: pool rows of the current window
+        self.operator = OperatorControls()  # maintenance, sensitivity, acknowledged alert (core/operator.py)
+        self.silence = SilenceWatch()  # when its messages came (core/silence.py)
 
     def snapshot(self) -> DeviceSnapshot:
         """What a restart must remember (the window rebuilds from the next readings)."""
@@ -52,6 +68,8 @@ class DeviceState:
             last_ts=self.last_ts,
             missing=self.missing,
             sustained=None if self.sustained is None else self.sustained.snapshot(),
+            operator=self.operator.snapshot(),
+            silence=self.silence.snapshot(),
         )
 
 
@@ -86,4 +104,6 @@ def restore_device(
     )
     device.last_ts = saved.last_ts
     device.missing = tuple(f for f in features if f in saved.missing)  # in feature order, as the parser reports
+    device.operator = OperatorControls.restore(saved.operator)
+    device.silence = SilenceWatch.restore(saved.silence)
     return device

@@ -79,6 +79,7 @@ class AlertEvent:
     model_version: str
     sustained: float | None = None
     sustained_threshold: float | None = None
+    acknowledged: tuple[str, float] | None = None  # (by, ts) of an operator's acknowledgement (core/operator.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +97,11 @@ class AlertEvent:
             **(
                 {"sustained": self.sustained, "sustained_threshold": self.sustained_threshold}
                 if self.sustained is not None
+                else {}
+            ),
+            **(
+                {"acknowledged": {"by": self.acknowledged[0], "ts": self.acknowledged[1]}}
+                if self.acknowledged is not None
                 else {}
             ),
         }

@@ -9,7 +9,8 @@ would feed an alert) and the alerts it raised; :func:`within_bound` compares the
 it belongs to the machine and its sensors rather than to a model: the alert state (an alert raised by the
 old model is continued, updated and cleared by the new one, under the same id, so no raised alert is left
 without its ``cleared``), the run state behind suppression, the last accepted timestamp (so no reading is
-accepted twice), the missing sensors and the stuck-sensor counters. Kept from the new model's own shadow
+accepted twice), the missing sensors, the stuck-sensor counters, what operators set (maintenance, sensitivity, an
+acknowledgement) and when its messages came (silence). Kept from the new model's own shadow
 run, because it belongs to the model: its threshold (calibrated for it, and for an adaptive one learned on
 the shadow readings), its sustained-deviation averages and its windows. A device the new model did not see
 in shadow starts its threshold and averages afresh from the new bundle. Both pipelines must have the same
@@ -73,4 +74,6 @@ def hand_over(live: Pipeline, new: Pipeline) -> int:
         device.last_ts = old.last_ts
         device.missing = old.missing
         device.stuck = old.stuck
+        device.operator = old.operator  # what operators set and when messages came belong to the machine too
+        device.silence = old.silence
     return len(live.devices)

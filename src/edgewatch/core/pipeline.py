@@ -70,6 +70,7 @@ COUNTER_KEYS = (
     "window_fill",  # accepted, complete, waiting for a full window
     "missing_values",  # accepted with missing values, not scored
     "stuck",  # accepted while a sensor is stuck, not scored
+    "maintenance",  # scored while the device is in maintenance, not judged (core/operator.py)
     *PAYLOAD_REASONS,
     *CHECK_REASONS,
 )
@@ -267,6 +268,18 @@ class Pipeline:
             threshold = dev.threshold
             value = threshold.value
             policy = dev.alert
+            operator = dev.operator
+            if operator.sensitivity != 1.0:  # an operator's factor: judged against threshold / sensitivity
+                value = value / operator.sensitivity
+            if operator.maintenance_until is not None and ts < operator.maintenance_until:
+                # maintenance (core/operator.py): scored and visible, neither judged nor learned from
+                if dev.sustained is not None:
+                    dev.sustained.restart()
+                active = policy.alert_id is not None
+                append(ScoredReading(dev.name, ts, score, value, score > value, active, errors[k], features, None))
+                scored += 1
+                self.counters["maintenance"] += 1
+                continue
             judged, by_sustained, sustained = score, False, None
             if dev.sustained is not None:
                 if policy.suppressed(ts):  # stopped or settling: not judged, averages start afresh after
@@ -299,8 +312,11 @@ class Pipeline:
                         model_version=self.model_version,
                         sustained=sustained,
                         sustained_threshold=None if sustained is None else sustained_threshold,
+                        acknowledged=operator.acknowledged(decision.alert_id) if operator.ack_alert_id else None,
                     )
                 )
+                if decision.state == "cleared" and operator.ack_alert_id is not None:
+                    operator.alert_closed()
         self.counters["scored"] += scored
         return events
 

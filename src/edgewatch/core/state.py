@@ -5,7 +5,10 @@ a restart keeps each device's adaptive threshold, alert state (including the run
 suppression), last accepted timestamp (a QoS 1 redelivery after a restart is still a duplicate), stuck-sensor
 counters and missing sensors (a sensor stuck or missing before the restart still gets its ``recovered``
 event, and is not scored meanwhile) and, for a bundle with a sustained-deviation channel, its moving
-averages. Windows are not saved: they rebuild from the next readings.
+averages, what operators set (maintenance, sensitivity, an acknowledged alert) and when its messages came
+(a device silent before the restart is still silent after it). Windows are not saved: they rebuild from the
+next readings. Version 3; a version 2 state (without operator and silence records) is read with them at
+their defaults.
 
 Per device::
 
@@ -14,7 +17,10 @@ Per device::
      "alert": {"alert_id", "severity", "history", "below_run", "last_emit_ts", "cooldown_until",
                "machine_stopped", "suppress_until"},
      "stuck": {"last": [float | null, ...], "runs": [int, ...], "n_stuck": int},
-     "sustained": {"tau_s", "fast_tau_s", "last_ts", "since", "smooth": [...], "fast": [...] | null} | null}
+     "sustained": {"tau_s", "fast_tau_s", "last_ts", "since", "smooth": [...], "fast": [...] | null} | null,
+     "operator": {"maintenance", "maintenance_until", "maintenance_since", "sensitivity", "ack_alert_id",
+                  "ack_by", "ack_ts"},
+     "silence": {"last_seen", "gap_s", "gaps", "silent_since"}}
 
 Times are epoch seconds of readings (``null``: never); ``stuck`` holds one item per model feature
 (``null``: no value seen yet, as JSON has no NaN). :func:`load_state` refuses a malformed state with a
@@ -30,7 +36,8 @@ from typing import Any, Literal
 from edgewatch.errors import ConfigError
 from edgewatch.records import check, load
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # a version 2 state has no operator and silence records: they start at their defaults
 Severity = Literal["minor", "major", "critical"]
 
 _time = check(math.isfinite, "a finite number or null")
@@ -100,6 +107,31 @@ class SustainedState:
 
 
 @dataclass(frozen=True)
+class OperatorState:
+    """What operators set for the device (:mod:`edgewatch.core.operator`): maintenance (with its automatic end,
+    wall-clock epoch seconds; null: until turned off), the sensitivity factor and the acknowledged alert."""
+
+    maintenance: bool = False
+    maintenance_until: float | None = field(default=None, metadata=_time)
+    maintenance_since: float | None = field(default=None, metadata=_time)
+    sensitivity: float = field(default=1.0, metadata=_positive)
+    ack_alert_id: str | None = None
+    ack_by: str | None = None
+    ack_ts: float | None = field(default=None, metadata=_time)
+
+
+@dataclass(frozen=True)
+class SilenceState:
+    """When the device's last message arrived (wall clock), the longest gap it learned between messages and
+    from how many gaps, and since when it is silent (null: it is not) (:mod:`edgewatch.core.silence`)."""
+
+    last_seen: float | None = field(default=None, metadata=_time)
+    gap_s: float | None = field(default=None, metadata=_positive)
+    gaps: int = field(default=0, metadata=_count)
+    silent_since: float | None = field(default=None, metadata=_time)
+
+
+@dataclass(frozen=True)
 class DeviceSnapshot:
     """Everything saved about one device."""
 
@@ -109,6 +141,8 @@ class DeviceSnapshot:
     last_ts: float | None = field(default=None, metadata=_time)
     missing: tuple[str, ...] = ()
     sustained: SustainedState | None = None
+    operator: OperatorState = field(default_factory=OperatorState)
+    silence: SilenceState = field(default_factory=SilenceState)
 
 
 @dataclass(frozen=True)
@@ -126,8 +160,10 @@ class PipelineState:
 
 def load_state(data: Any, model_id: str) -> PipelineState:
     """The saved state in ``data`` (parsed JSON), checked to be of this version and of ``model_id``."""
-    if isinstance(data, dict) and data.get("version") != STATE_VERSION:
+    if isinstance(data, dict) and data.get("version") not in READABLE_VERSIONS:
         raise ConfigError(f"expected a version {STATE_VERSION} device state", field="state.version")
+    if isinstance(data, dict) and data.get("version") != STATE_VERSION:
+        data = {**data, "version": STATE_VERSION}
     state = load(PipelineState, data, "state")
     if state.model_id != model_id:
         raise ConfigError(
