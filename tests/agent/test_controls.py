@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edgewatch.agent.config import load_config
+from edgewatch.agent.homeassistant import agent_node
 from edgewatch.agent.service import run_agent
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher
@@ -209,4 +210,26 @@ def test_a_device_that_fell_silent_while_the_agent_was_down_is_found_at_start(tm
         assert json.loads(silence.wait_for(lambda ms: bool(ms), 5)[0].payload)["event"] == "device_silent"
     finally:
         pub.close()
+        agent.stop()
+
+
+def test_home_assistant_sees_the_agent_device_and_the_machines_controls(tmp_path: Path, broker, listen) -> None:
+    agent = Agent(tmp_path, broker, homeassistant={"enabled": True})
+    discovery = listen("homeassistant/#")
+    agent.start(listen)
+    try:
+        pub = Publisher(broker.url)
+        _send(pub, "m3", [0.1] * 2, time.time() - 10)
+        got = discovery.wait_for(lambda ms: any("/switch/edgewatch_m3/" in m.topic for m in ms))
+        configs = {m.topic: json.loads(m.payload) for m in got}
+        node = agent_node("pi-7")
+        agent_ids = {c["device"]["identifiers"][0] for t, c in configs.items() if f"/{node}/" in t}
+        assert agent_ids == {node}
+        switch = configs["homeassistant/switch/edgewatch_m3/maintenance/config"]
+        assert switch["device"]["via_device"] == node
+        state = listen(switch["state_topic"])
+        pub.publish(switch["command_topic"], switch["payload_on"].encode(), qos=1).wait_for_publish(5)
+        assert state.wait_for(lambda ms: bool(ms) and ms[-1].payload == b"ON")
+        pub.close()
+    finally:
         agent.stop()

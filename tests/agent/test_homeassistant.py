@@ -70,3 +70,170 @@ def test_custom_prefix_and_slugs() -> None:
     assert slug("pump_1") == "pump_1"
     assert slug("Pump-1") != slug("pump_1") and slug("Pump-1").startswith("pump_1_")
     assert slug("???").startswith("device")
+
+
+# The options Home Assistant documents for MQTT discovery (home-assistant.io/integrations/<platform>.mqtt/):
+# every key a payload holds must be one of its platform's, and the required ones must be there.
+COMMON = {
+    "availability",
+    "availability_mode",
+    "availability_template",
+    "availability_topic",
+    "default_entity_id",
+    "device",
+    "enabled_by_default",
+    "encoding",
+    "entity_category",
+    "entity_picture",
+    "icon",
+    "json_attributes_template",
+    "json_attributes_topic",
+    "name",
+    "origin",
+    "payload_available",
+    "payload_not_available",
+    "platform",
+    "qos",
+    "unique_id",
+}
+PLATFORMS = {
+    "binary_sensor": (
+        {"state_topic"},
+        {
+            "device_class",
+            "expire_after",
+            "force_update",
+            "off_delay",
+            "payload_off",
+            "payload_on",
+            "state_topic",
+            "value_template",
+        },
+    ),
+    "sensor": (
+        {"state_topic"},
+        {
+            "device_class",
+            "expire_after",
+            "force_update",
+            "last_reset_value_template",
+            "options",
+            "state_class",
+            "state_topic",
+            "suggested_display_precision",
+            "unit_of_measurement",
+            "value_template",
+        },
+    ),
+    "switch": (
+        {"command_topic"},
+        {
+            "command_template",
+            "command_topic",
+            "device_class",
+            "optimistic",
+            "payload_off",
+            "payload_on",
+            "retain",
+            "state_off",
+            "state_on",
+            "state_topic",
+            "value_template",
+        },
+    ),
+    "button": ({"command_topic"}, {"command_template", "command_topic", "device_class", "payload_press", "retain"}),
+    "number": (
+        {"command_topic"},
+        {
+            "command_template",
+            "command_topic",
+            "device_class",
+            "max",
+            "min",
+            "mode",
+            "optimistic",
+            "payload_reset",
+            "retain",
+            "state_topic",
+            "step",
+            "unit_of_measurement",
+            "value_template",
+        },
+    ),
+}
+DEVICE = {
+    "configuration_url",
+    "connections",
+    "hw_version",
+    "identifiers",
+    "manufacturer",
+    "model",
+    "model_id",
+    "name",
+    "serial_number",
+    "suggested_area",
+    "sw_version",
+    "via_device",
+}
+ENTITY_CATEGORIES = {"config", "diagnostic"}
+DEVICE_CLASSES = {"binary_sensor": {"problem", "connectivity"}, "sensor": {"duration"}}
+
+
+def _check_schema(topic: str, config: dict) -> None:  # type: ignore[type-arg]
+    import re
+
+    _prefix, component, node, key, tail = topic.split("/")
+    assert tail == "config" and re.fullmatch(r"[a-zA-Z0-9_-]+", node) and re.fullmatch(r"[a-zA-Z0-9_-]+", key)
+    required, options = PLATFORMS[component]
+    assert required <= set(config), (topic, required - set(config))
+    assert set(config) <= COMMON | options, (topic, set(config) - COMMON - options)
+    assert set(config["device"]) <= DEVICE and config["device"]["identifiers"]
+    assert config.get("entity_category", "config") in ENTITY_CATEGORIES
+    if "device_class" in config:
+        assert config["device_class"] in DEVICE_CLASSES[component], topic
+    for name in ("state_topic", "command_topic", "json_attributes_topic", "availability_topic"):
+        if name in config:
+            assert "+" not in config[name] and "#" not in config[name]
+
+
+def test_every_payload_holds_only_documented_options_of_its_platform() -> None:
+    from edgewatch.agent.homeassistant import agent_discovery_messages
+    from edgewatch.core.operator import ControlsConfig
+
+    machine = discovery_messages(
+        "pump-1", agent_status_topic="edgewatch/pi-7/status", agent_id="pi-7", silence=True, controls=ControlsConfig()
+    )
+    agent = agent_discovery_messages("pi-7", model_id="dense-ae-1")
+    components = set()
+    for topic, payload in machine + agent:
+        config = json.loads(payload)
+        _check_schema(topic, config)
+        components.add(topic.split("/")[1])
+    assert components == set(PLATFORMS)
+
+
+def test_machines_link_to_the_agent_device_and_controls_use_the_agents_topics() -> None:
+    from edgewatch.agent.controls import command_topics
+    from edgewatch.agent.homeassistant import agent_discovery_messages
+    from edgewatch.core.operator import ControlsConfig
+    from edgewatch.transports.topics import topic_matches
+
+    agent = {t: json.loads(p) for t, p in agent_discovery_messages("pi-7")}
+    agent_ids = {tuple(c["device"]["identifiers"]) for c in agent.values()}
+    assert len(agent_ids) == 1
+    status = next(c for t, c in agent.items() if t.endswith("/status/config"))
+    assert status["state_topic"] == "edgewatch/pi-7/status" and status["device_class"] == "connectivity"
+    assert {t.split("/")[3] for t in agent} == {"status", "outbox_depth", "latency_p99", "model"}
+    controls = ControlsConfig(sensitivity_min=0.8, sensitivity_max=1.5)
+    configs = _configs("pump-1", agent_id="pi-7", silence=True, controls=controls)
+    for config in configs.values():
+        assert config["device"]["via_device"] == next(iter(agent_ids))[0]
+    switch = next(c for t, c in configs.items() if "/switch/" in t)
+    number = next(c for t, c in configs.items() if "/number/" in t)
+    button = next(c for t, c in configs.items() if "/button/" in t)
+    for entity in (switch, number, button):
+        assert any(topic_matches(f, entity["command_topic"]) for f in command_topics())
+    assert switch["state_topic"] == "edgewatch/pump-1/maintenance/state"
+    assert (number["min"], number["max"]) == (0.8, 1.5)
+    silent = next(c for t, c in configs.items() if t.endswith("/silent/config"))
+    assert silent["state_topic"] == "edgewatch/pump-1/silence"

@@ -185,6 +185,7 @@ class AgentLoop:
         if self.transport.generation != self._generation:  # (re)connected: retained configs may be gone
             self._generation = self.transport.generation
             if self.settings.homeassistant:
+                self._announce_agent()
                 for device in sorted(self.devices):
                     self._announce(device)
             if self.controls is not None:
@@ -228,6 +229,7 @@ class AgentLoop:
         if s.homeassistant and message.topic == self._ha_status:
             if message.payload.strip() == b"online":
                 log.info("Home Assistant online: re-publishing discovery of %d device(s)", len(self.devices))
+                self._announce_agent()
                 for known in sorted(self.devices):
                     self._announce(known)
             return None
@@ -335,6 +337,15 @@ class AgentLoop:
             discovery_prefix=self.settings.discovery_prefix,
             score_stream=self.settings.score_stream,
             model_id=self.settings.model_id,
+            agent_id=self.settings.agent_id,
+            silence=self.silence is not None,
+            controls=None if self.controls is None else self.controls.config,
+        ):
+            self.transport.publish(topic, payload, 1, True)
+
+    def _announce_agent(self) -> None:
+        for topic, payload in homeassistant.agent_discovery_messages(
+            self.settings.agent_id, discovery_prefix=self.settings.discovery_prefix, model_id=self.settings.model_id
         ):
             self.transport.publish(topic, payload, 1, True)
 
