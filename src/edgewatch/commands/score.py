@@ -8,8 +8,6 @@ import sys
 
 import numpy as np
 
-CHUNK = 4096
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", help="bundle directory")
@@ -33,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from edgewatch.core.events import format_shares, top_feature_shares
     from edgewatch.core.timestamps import format_ts
     from edgewatch.data.read import read_recording
-    from edgewatch.data.windows import make_windows
     from edgewatch.runtime import open_backend
+    from edgewatch.runtime.rows import score_rows
 
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest
@@ -44,20 +42,9 @@ def run(args: argparse.Namespace) -> int:
     recording = read_recording(
         args.data, features=manifest.features, time_col=args.time_col, sep=args.sep, allow_missing=True
     )
-    scaled = manifest.scaler.transform(recording.values)
-    window = manifest.window
-    n = recording.n_rows
-    scores = np.full(n, np.nan)
-    errors = np.zeros((n, manifest.n_features))
+    scores, errors, _, _ = score_rows(manifest, backend, recording.values)
+    window, n = manifest.window, recording.n_rows
     missing = np.isnan(recording.values)
-    # a row is scored when its window (itself, for window 1) has no missing value
-    complete = np.convolve(missing.any(axis=1).astype(int), np.ones(window, dtype=int))[:n] == 0
-    ends = np.flatnonzero(complete[window - 1 :]) + window - 1
-    for start in range(0, len(ends), CHUNK):
-        chunk = ends[start : start + CHUNK]
-        batch = backend.score_batch(make_windows(scaled, chunk, window))
-        scores[chunk] = batch.scores
-        errors[chunk] = batch.feature_errors
     handle = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")
     try:
         writer = csv.writer(handle)

@@ -33,7 +33,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -230,7 +230,7 @@ def number_or_nan(name: str, v: Any) -> float:
     if kind is float:
         if v - v != 0.0:
             raise _non_finite(name, v)
-        return v  # type: ignore[no-any-return]
+        return cast(float, v)
     if kind is int:
         return _int_to_float(name, v)
     if v is None:
