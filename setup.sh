@@ -27,6 +27,7 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "$dev" -eq 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks deploy/prometheus/*.yml
   if [ "$(uname -m)" = x86_64 ]; then  # tests/arm64: the edge stack on emulated 64-bit Raspberry Pi OS
     command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
     command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)

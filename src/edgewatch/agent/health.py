@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.agent.metrics import Histogram, Sample
 from edgewatch.transports.base import OutMessage
 from edgewatch.transports.topics import agent_topic
 
@@ -68,6 +69,7 @@ class AgentStats:
     def __init__(self, samples: int = 2048) -> None:
         self._lock = threading.Lock()
         self._latency_ms: deque[float] = deque(maxlen=samples)
+        self.latency_histogram = Histogram()  # every reading since start, for Prometheus (agent/metrics.py)
         self.readings_total = 0
         self.scored_total = 0
         self.rate_limited_total = 0
@@ -84,7 +86,11 @@ class AgentStats:
             self.batches_total += 1
             self.readings_total += len(arrival_times)
             self._window_readings += len(arrival_times)
-            self._latency_ms.extend((done_wall - t) * 1000.0 for t in arrival_times)
+            latencies = [done_wall - t for t in arrival_times]
+            self._latency_ms.extend(x * 1000.0 for x in latencies)
+            observe = self.latency_histogram.observe
+            for x in latencies:
+                observe(x)
 
     def record_event(self, kind: str, detail: str = "") -> None:
         """``kind`` is ``scored``, ``rejected`` (detail: reason), ``alert`` (detail: state) or ``fault``."""
@@ -101,6 +107,13 @@ class AgentStats:
     def record_rate_limited(self, count: int = 1) -> None:
         with self._lock:
             self.rate_limited_total += count
+
+    def latency_samples(self) -> list[Sample]:
+        """The arrival-to-scored latency of every reading since start as a Prometheus histogram."""
+        with self._lock:
+            return self.latency_histogram.samples(
+                "edgewatch_latency_seconds", "Arrival-to-scored latency of each reading (queueing included)."
+            )
 
     def latency_ms(self) -> tuple[float | None, float | None]:
         """(p50, p99) of the recent per-reading latencies in milliseconds, or (None, None)."""

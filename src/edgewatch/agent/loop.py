@@ -160,6 +160,7 @@ class AgentLoop:
         self.silence = silence  # silent devices (agent/watch.py)
         self.limiter = RateLimiter(settings.max_rate_hz)
         self.devices: set[str] = set()
+        self.last_scores: dict[str, tuple[float, float]] = {}  # device -> (score, threshold) of its last reading
         self.ignored_total = 0
         self.failures = 0
         self._error_limiter = RateLimiter(ERROR_PUBLISH_HZ, burst=5)
@@ -280,6 +281,7 @@ class AgentLoop:
     def _route(self, event: Event) -> None:
         if isinstance(event, ScoredReading):
             self.stats.record_event("scored")
+            self.last_scores[event.device] = (event.score, event.threshold)  # for the per-device metrics
             if self.settings.score_stream:
                 n = self._score_counts.get(event.device, 0)
                 self._score_counts[event.device] = n + 1

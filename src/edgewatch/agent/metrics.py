@@ -6,6 +6,7 @@ returns the samples to expose and must be thread-safe (``AgentStats`` is). No pr
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import threading
@@ -17,8 +18,49 @@ log = logging.getLogger("edgewatch.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+#: upper bounds (seconds) of the latency histogram's buckets: 1 ms to 10 s, as Prometheus' client defaults
+#: reach down to 5 ms and the agent's own target is 10 ms at p99
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+class Histogram:
+    """A Prometheus histogram's counts (one per bucket, plus +Inf) and sum; not thread-safe by itself."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def samples(self, name: str, help: str) -> list[Sample]:
+        """``<name>_bucket{le=...}`` (cumulative), ``<name>_sum`` and ``<name>_count``."""
+        out, running = [], 0
+        for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
+            running += count
+            le = "+Inf" if math.isinf(bound) else repr(bound)
+            out.append(Sample(f"{name}_bucket", "histogram", help, running, (("le", le),)))
+        out.append(Sample(f"{name}_sum", "histogram", help, self.total))
+        out.append(Sample(f"{name}_count", "histogram", help, running))
+        return out
+
+
+def family(sample: Sample) -> str:
+    """The metric family a sample belongs to (a histogram's ``_bucket``/``_sum``/``_count`` share one)."""
+    if sample.kind == "histogram":
+        for suffix in HISTOGRAM_SUFFIXES:
+            if sample.name.endswith(suffix):
+                return sample.name[: -len(suffix)]
+    return sample.name
+
+
 class Sample(NamedTuple):
-    """One metric sample; ``kind`` is ``counter`` or ``gauge`` (the TYPE of its family)."""
+    """One metric sample; ``kind`` is ``counter``, ``gauge`` or ``histogram`` (the TYPE of its family)."""
 
     name: str
     kind: str
@@ -34,10 +76,11 @@ def render(samples: Iterable[Sample]) -> str:
     for s in samples:
         if s.value is None:
             continue
-        if s.name not in seen:
-            seen.add(s.name)
-            lines.append(f"# HELP {s.name} {s.help}")
-            lines.append(f"# TYPE {s.name} {s.kind}")
+        name = family(s)
+        if name not in seen:
+            seen.add(name)
+            lines.append(f"# HELP {name} {s.help}")
+            lines.append(f"# TYPE {name} {s.kind}")
         labels = ",".join(f'{k}="{_escape(v)}"' for k, v in s.labels)
         lines.append(f"{s.name}{{{labels}}} {_number(s.value)}" if labels else f"{s.name} {_number(s.value)}")
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ from types import FrameType
 from edgewatch.agent.bundles import Checked, Startup, open_active, trusted_keys
 from edgewatch.agent.config import AgentConfig
 from edgewatch.agent.controls import Controls, command_topics
+from edgewatch.agent.exposition import agent_samples
 from edgewatch.agent.health import ThermalGuard, birth_message, event_topic, stopped_message, will_message
 from edgewatch.agent.homeassistant import status_topic as ha_status_topic
 from edgewatch.agent.loop import AgentLoop, LoopSettings
@@ -266,7 +267,6 @@ def _install_signal_handlers(
 def metric_samples(loop: AgentLoop) -> Iterator[Sample]:
     """The agent's Prometheus samples (names ``edgewatch_*``), read from its live counters."""
     stats = loop.stats
-    p50, p99 = stats.latency_ms()
     thermal = loop.thermal
     yield Sample("edgewatch_readings_total", "counter", "Readings handed to the pipeline.", stats.readings_total)
     yield Sample("edgewatch_scored_total", "counter", "Readings scored.", stats.scored_total)
@@ -281,14 +281,6 @@ def metric_samples(loop: AgentLoop) -> Iterator[Sample]:
     for state, count in sorted(dict(stats.alerts_total).items()):
         yield Sample("edgewatch_alerts_total", "counter", "Alert messages, by state.", count, (("state", state),))
     yield Sample("edgewatch_sensor_faults_total", "counter", "Sensor fault events.", stats.sensor_faults_total)
-    for q, value in (("0.5", p50), ("0.99", p99)):
-        yield Sample(
-            "edgewatch_latency_seconds",
-            "gauge",
-            "Arrival-to-scored latency of recent readings.",
-            None if value is None else value / 1000.0,
-            (("quantile", q),),
-        )
     yield Sample("edgewatch_queue_depth", "gauge", "Readings waiting to be scored.", loop.transport.inbox.qsize())
     yield Sample(
         "edgewatch_inbox_dropped_total",
@@ -331,3 +323,4 @@ def metric_samples(loop: AgentLoop) -> Iterator[Sample]:
             "1 while the thermal guard throttles scoring.",
             int(thermal.throttled),
         )
+    yield from agent_samples(loop)  # latency histogram, build info, per device, process (agent/exposition.py)
