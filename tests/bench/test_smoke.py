@@ -93,7 +93,14 @@ def test_agent_benchmark_structure(tiny_bundle: Path) -> None:
     require_mosquitto()
     from edgewatch.bench import agent
 
-    result = agent.run(bundle=str(tiny_bundle), rate_hz=200.0, seconds=0.5, ladder=(500.0,))
+    result = agent.run(
+        bundle=str(tiny_bundle),
+        rate_hz=200.0,
+        seconds=0.5,
+        ladder=(500.0,),
+        versus_seed_readings=400,
+        versus_seed_rounds=1,
+    )
     assert result["startup"]["launch_to_first_score_seconds"] > 0
     assert result["latency"]["published"] == 100
     assert result["latency"]["faults_injected"] == 2
@@ -101,9 +108,15 @@ def test_agent_benchmark_structure(tiny_bundle: Path) -> None:
     assert step["published"] == 250
     assert step["lost"] == step["published"] - step["agent_scored_total_delta"]
     assert result["agent_peak_rss_mb"] > 0
+    for run in result["versus_seed"]["runs"]:  # the seed loop and the agent each handled every reading
+        [both] = run["rounds"]
+        assert both["seed_loop"]["handled"] == both["agent"]["handled"] == 400, both
+        assert run["lossless"] and run["ratios"]["cpu_per_reading"] > 0 and run["ratios"]["peak_rss"] > 0
     _check_targets(
         result,
         {
+            "cpu_per_reading_over_seed_loop",
+            "peak_rss_over_seed_loop",
             "agent_peak_rss_mb",
             "launch_to_first_score_s",
             "publish_to_alert_p99_ms",

@@ -26,6 +26,7 @@ from edgewatch.transports.base import (
     PublishAck,
     PublishHandle,
 )
+from edgewatch.transports.inbox import Inbox
 from edgewatch.transports.topics import topic_matches, validate_filter, validate_topic
 
 
@@ -93,7 +94,7 @@ class MemoryTransport:
         self.will = will
         self.birth = birth
         self.auto_ack = auto_ack
-        self.inbox: queue.Queue[InboundMessage] = queue.Queue(maxsize=inbox_max)
+        self.inbox: Inbox[InboundMessage] = Inbox(inbox_max)
         self.sent: list[SentMessage] = []  # what reached the broker, in order, re-sends included
         self._lock = threading.RLock()
         self._acked = threading.Condition(self._lock)

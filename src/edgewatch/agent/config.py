@@ -162,6 +162,11 @@ class AgentConfig:
     controls: ControlsConfig = field(default_factory=ControlsConfig)
     update: UpdateSection = field(default_factory=UpdateSection)
     max_rate_hz: float = field(default=0.0, metadata=check(lambda v: v >= 0, "a number >= 0 (0: no limit)"))
+    # readings of devices beyond the first max_devices are ignored (a topic-spraying client must not exhaust memory)
+    max_devices: int = field(default=1000, metadata=check(lambda v: v >= 1, "an integer >= 1"))
+    # the MQTT network thread pauses this long after each read, so that readings are scored in larger batches:
+    # much less CPU per reading, up to this much more latency (docs/benchmarks.md)
+    batch_wait_ms: float = field(default=2.0, metadata=check(lambda v: 0 <= v <= 100, "a number 0-100"))
     state_dir: str = "/var/lib/edgewatch"
     state_save_interval_s: float = field(default=300.0, metadata=check(lambda v: v >= 1, "a number >= 1"))
     # What this config was built from (before derived defaults), so overrides re-derive them.

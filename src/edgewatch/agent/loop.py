@@ -3,7 +3,8 @@
 ``AgentLoop.run(stop)`` repeats :meth:`AgentLoop.step` until ``stop`` is set. One step:
 
 1. drain the transport's inbox: block up to ``timeout`` for the first message, then take whatever
-   else is queued, up to ``batch_max`` messages;
+   else is queued, up to ``batch_max`` messages (the MQTT transport's ``batch_wait_ms`` pause makes
+   batches larger: fewer, larger batches cost less CPU per reading);
 2. route each message: Home Assistant's ``online`` re-publishes discovery; a reading topic gives the
    device id (topic level ``device_level``); the per-device rate limit may drop it (counted), and so
    may the cap of ``max_devices`` distinct devices (counted as ignored);
@@ -35,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -117,6 +117,7 @@ class LoopSettings:
             topic_filter=config.mqtt.topic,
             device_level=config.device_level,
             max_rate_hz=config.max_rate_hz,
+            max_devices=config.max_devices,
             stats_interval_s=config.health.stats_interval_s,
             state_save_interval_s=config.state_save_interval_s,
             score_stream=config.health.score_stream,
@@ -207,17 +208,7 @@ class AgentLoop:
         return len(readings)
 
     def _drain(self, timeout: float) -> list[InboundMessage]:
-        inbox = self.transport.inbox
-        try:
-            batch = [inbox.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while len(batch) < self.settings.batch_max:
-            try:
-                batch.append(inbox.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        return self.transport.inbox.take(self.settings.batch_max, timeout)
 
     def _admit(self, message: InboundMessage, now: float) -> tuple[str, bytes, float] | None:
         s = self.settings

@@ -66,6 +66,7 @@ def build_transport(config: AgentConfig) -> MqttTransport:
         reconnect_max_s=mqtt.reconnect_max_s,
         session=SessionSettings(expiry_s=mqtt.session_expiry_s) if mqtt.persistent_session else None,
         broker_stats=mqtt.broker_stats,
+        read_pause_s=config.batch_wait_ms / 1000.0,
     )
 
 

@@ -43,6 +43,7 @@ TARGET_ALERT_P99_MS = 10.0
 TARGET_SUSTAINED_PER_S = 10_000.0
 FAULT_EVERY = 50
 FAULT_SIGMAS = 12.0
+VERSUS_SEED_RATE_HZ = 2000.0
 
 
 class Listener:
@@ -213,6 +214,8 @@ def run(
     seconds: float = 5.0,
     ladder: tuple[float, ...] = (2000.0, 5000.0, 8000.0, 10000.0, 12000.0),
     agent_cpu: int | None = None,
+    versus_seed_readings: int = 40_000,
+    versus_seed_rounds: int = 3,
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
     from edgewatch.bench.runtime import BASELINE_NUMPY, CHILD, FORBIDDEN, _startup, default_bundle
@@ -310,6 +313,14 @@ def run(
             result["sustained"] = [_sustained(publisher, listener, agent.pid, r, seconds, say) for r in ladder]
             status = _proc_status(agent.pid)
             result["sustained_agent_peak_rss_kb"] = status.get("VmHWM")
+            _stop_agent(agent, log, result, "sustained_agent_process")
+            agent = None
+
+            # phase 4: the seed's own loop against the agent, the same payloads (bench/versus_seed.py)
+            if versus_seed_readings:
+                result["versus_seed"] = _versus_seed(
+                    path, broker, tmp, sim.values, manifest, spread, pin, versus_seed_readings, versus_seed_rounds, say
+                )
         finally:
             _stop_agent(agent, log, result, "agent_process")
             for c in (publisher, listener):
@@ -333,6 +344,7 @@ def run(
             round(result["startup"]["launch_to_first_score_seconds"], 3), TARGET_STARTUP_S, unit="s"
         ),
         "publish_to_alert_p99_ms": target(round(result["latency"]["alert_ms_p99"], 2), TARGET_ALERT_P99_MS, unit="ms"),
+        **_versus_seed_targets(result.get("versus_seed")),
         "sustained_lossless_readings_per_s": target(
             None if best is None else round(best["achieved_publish_rate"]),
             TARGET_SUSTAINED_PER_S,
@@ -465,3 +477,58 @@ def _fresh_stats(listener: Listener, newer_than: float, timeout: float = 10.0) -
                     return dict(stats)
         time.sleep(0.05)
     raise RuntimeError("no fresh stats message from the agent")
+
+
+def _versus_seed(
+    bundle: Path,
+    broker: MosquittoBroker,
+    tmp: Path,
+    rows: np.ndarray,
+    manifest: Any,
+    spread: np.ndarray,
+    cpu: int,
+    readings: int,
+    rounds: int,
+    say: Any,
+) -> dict[str, Any]:
+    """The agent (default batch wait, then none) against the seed loop on the same 100-device payloads."""
+    from edgewatch.bench import versus_seed
+
+    payloads = versus_seed.make_payloads(
+        rows, manifest.features, spread, readings=readings, devices=100, fault_every=1000, t0=time.time() - 7200
+    )
+    runs = []
+    for wait_ms in (None, 0.0):  # the shipped default, then without the batch wait
+        top = {} if wait_ms is None else {"batch_wait_ms": wait_ms}
+        say(f"versus the seed loop: {readings} readings over 100 devices at {VERSUS_SEED_RATE_HZ:.0f}/s, agent {top}")
+        entry = versus_seed.run_pair(
+            bundle=bundle,
+            broker=broker,
+            tmp=tmp,
+            payloads=payloads,
+            rate_hz=VERSUS_SEED_RATE_HZ,
+            cpu=cpu,
+            agent_top_level=top,
+            rounds=rounds,
+            say=say,
+        )
+        runs.append({"agent_config": top or "defaults", **entry})
+    return {
+        "readings": readings,
+        "devices": 100,
+        "fault_every": 1000,
+        "payload": "{ts, values: {feature: value}}",
+        "runs": runs,
+    }
+
+
+def _versus_seed_targets(versus: dict[str, Any] | None) -> dict[str, Any]:
+    from edgewatch.bench.versus_seed import TARGET_CPU_RATIO, TARGET_RSS_RATIO
+
+    if not versus:
+        return {}
+    ratios = versus["runs"][0]["ratios"]  # the agent with its shipped defaults
+    return {
+        "cpu_per_reading_over_seed_loop": target(round(ratios["cpu_per_reading"], 2), TARGET_CPU_RATIO, unit="x"),
+        "peak_rss_over_seed_loop": target(round(ratios["peak_rss"], 2), TARGET_RSS_RATIO, unit="x"),
+    }

@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--rate-hz", type=float, default=1000.0, help="agent: readings/s for the latency test (1000)")
     g.add_argument("--seconds", type=float, default=5.0, help="agent: length of each timed phase (5)")
     g.add_argument("--shadow-readings", type=int, help="update: readings the new model scores in shadow (2000)")
+    g.add_argument(
+        "--versus-seed-readings", type=int, help="agent: readings against the seed loop (40000; 0: skip)"
+    )
+    g.add_argument("--versus-seed-rounds", type=int, help="agent: seed loop / agent rounds, alternating (3)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,13 +18,21 @@ from typing import Any
 
 
 def write_agent_config(
-    path: Path, *, bundle: Path, url: str, state_dir: Path, sections: Mapping[str, Mapping[str, Any]] | None = None
+    path: Path,
+    *,
+    bundle: Path,
+    url: str,
+    state_dir: Path,
+    sections: Mapping[str, Mapping[str, Any]] | None = None,
+    top_level: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write an agent configuration to ``path``; ``sections`` adds or overrides keys per section."""
+    """Write an agent configuration to ``path``; ``sections`` adds or overrides keys per section, ``top_level``
+    sets keys outside any section (``{"max_devices": 20000}``)."""
     merged: dict[str, dict[str, Any]] = {"bundle": {"path": str(bundle)}, "mqtt": {"url": url}}
     for name, keys in (sections or {}).items():
         merged[name] = {**merged.get(name, {}), **keys}
     lines = [f"state_dir = {_toml(str(state_dir))}"]
+    lines += [f"{_key(key)} = {_toml(value)}" for key, value in (top_level or {}).items()]
     for name, keys in merged.items():
         lines += _table(_key(name), keys)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

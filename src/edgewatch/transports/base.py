@@ -3,7 +3,8 @@
 Threading contract (shared by every transport):
 
 * network callbacks only *enqueue*: incoming messages go to ``transport.inbox`` (a bounded
-  ``queue.Queue`` of :class:`InboundMessage`; when it is full the message is dropped and
+  :class:`~edgewatch.transports.inbox.Inbox` of :class:`InboundMessage`, read in batches; when it is full
+  the message is dropped and
   ``transport.inbox_dropped`` counts it), broker acknowledgements go to an internal deque read with
   :meth:`Transport.take_acks`;
 * ``publish`` may be called from any thread and never blocks on the network;
@@ -14,10 +15,11 @@ Threading contract (shared by every transport):
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
+
+from edgewatch.transports.inbox import Inbox
 
 #: ``PublishHandle.rc`` values (the paho-mqtt numbering, so MQTT handles pass through unchanged).
 RC_SUCCESS = 0
@@ -89,7 +91,7 @@ class Transport(Protocol):
     """A publish/subscribe connection to a broker: ``MqttTransport``, or in the tests the in-memory double
     ``tests/transports/memory.py``."""
 
-    inbox: queue.Queue[InboundMessage]
+    inbox: Inbox[InboundMessage]
 
     @property
     def connected(self) -> bool: ...

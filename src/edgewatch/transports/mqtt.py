@@ -44,8 +44,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edgewatch.transports import paho_buffered
 from edgewatch.transports.base import InboundMessage, OutMessage, PublishAck, PublishHandle
 from edgewatch.transports.diagnose import explain_connect_failure
+from edgewatch.transports.inbox import Inbox
 from edgewatch.transports.topics import validate_filter, validate_topic
 
 log = logging.getLogger("edgewatch.mqtt")
@@ -118,6 +120,7 @@ class MqttTransport:
         inbox_max: int = 10_000,
         session: SessionSettings | None = None,
         broker_stats: bool = False,
+        read_pause_s: float = 0.0,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -128,7 +131,7 @@ class MqttTransport:
         self.protocol = protocol
         self.keepalive = keepalive
         self.birth = birth
-        self.inbox: queue.Queue[InboundMessage] = queue.Queue(maxsize=inbox_max)
+        self.inbox: Inbox[InboundMessage] = Inbox(inbox_max)
         self._acks: deque[PublishAck] = deque(maxlen=_ACK_BACKLOG)
         self._subscriptions: dict[str, int] = {}
         self._connected = threading.Event()
@@ -142,12 +145,24 @@ class MqttTransport:
         self._tls = tls
         self._tls_context = tls.context() if tls is not None else None
 
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=PROTOCOLS[protocol],
-            clean_session=None if protocol == "5" else session is None,  # MQTT 5: clean_start at connect
-        )
+        clean_session = None if protocol == "5" else session is None  # MQTT 5: clean_start at connect
+        self._client: paho.Client
+        if paho_buffered.supported():  # buffered reads and a short path for QoS 0 readings
+            self._client = paho_buffered.BufferedClient(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=PROTOCOLS[protocol],
+                clean_session=clean_session,
+                on_qos0_publish=self._on_qos0,
+                read_pause_s=read_pause_s,
+            )
+        else:
+            self._client = paho.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=PROTOCOLS[protocol],
+                clean_session=clean_session,
+            )
         self._client.enable_logger(_paho_log)
         self._client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
         if username is not None:
@@ -279,17 +294,32 @@ class MqttTransport:
             log.warning("lost the connection to mqtt broker %s:%d: %s", self.host, self.port, reason)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        if self.broker_stats and message.topic == BROKER_DROPPED_TOPIC:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # a topic that is not UTF-8 cannot name a device
+            self._inbox_dropped += 1
+            return
+        self._receive(topic, bytes(message.payload))
+
+    def _on_qos0(self, topic: bytes, payload: bytes) -> None:
+        """A QoS 0 message cut out of the read buffer by :class:`~edgewatch.transports.paho_buffered.BufferedClient`."""
+        try:
+            name = topic.decode("utf-8")
+        except UnicodeDecodeError:
+            self._inbox_dropped += 1
+            return
+        self._receive(name, payload)
+
+    def _receive(self, topic: str, payload: bytes) -> None:
+        if self.broker_stats and topic == BROKER_DROPPED_TOPIC:
             try:
-                self.broker_dropped = int(message.payload)
+                self.broker_dropped = int(payload)
             except ValueError:
                 pass
             return
         try:
-            self.inbox.put_nowait(InboundMessage(message.topic, bytes(message.payload), time.time()))
+            self.inbox.put_nowait(InboundMessage(topic, payload, time.time()))
         except queue.Full:
-            self._inbox_dropped += 1
-        except UnicodeDecodeError:  # a topic that is not UTF-8 cannot name a device
             self._inbox_dropped += 1
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:

@@ -1,0 +1,379 @@
+"""Benchmark ``devices``: how many devices one agent holds -- 1,000 and 10,000 at 2 Hz, 50,000 at 0.2 Hz.
+
+Per scale, a fresh private Mosquitto and a fresh agent (``edgewatch run``, pinned to one CPU; the shipped
+defaults plus ``max_devices`` above the scale, stats every second and the alert policy k=1 of n=1 so that
+every injected fault raises one alert). A load generator on the other CPU writes pre-built MQTT 3.1.1 QoS 0
+PUBLISH packets straight to a socket (paho's own publish path cannot keep 20,000 messages/s here), every
+device once per period, spread evenly, for ``seconds``; ten more "probe" devices publish at 2 Hz, every
+``fault_every``-th of their readings with one sensor 12 standard deviations off. Measured:
+
+* **CPU per reading**: the agent's user + system CPU (``/proc/PID/stat``) over the run / readings scored;
+* **memory per device**: ``VmRSS`` after the run minus ``VmRSS`` of the same agent before any reading,
+  divided by the devices; the peak (``VmHWM``) is reported too;
+* **publish -> alert**: from writing a faulty reading to receiving its ``raised`` alert (matched by the
+  reading's ``ts``), p50 / p99 / max;
+* **nothing lost**: the agent's ``readings_total`` and ``scored_total`` against readings written, and its
+  ``inbox_dropped_total``;
+* **state save / restore** (in this process, the agent's own code): ``Pipeline.state_snapshot`` +
+  ``StateStore.save`` (JSON, fsync, atomic rename) of every device, then ``StateStore.load`` +
+  ``Pipeline.restore`` into a fresh pipeline, after one reading per device plus a few for the probe devices.
+
+Baseline in the same run: the agent's figures at 1,000 devices; ratios of the larger scales to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgewatch.bench import machine_info, percentile, target
+
+SCALES = ((1_000, 2.0), (10_000, 2.0), (50_000, 0.2))  # (devices, readings per device per second)
+TARGET_P99_MS = 50.0
+TARGET_KB_PER_DEVICE = 10.0
+TARGET_STATE_S = 1.0
+TARGET_CPU_FRACTION = 1.0  # one core holds 10,000 devices at 2 Hz: agent CPU seconds per second <= 1
+PROBES = 10
+PROBE_PERIOD_S = 0.5  # the probe devices publish at 2 Hz at every scale
+FAULT_SIGMAS = 12.0
+
+
+def run(
+    *,
+    bundle: str | None = None,
+    features: int = 16,
+    train_rows: int = 20_000,
+    seed: int = 0,
+    seconds: float = 20.0,
+    fault_every: int = 4,
+    agent_cpu: int | None = None,
+    say: Any = lambda _msg: None,
+) -> dict[str, Any]:
+    from edgewatch.bench.runtime import default_bundle
+    from edgewatch.bundle import load_bundle
+    from edgewatch.sim import simulate_normal
+
+    with tempfile.TemporaryDirectory(prefix="edgewatch-bench-devices-") as tmp_name:
+        tmp = Path(tmp_name)
+        path = (
+            Path(bundle)
+            if bundle
+            else default_bundle(tmp / "bundle", rows=train_rows, features=features, seed=seed, say=say)
+        )
+        manifest = load_bundle(path).manifest
+        spread = np.array([s.std for s in manifest.feature_stats])
+        rows = simulate_normal(n_rows=2000, n_features=manifest.n_features, seed=seed + 7).values
+        cpus = sorted(os.sched_getaffinity(0))
+        pin = agent_cpu if agent_cpu is not None else cpus[-1]
+        result: dict[str, Any] = {
+            "benchmark": "devices",
+            "machine": machine_info(),
+            "parameters": {
+                "bundle": str(bundle) if bundle else f"default dense-ae trained on {train_rows} simulated rows",
+                "features": manifest.n_features,
+                "scales": [{"devices": d, "rate_hz_per_device": r} for d, r in SCALES],
+                "seconds": seconds,
+                "fault_every": fault_every,
+                "probe_devices": PROBES,
+                "agent": "shipped defaults; max_devices above the scale, stats every 1 s, alerts k=1 of n=1",
+            },
+            "scales": [],
+        }
+        os.sched_setaffinity(0, [c for c in cpus if c != pin] or cpus)
+        try:
+            for devices, rate in SCALES:
+                say(f"{devices} devices at {rate:g} Hz ({devices * rate:.0f} readings/s) for {seconds:g} s ...")
+                scale = _scale(path, manifest, rows, spread, tmp, devices, rate, seconds, fault_every, pin, say)
+                scale["state"] = _state_timing(path, manifest, rows, devices, tmp / f"state-{devices}")
+                say(
+                    f"  state of {devices} devices: save {scale['state']['save_seconds']:.3f} s "
+                    f"({scale['state']['bytes'] / 1e6:.1f} MB), restore {scale['state']['restore_seconds']:.3f} s"
+                )
+                result["scales"].append(scale)
+        finally:
+            os.sched_setaffinity(0, cpus)
+    _targets(result)
+    return result
+
+
+def _scale(
+    bundle: Path,
+    manifest: Any,
+    rows: np.ndarray,
+    spread: np.ndarray,
+    tmp: Path,
+    devices: int,
+    rate: float,
+    seconds: float,
+    fault_every: int,
+    cpu: int,
+    say: Any,
+) -> dict[str, Any]:
+    from edgewatch.bench.agent import _cpu_seconds, _proc_status
+    from edgewatch.rig.agent import start_agent, stop_agent, write_agent_config
+    from edgewatch.rig.broker import MosquittoBroker
+    from edgewatch.rig.clients import Listener, parse_mqtt_url
+
+    broker = MosquittoBroker(log=False, extra_conf="max_queued_messages 1000000\n")
+    broker.start()
+    agent = None
+    raised: dict[tuple[str, float], float] = {}
+    stats: list[dict[str, Any]] = []
+
+    def on_message(topic: str, payload: bytes, received: float) -> None:
+        if topic.endswith("/stats"):
+            stats.append(json.loads(payload))
+        elif payload:
+            alert = json.loads(payload)
+            if alert.get("state") == "raised":
+                raised.setdefault((alert["device"], round(float(alert["ts"]), 3)), received)
+
+    try:
+        config = write_agent_config(
+            tmp / f"devices-{devices}.toml",
+            bundle=bundle,
+            url=broker.url,
+            state_dir=tmp / f"devices-{devices}-state",
+            sections={
+                "mqtt": {"topic": "plant/+/sensors"},
+                "alerts": {"k": 1, "n": 1, "clear_after": 1, "cooldown_s": 0.0},
+                "health": {"agent_id": "bench-devices", "stats_interval_s": 1.0, "thermal_file": "/nonexistent"},
+            },
+            top_level={"max_devices": devices + PROBES + 10, "state_save_interval_s": 3600.0},
+        )
+        listener = Listener(
+            broker.url, ["edgewatch/+/alert", "edgewatch/bench-devices/stats"], on_message=on_message, keep=False
+        )
+        agent = start_agent(config, tmp / f"devices-{devices}.log", cpu=cpu)
+        deadline = time.monotonic() + 60
+        while not stats and time.monotonic() < deadline and agent.poll() is None:
+            time.sleep(0.05)
+        if not stats:
+            raise RuntimeError(f"the agent at {devices} devices never reported stats")
+        time.sleep(1.0)
+        rss_before = _proc_status(agent.pid).get("VmRSS", 0)
+        before = dict(stats[-1])
+        cpu0 = _cpu_seconds(agent.pid)
+        address = parse_mqtt_url(broker.url)
+        sent_faults, written, write_s = _generate(
+            address.host, address.port, manifest, rows, spread, devices, rate, seconds, fault_every
+        )
+        # wait until the agent has scored everything written (or stopped moving)
+        last, after = -1, before
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(1.5)
+            after = dict(stats[-1])
+            if after["scored_total"] - before["scored_total"] >= written or after["readings_total"] == last:
+                break
+            last = after["readings_total"]
+        cpu = _cpu_seconds(agent.pid) - cpu0
+        status = _proc_status(agent.pid)
+        listener.close()
+    finally:
+        if agent is not None:
+            stop_agent(agent)
+        broker.close()
+    scored = after["scored_total"] - before["scored_total"]
+    received = after["readings_total"] - before["readings_total"]
+    latency = [(raised[key] - sent) * 1000 for key, sent in sent_faults.items() if key in raised]
+    entry = {
+        "devices": devices,
+        "rate_hz_per_device": rate,
+        "readings_written": written,
+        "write_seconds": write_s,
+        "achieved_rate": written / write_s,
+        "agent_readings_received": received,
+        "agent_scored": scored,
+        "lost": written - scored,
+        "inbox_dropped_total": after.get("inbox_dropped_total"),
+        "agent_cpu_seconds": cpu,
+        "agent_cpu_us_per_reading": cpu / max(scored, 1) * 1e6,
+        "agent_cpu_fraction_of_a_core": cpu / write_s,
+        "rss_before_mb": rss_before / 1024,
+        "rss_after_mb": status.get("VmRSS", 0) / 1024,
+        "peak_rss_mb": status.get("VmHWM", 0) / 1024,
+        "kb_per_device": (status.get("VmRSS", 0) - rss_before) / devices,
+        "faults_written": len(sent_faults),
+        "alerts_matched": len(latency),
+        "alert_ms_p50": percentile(latency, 50) if latency else None,
+        "alert_ms_p99": percentile(latency, 99) if latency else None,
+        "alert_ms_max": max(latency) if latency else None,
+    }
+    say(
+        f"  scored {scored} of {written} ({entry['achieved_rate']:.0f}/s written), agent CPU "
+        f"{entry['agent_cpu_us_per_reading']:.1f} us/reading ({entry['agent_cpu_fraction_of_a_core']:.2f} of a core), "
+        f"{entry['kb_per_device']:.2f} KB/device, alert p99 {entry['alert_ms_p99']} ms"
+    )
+    return entry
+
+
+def _publish_packet(topic: bytes, payload: bytes) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic + payload
+    length = len(body)
+    header = bytearray([0x30])
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        header.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes(header) + body
+
+
+def _connect(host: str, port: int) -> socket.socket:
+    sock = socket.create_connection((host, port))
+    client_id = f"bench-devices-{os.getpid()}".encode()
+    variable = b"\x00\x04MQTT\x04\x02\x00\x3c"  # MQTT 3.1.1, clean session, keepalive 60 s
+    body = variable + struct.pack("!H", len(client_id)) + client_id
+    sock.sendall(bytes([0x10, len(body)]) + body)
+    connack = sock.recv(4)
+    if len(connack) != 4 or connack[0] != 0x20 or connack[3] != 0:
+        raise RuntimeError(f"the broker refused the load generator: {connack!r}")
+    return sock
+
+
+def _generate(
+    host: str,
+    port: int,
+    manifest: Any,
+    rows: np.ndarray,
+    spread: np.ndarray,
+    devices: int,
+    rate: float,
+    seconds: float,
+    fault_every: int,
+    slot_s: float = 0.01,
+) -> tuple[dict[tuple[str, float], float], int, float]:
+    """Write every device's readings, spread evenly over each period, in 10 ms slots, and the probe devices'
+    readings at 2 Hz (every ``fault_every``-th faulty); returns the faulty readings ((device, ts) -> time
+    written), the number of readings written and the seconds it took."""
+    names = list(manifest.features)
+
+    def encode(row: np.ndarray) -> str:
+        return json.dumps(dict(zip(names, (float(f"{v:.5g}") for v in row), strict=True)), separators=(",", ":"))
+
+    values = [encode(row) for row in rows[:500]]
+    faulty = []
+    for k, row in enumerate(rows[:50]):
+        bad = row.copy()
+        bad[k % len(names)] += FAULT_SIGMAS * spread[k % len(names)]
+        faulty.append(encode(bad))
+    topics = [f"plant/d{d:05d}/sensors".encode() for d in range(devices)]
+    total = int(devices * rate * seconds)
+    per_slot = devices * rate * slot_s
+    probe_every = max(1, round(PROBE_PERIOD_S / slot_s))
+    sock = _connect(host, port)
+    sent_faults: dict[tuple[str, float], float] = {}
+    written = probes_written = 0
+    start = time.time()
+    carry = 0.0
+    slot = 0
+    try:
+        while written < total:
+            delay = start + slot * slot_s - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            carry += per_slot
+            n = min(int(carry), total - written)
+            carry -= n
+            now = time.time()
+            ts = round(now, 3)
+            chunk = [
+                _publish_packet(topics[i % devices], f'{{"ts":{ts},"values":{values[i % 500]}}}'.encode())
+                for i in range(written, written + n)
+            ]
+            if slot % probe_every == 0:
+                k = slot // probe_every
+                fault = k % fault_every == fault_every - 1
+                for p in range(PROBES):
+                    body = faulty[(k + p) % len(faulty)] if fault else values[(k + p) % 500]
+                    chunk.append(
+                        _publish_packet(f"plant/probe{p}/sensors".encode(), f'{{"ts":{ts},"values":{body}}}'.encode())
+                    )
+                    if fault:
+                        sent_faults[(f"probe{p}", ts)] = now
+                probes_written += PROBES
+            sock.sendall(b"".join(chunk))
+            written += n
+            slot += 1
+        sock.sendall(b"\xe0\x00")  # DISCONNECT
+    finally:
+        sock.close()
+    return sent_faults, written + probes_written, time.time() - start
+
+
+def _state_timing(bundle: Path, manifest: Any, rows: np.ndarray, devices: int, state_dir: Path) -> dict[str, Any]:
+    """Save and restore the state of ``devices`` devices with the agent's own code, timed."""
+    from edgewatch.agent.state import StateStore
+    from edgewatch.bundle import load_bundle
+    from edgewatch.core.config import PipelineConfig
+    from edgewatch.core.pipeline import Pipeline
+    from edgewatch.core.thresholds import ThresholdConfig
+    from edgewatch.runtime import open_backend
+
+    loaded = load_bundle(bundle)
+    backend = open_backend(loaded, "litert")
+    config = PipelineConfig(thresholds=ThresholdConfig(mode="adaptive"))
+    pipeline = Pipeline(manifest, backend, config)
+    names = list(manifest.features)
+    now = time.time()
+    batch = []
+    for d in range(devices):
+        values = dict(zip(names, map(float, rows[d % len(rows)]), strict=True))
+        batch.append((f"d{d:05d}", json.dumps({"ts": now - 10.0, "values": values}).encode(), now))
+        if len(batch) == 1000:
+            pipeline.process(batch)
+            batch = []
+    if batch:
+        pipeline.process(batch)
+    store = StateStore(state_dir)
+    started = time.perf_counter()
+    store.save(pipeline.state_snapshot())
+    save_s = time.perf_counter() - started
+    size = store.path.stat().st_size
+    fresh = Pipeline(manifest, backend, config)
+    started = time.perf_counter()
+    saved = store.load()
+    fresh.restore(saved, now=time.time())
+    restore_s = time.perf_counter() - started
+    if len(fresh.devices) != devices:
+        raise RuntimeError(f"restored {len(fresh.devices)} of {devices} devices")
+    return {"devices": devices, "save_seconds": save_s, "restore_seconds": restore_s, "bytes": size}
+
+
+def _targets(result: dict[str, Any]) -> None:
+    by = {s["devices"]: s for s in result["scales"]}
+    ten = by.get(10_000)
+    base = by.get(1_000)
+    worst_state = max(max(s["state"]["save_seconds"], s["state"]["restore_seconds"]) for s in result["scales"])
+    result["targets"] = {
+        "agent_cpu_fraction_of_a_core_at_10000_devices_2hz": target(
+            None if ten is None else round(ten["agent_cpu_fraction_of_a_core"], 2), TARGET_CPU_FRACTION
+        ),
+        "lossless_at_10000_devices_2hz": target(None if ten is None else ten["lost"], 0, unit="readings"),
+        "publish_to_alert_p99_ms_at_10000_devices": target(
+            None if ten is None or ten["alert_ms_p99"] is None else round(ten["alert_ms_p99"], 1),
+            TARGET_P99_MS,
+            unit="ms",
+        ),
+        "kb_per_device_max": target(
+            round(max(s["kb_per_device"] for s in result["scales"]), 2), TARGET_KB_PER_DEVICE, unit="KB"
+        ),
+        "state_save_or_restore_seconds_max": target(round(worst_state, 3), TARGET_STATE_S, unit="s"),
+    }
+    if base is not None:
+        result["ratios"] = {
+            str(s["devices"]): {
+                "cpu_per_reading_over_1000_devices": s["agent_cpu_us_per_reading"] / base["agent_cpu_us_per_reading"],
+                "alert_p99_over_1000_devices": (s["alert_ms_p99"] or float("nan"))
+                / (base["alert_ms_p99"] or float("nan")),
+            }
+            for s in result["scales"]
+        }

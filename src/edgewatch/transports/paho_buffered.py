@@ -1,0 +1,169 @@
+"""paho-mqtt's client with buffered socket reads and a short path for QoS 0 PUBLISH packets.
+
+paho reads every incoming packet with at least three ``recv`` system calls (the command byte, each byte of
+the remaining length, then the rest), one ``select`` and several Python objects and calls per packet (packet
+dict, ``decode_publish``, ``MQTTMessage``, callback dispatch); for the agent's small QoS 0 readings that was
+the larger half of the agent's CPU (docs/benchmarks.md). :class:`BufferedClient` changes two things:
+
+* the connected socket is wrapped in :class:`BufferedSocket`, which reads up to 64 KiB at a time and hands
+  paho the bytes it asks for from that buffer;
+* after paho has read a packet, every further *complete QoS 0 PUBLISH* already in the buffer is cut out
+  directly (topic and payload slices) and handed to ``on_qos0_publish(topic: bytes, payload: bytes)``; the
+  first packet that is anything else (CONNACK, SUBACK, PUBACK, PINGRESP, a QoS 1/2 PUBLISH, an MQTT 5
+  PUBLISH with properties or a topic alias, a packet not yet complete) stops the short path and goes through
+  paho as before. Connecting, TLS, keepalive (the short path refreshes paho's "bytes received" time as paho
+  does), QoS flows and reconnects stay paho's own code.
+
+``read_pause_s`` (default 0): after each read the network thread sleeps that long, so that readings arriving
+meanwhile are read, cut out and handed over together -- fewer wake-ups and larger batches for the agent's
+loop, at the price of up to that much latency (and as much delay for outgoing packets).
+
+It relies on paho 2.x internals that are not public API (``_create_socket``, whose result paho keeps as its
+socket; ``_sock_recv`` calling ``recv`` on it; ``_in_packet["command"]`` being 0 between packets;
+``_last_bytes_received`` under ``_msgtime_mutex``; ``_protocol``); :func:`supported` checks them and the
+transport falls back to the plain client without them, and ``tests/transports/test_paho_buffered.py`` checks
+the behaviour against the installed paho through a real Mosquitto. paho's loop skips its ``select`` wait while
+the socket reports ``pending()`` bytes (its handling of TLS sockets); :class:`BufferedSocket` reports its
+buffered bytes there, so a buffered packet never waits for new network data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+READ_SIZE = 65536
+_MAX_VARINT_BYTES = 4
+
+Qos0Sink = Callable[[bytes, bytes], None]
+
+
+class BufferedSocket:
+    """A connected (plain or TLS) socket whose ``recv`` is served from a buffer; other attributes pass
+    through. Only paho's network thread reads from it."""
+
+    __slots__ = ("_buffer", "_offset", "_sock")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._offset = 0
+
+    def recv(self, size: int) -> bytes:
+        offset = self._offset
+        buffer: bytes = self._buffer
+        if offset >= len(buffer):
+            # may raise BlockingIOError / SSLWantReadError: paho handles them
+            buffer = self._sock.recv(READ_SIZE)
+            if not buffer:
+                return buffer  # the peer closed the connection
+            self._buffer = buffer
+            offset = 0
+        end = offset + size
+        self._offset = end
+        return buffer[offset:end]
+
+    def pending(self) -> int:
+        """Bytes readable without waiting: those buffered here, plus (TLS) those decrypted in the socket."""
+        buffered = len(self._buffer) - self._offset
+        if buffered > 0:
+            return buffered
+        inner = getattr(self._sock, "pending", None)
+        return int(inner()) if inner is not None else 0
+
+    def take_qos0_publishes(self, mqtt5: bool, sink: Qos0Sink) -> int:
+        """Hand every complete QoS 0 PUBLISH at the front of the buffer to ``sink(topic, payload)``; stop at the
+        first packet that is not one (it stays in the buffer for paho). Returns how many were handed over."""
+        buf = self._buffer
+        off = self._offset
+        end = len(buf)
+        taken = 0
+        while off + 4 <= end and buf[off] & 0xF6 == 0x30:  # PUBLISH, QoS 0 (dup and retain bits ignored)
+            pos, length = _varint(buf, off + 1, end)
+            if pos < 0 or pos + length > end or length < 2:
+                break  # incomplete (or malformed: paho reports it)
+            stop = pos + length
+            topic_end = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+            if topic_end == pos + 2 or topic_end > stop:
+                break  # empty topic (an MQTT 5 topic alias) or malformed: paho's path
+            payload_start = topic_end
+            if mqtt5:
+                payload_start, properties = _varint(buf, topic_end, stop)
+                if payload_start < 0 or properties:
+                    break  # properties (user properties, topic alias, ...): paho's path
+            sink(buf[pos + 2 : topic_end], buf[payload_start:stop])
+            off = stop
+            taken += 1
+        self._offset = off
+        return taken
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """MQTT variable byte integer at ``pos``: (position after it, value), or (-1, 0) if incomplete/too long."""
+    value = 0
+    shift = 0
+    for _ in range(_MAX_VARINT_BYTES):
+        if pos >= end:
+            return -1, 0
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return pos, value
+        shift += 7
+    return -1, 0
+
+
+def supported() -> bool:
+    """Whether the installed paho has what :class:`BufferedClient` builds on."""
+    probe = paho.Client(CallbackAPIVersion.VERSION2)
+    return (
+        callable(getattr(paho.Client, "_create_socket", None))
+        and callable(getattr(paho.Client, "_sock_recv", None))
+        and isinstance(getattr(probe, "_in_packet", None), dict)
+        and "command" in probe._in_packet
+        and hasattr(probe, "_last_bytes_received")
+        and hasattr(probe, "_msgtime_mutex")
+        and hasattr(probe, "_protocol")
+    )
+
+
+class BufferedClient(paho.Client):
+    """``paho.mqtt.client.Client`` reading through a :class:`BufferedSocket`, complete QoS 0 PUBLISH packets
+    going to ``on_qos0_publish`` (see the module docstring); ``on_message`` gets every other message."""
+
+    def __init__(
+        self, *args: Any, on_qos0_publish: Qos0Sink | None = None, read_pause_s: float = 0.0, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_qos0_publish = on_qos0_publish
+        self.read_pause_s = read_pause_s
+
+    def _create_socket(self) -> Any:
+        return BufferedSocket(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        current = self._sock
+        if not isinstance(current, BufferedSocket):
+            return rc
+        sock: BufferedSocket = current
+        sink = self.on_qos0_publish
+        mqtt5 = self._protocol == paho.MQTTv5
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is current:
+            if sink is not None and self._in_packet["command"] == 0 and sock.take_qos0_publishes(mqtt5, sink):
+                with self._msgtime_mutex:
+                    self._last_bytes_received = time.monotonic()
+            if sock.pending() <= 0:
+                break
+            rc = super().loop_read(1)  # the next packet, through paho
+        if self.read_pause_s > 0.0 and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            time.sleep(self.read_pause_s)
+        return rc

@@ -1,0 +1,145 @@
+"""The buffered paho client (``transports/paho_buffered.py``): the QoS 0 short path on crafted byte streams, and
+every message through a real Mosquitto -- QoS 0, QoS 1, retained, MQTT 5 with properties -- arriving once and
+in order (per QoS), with and without the read pause."""
+
+from __future__ import annotations
+
+import struct
+import time
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edgewatch.rig.clients import Publisher
+from edgewatch.transports import paho_buffered
+from edgewatch.transports.mqtt import MqttTransport
+from edgewatch.transports.paho_buffered import BufferedSocket
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _publish(topic: bytes, payload: bytes, *, flags: int = 0, properties: bytes | None = None) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic
+    if flags & 0x06:
+        body += struct.pack("!H", 7)  # packet id of a QoS 1/2 message
+    if properties is not None:
+        body += _varint(len(properties)) + properties
+    body += payload
+    return bytes([0x30 | flags]) + _varint(len(body)) + body
+
+
+class _Stream:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def recv(self, size: int) -> bytes:
+        chunk, self.data = self.data[:size], self.data[size:]
+        if not chunk:
+            raise BlockingIOError
+        return chunk
+
+
+def _taken(data: bytes, mqtt5: bool = False) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """What the short path hands over from ``data``, and the bytes it leaves for paho."""
+    sock = BufferedSocket(_Stream(data))
+    sock.recv(0)  # fill the buffer
+    got: list[tuple[bytes, bytes]] = []
+    sock.take_qos0_publishes(mqtt5, lambda t, p: got.append((t, p)))
+    rest = b""
+    try:
+        while True:
+            rest += sock.recv(1 << 20)
+    except BlockingIOError:
+        pass
+    return got, rest
+
+
+def test_installed_paho_has_what_the_buffered_client_needs() -> None:
+    assert paho_buffered.supported()
+
+
+def test_short_path_takes_complete_qos0_publishes_and_stops_at_anything_else() -> None:
+    big = b"x" * 300  # a two-byte remaining length
+    puback = b"\x40\x02\x00\x07"
+    stream = _publish(b"a/1", b"one") + _publish(b"a/2", big, flags=0x01) + puback + _publish(b"a/3", b"three")
+    got, rest = _taken(stream)
+    assert got == [(b"a/1", b"one"), (b"a/2", big)]  # retained QoS 0 is taken too
+    assert rest == puback + _publish(b"a/3", b"three")
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        _publish(b"a/1", b"qos1", flags=0x02),
+        _publish(b"a/1", b"qos2", flags=0x04),
+        _publish(b"", b"empty topic (an alias)"),
+        _publish(b"a/1", b"complete")[:-3],  # not complete yet
+    ],
+    ids=["qos1", "qos2", "empty-topic", "incomplete"],
+)
+def test_short_path_leaves_other_packets_to_paho(packet: bytes) -> None:
+    assert _taken(packet) == ([], packet)
+
+
+def test_short_path_in_mqtt5_takes_only_publishes_without_properties() -> None:
+    plain = _publish(b"a/1", b"one", properties=b"")
+    with_alias = _publish(b"a/2", b"two", properties=b"\x23\x00\x01")  # topic alias 1
+    got, rest = _taken(plain + with_alias, mqtt5=True)
+    assert got == [(b"a/1", b"one")]
+    assert rest == with_alias
+
+
+@pytest.mark.mqtt
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+@pytest.mark.parametrize("pause", [0.0, 0.005])
+def test_every_message_arrives_once_in_order_through_mosquitto(broker, protocol: str, pause: float) -> None:
+    transport = MqttTransport(broker.host, broker.port, client_id="buffered", protocol=protocol, read_pause_s=pause)
+    assert isinstance(transport._client, paho_buffered.BufferedClient)
+    transport.subscribe("plant/+/sensors", 1)
+    transport.start()
+    sent: list[tuple[str, bytes]] = []
+    try:
+        assert transport.wait_connected(5)
+        time.sleep(0.2)
+        publisher = Publisher(broker.url, max_queued=0)
+        client = publisher.client
+        if protocol == "5":  # a second client speaking MQTT 5, publishing with properties
+            client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+            client.connect(broker.host, broker.port)
+            client.loop_start()
+            time.sleep(0.2)
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = ("k", "v")
+        for i in range(3000):
+            topic, payload = f"plant/d{i % 7}/sensors", b'{"i": %d}' % i + b" " * (i % 500)
+            qos = 1 if i % 97 == 0 else 0
+            extra = {"properties": props} if protocol == "5" and i % 50 == 0 else {}
+            client.publish(topic, payload, qos=qos, retain=i % 301 == 0, **extra)
+            sent.append((topic, payload))
+        received = []
+        deadline = time.monotonic() + 20
+        while len(received) < len(sent) and time.monotonic() < deadline:
+            received += transport.inbox.take(1000, 0.2)
+        publisher.close()
+        if client is not publisher.client:
+            client.loop_stop()
+            client.disconnect()
+    finally:
+        transport.stop()
+    got = [(m.topic, m.payload) for m in received]
+    assert sorted(got) == sorted(sent)  # each once
+    # in order within each QoS: MQTT orders messages of one QoS only (the publisher holds back QoS 1
+    # messages beyond its in-flight window while QoS 0 ones go on)
+    for qos in (0, 1):
+        mine = {m for i, m in enumerate(sent) if (i % 97 == 0) == (qos == 1)}
+        assert [m for m in got if m in mine] == [m for m in sent if m in mine]
+    assert transport.inbox_dropped == 0
