@@ -80,6 +80,9 @@ def test_train_refuses_bad_data_with_non_zero_exit(tmp_path: Path, capsys: pytes
     assert "column 'sensor_2'" in capsys.readouterr().err
     assert main(["train", str(data), "--out", str(tmp_path / "b"), "--features", "sensor_0,nope"]) == 2
     assert "feature column(s) 'nope' not in the file" in capsys.readouterr().err
+    for level in ("-1", "nan"):
+        assert main(["train", str(data), "--out", str(tmp_path / "b"), "--calibration-fault-level", level]) == 2
+        assert "--calibration-fault-level must be a number >= 0" in capsys.readouterr().err
     for tau in ("-1", "nan"):
         assert main(["train", str(data), "--out", str(tmp_path / "b"), "--sustained-tau", tau]) == 2
         assert "--sustained-tau must be a number of seconds >= 0" in capsys.readouterr().err

@@ -147,6 +147,22 @@ def test_int8_input_range_covers_a_rare_normal_regime(tmp_path: Path) -> None:
         assert (highest_input >= 0.95 * regime) is cover_range, (cover_range, highest_input, regime)
 
 
+def test_fault_level_calibration_covers_fault_sized_inputs_and_is_recorded(tmp_path: Path) -> None:
+    """With fault-sized calibration rows the INT8 input range reaches the fault level, so a sensor 6 standard
+    deviations off reaches the INT8 model unclipped; without them it is clipped near the normal range."""
+    rec = _small_recording(tmp_path, 600)
+    highest = {}
+    for level in (0.0, 6.0):
+        out = tmp_path / f"level-{level}"
+        build_bundle(rec, TrainOptions(fit=FAST_FIT, calibration_fault_level=level), out)
+        m = load_bundle(out).manifest
+        assert m.training.calibration_fault_level == level
+        io = m.artifact("litert-int8").io
+        assert io is not None
+        highest[level] = (127 - io.input.zero_point) * io.input.scale
+    assert highest[0.0] < 5.0 <= 5.9 <= highest[6.0]
+
+
 def test_wrongly_scaled_representative_set_is_refused(tmp_path: Path) -> None:
     rec = _small_recording(tmp_path)
     raw_rows = rec.values[:200, None, :]  # raw sensor units instead of scaled ones: a classic mistake

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgewatch.data.windows import evenly_spaced
-from edgewatch.train.representative import range_end_rows, representative_rows
+from edgewatch.train.representative import FAULT_BASE_ROWS, fault_rows, range_end_rows, representative_rows
 
 
 def _inputs(n: int = 20_000, n_features: int = 4, seed: int = 0) -> np.ndarray:
@@ -73,3 +73,24 @@ def test_held_out_rows_that_reach_further_join_the_set() -> None:
     inside = np.clip(_inputs(2000, seed=3), -1.0, 1.0)
     assert len(representative_rows(train, 200, held_out=inside)) == len(without)
     assert len(representative_rows(train, 200, cover_range=False, held_out=held_out)) == 200
+
+
+def test_fault_rows_put_each_feature_at_both_fault_levels_over_the_newest_quarter() -> None:
+    x = np.random.default_rng(1).standard_normal((500, 8, 3)).astype(np.float32)  # windows of 8 readings
+    rows = fault_rows(x, 6.0)
+    assert rows.shape == (2 * 3 * FAULT_BASE_ROWS, 8, 3) and rows.dtype == np.float32
+    for k, block in enumerate(np.split(rows, 2 * 3)):
+        feature, sign = divmod(k, 2)
+        assert np.all(block[:, -2:, feature] == (6.0 if sign else -6.0))  # the newest quarter: 2 of 8 readings
+        assert np.all(np.abs(block[:, :-2, feature]) < 6.0)  # the older readings are normal ones
+        others = [j for j in range(3) if j != feature]
+        assert np.all(np.abs(block[:, :, others]) < 6.0)
+
+
+def test_the_representative_set_reaches_the_fault_level_only_when_asked() -> None:
+    x = _inputs(2000)  # normal rows reach about +-3.5
+    plain = representative_rows(x, 200)
+    covered = representative_rows(x, 200, fault_level=6.0)
+    assert plain.max() < 5 and plain.min() > -5
+    assert covered.max() == 6.0 and covered.min() == -6.0
+    assert np.array_equal(covered[: len(plain)], plain)  # the normal rows first, unchanged

@@ -53,6 +53,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "calibration_rows": 5,
         "calibration_range": False,
     },
+    "calibration-fault-level-6": {
+        "noise": 0.4,
+        "hidden_noise": 0.15,
+        "layers": (64, 32, 64),
+        "calibration_fault_level": 6.0,
+    },
     "calibration-raw-rows": {"noise": 0.4, "hidden_noise": 0.15, "layers": (64, 32, 64), "raw_representative": True},
 }
 SHIPPED = "shipped-noise-0.4-hidden-0.15"
@@ -123,6 +129,8 @@ def run(
             options = replace(options, calibration_rows=spec["calibration_rows"])
         if "calibration_range" in spec:
             options = replace(options, calibration_range=spec["calibration_range"])
+        if "calibration_fault_level" in spec:
+            options = replace(options, calibration_fault_level=spec["calibration_fault_level"])
         if spec.get("raw_representative"):
             options = replace(options, representative_override=_raw_representative(training, base))
         t0 = time.perf_counter()

@@ -158,7 +158,12 @@ def _baseline(recording: Any, options: Any, fit_info: dict[str, Any], say: Any) 
     )
     fit_seconds = time.perf_counter() - start
     say(f"bare model.fit: {epochs} epochs, batch {batch}: {fit_seconds:.1f} s")
-    rep = representative_rows(x_train[:, None, :], options.calibration_rows, cover_range=options.calibration_range)
+    rep = representative_rows(
+        x_train[:, None, :],
+        options.calibration_rows,
+        cover_range=options.calibration_range,
+        fault_level=options.calibration_fault_level,
+    )
     rep = rep.reshape(len(rep), -1)
     exports: dict[str, float] = {}
     t = time.perf_counter()

@@ -110,6 +110,7 @@ class TrainingInfo:
     calibration_rows: int
     calibration_range_rows: bool
     seed: int
+    calibration_fault_level: float = 0.0  # fault-sized calibration rows: one feature at a time at +-this (0: none)
     sources: tuple[str, ...] = ()
     fit: FitSummary | None = None
     parameters: int | None = None

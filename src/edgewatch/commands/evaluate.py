@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-seed", type=int, default=0, help="with --per-file-train: training seed (0)")
     parser.add_argument("--threshold-quantile", type=float, help="with --per-file-train (train's default)")
     parser.add_argument("--threshold-margin", type=float, help="with --per-file-train (train's default)")
+    parser.add_argument(
+        "--calibration-fault-level", type=float, metavar="SD", help="with --per-file-train (train's default)"
+    )
     parser.add_argument("--label-col", help="0/1 label column (default: detected: anomaly, label, is_anomaly)")
     parser.add_argument("--time-col", help="time column (default: detected)")
     parser.add_argument("--sep", help="CSV separator (default: detected)")
@@ -93,7 +96,7 @@ def resolve_inputs(args: argparse.Namespace) -> tuple[str | None, list[str]]:
         return None, inputs
     if args.skip_rows < 0:
         raise DataError("--skip-rows must not be negative")
-    for name in ("model", "max_epochs", "threshold_quantile", "threshold_margin"):
+    for name in ("model", "max_epochs", "threshold_quantile", "threshold_margin", "calibration_fault_level"):
         if getattr(args, name) is not None:
             raise DataError(f"--{name.replace('_', '-')} only applies with --per-file-train")
     if args.bundle:
@@ -139,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
             model=args.model or base.model,
             seed=args.train_seed,
             threshold=rule,
+            calibration_fault_level=(
+                base.calibration_fault_level if args.calibration_fault_level is None else args.calibration_fault_level
+            ),
             fit=FitSettings(max_epochs=args.max_epochs or base.fit.max_epochs, progress=False),
         )
         result = evaluate_per_file_train(

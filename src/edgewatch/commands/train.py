@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from edgewatch.train.builder import TrainOptions
 
 
-
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(","))
@@ -81,6 +80,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "added, so a rare but normal reading is not clipped by the INT8 input range)",
     )
     parser.add_argument(
+        "--calibration-fault-level",
+        type=float,
+        metavar="SD",
+        help="add fault-sized INT8 calibration rows: each sensor in turn at -SD and +SD scaled units, so that the "
+        "INT8 ranges cover the deviations the fidelity gate checks (6 = its largest); makes INT8 pass the gate on a "
+        "few hundred rows but it alerts a little more than FP32 there (docs/quantization.md). Default 0: none",
+    )
+    parser.add_argument(
         "--precision",
         choices=["int8", "fp32"],
         default="int8",
@@ -122,6 +129,11 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
     if args.head is not None and args.head < 1:
         raise DataError("--head must be a positive number of rows")
+    fault_level = (
+        TrainOptions.calibration_fault_level if args.calibration_fault_level is None else args.calibration_fault_level
+    )
+    if not (fault_level >= 0 and math.isfinite(fault_level)):
+        raise DataError(f"--calibration-fault-level must be a number >= 0, got {fault_level}")
     if args.calibration_rows < 1:
         raise DataError("--calibration-rows must be at least 1")
     if not (args.max_threshold_ratio >= 1 and math.isfinite(args.max_threshold_ratio)):
@@ -157,6 +169,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         validation_fraction=args.validation_fraction,
         calibration_rows=args.calibration_rows,
         calibration_range=not args.no_calibration_range,
+        calibration_fault_level=fault_level,
         precision=args.precision,
         threshold=rule,
         bars=FidelityBars(args.min_rank_correlation, args.min_alert_agreement, args.max_threshold_ratio),

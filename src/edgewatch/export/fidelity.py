@@ -74,14 +74,17 @@ def with_reconstruction(figures: FidelityFigures, fp32_errors: np.ndarray, int8_
     return dataclasses.replace(figures, reconstruction_rank_correlation=correlation)
 
 
+STRESS_SHIFTS = (2.0, 6.0)  # the stress set's shifts, scaled units (standard deviations of training rows)
+
+
 def stress_set(rows: np.ndarray, seed: int) -> np.ndarray:
-    """Copies of scaled rows (n, window, F) with one random feature shifted by ±2-6 (scaled units) over the
-    newest quarter of each window (the whole reading for window 1)."""
+    """Copies of scaled rows (n, window, F) with one random feature shifted by ±2-6 (:data:`STRESS_SHIFTS`,
+    scaled units) over the newest quarter of each window (the whole reading for window 1)."""
     rng = np.random.default_rng(seed)
     stressed = np.array(rows, dtype=np.float32, copy=True)
     n, window, n_features = stressed.shape
     feature = rng.integers(0, n_features, n)
-    shift = rng.choice([-1.0, 1.0], n) * rng.uniform(2.0, 6.0, n)
+    shift = rng.choice([-1.0, 1.0], n) * rng.uniform(*STRESS_SHIFTS, n)
     span = max(1, window // 4)
     stressed[np.arange(n), -span:, feature] += shift[:, None].astype(np.float32)
     return stressed

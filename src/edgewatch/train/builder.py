@@ -83,6 +83,7 @@ class TrainOptions:
     validation_fraction: float = 0.2
     calibration_rows: int = 200  # INT8 representative rows spread evenly over the training period ...
     calibration_range: bool = True  # ... plus the rows at each feature's range ends (train/representative.py)
+    calibration_fault_level: float = 0.0  # ... plus fault-sized rows, one feature at a time at +-this; 0: none
     precision: str = "int8"
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
     bars: FidelityBars = field(default_factory=FidelityBars)
@@ -165,6 +166,7 @@ def build_bundle(
             options.calibration_rows,
             cover_range=options.calibration_range,
             held_out=split.val_inputs,
+            fault_level=options.calibration_fault_level,
         )
     started = time.perf_counter()
     if options.model == "iforest":
@@ -270,6 +272,7 @@ def _manifest(
             validation_fraction=options.validation_fraction,
             calibration_rows=calibration_rows,
             calibration_range_rows=bool(options.calibration_range and options.representative_override is None),
+            calibration_fault_level=options.calibration_fault_level if options.representative_override is None else 0.0,
             seed=options.seed,
             sources=tuple(Path(s.path).name for s in recording.sources),
             fit=model.fit,

@@ -23,6 +23,7 @@ import numpy as np
 from edgewatch.data.windows import evenly_spaced
 
 RANGE_QUANTILE = 1e-4  # a feature's range ends: the 0.01 % and 99.99 % quantiles of its training values
+FAULT_BASE_ROWS = 4  # fault-sized inputs: this many spread rows, each feature at -level and +level in turn
 
 
 def range_end_rows(inputs: np.ndarray, quantile: float = RANGE_QUANTILE) -> np.ndarray:
@@ -41,12 +42,41 @@ def range_end_rows(inputs: np.ndarray, quantile: float = RANGE_QUANTILE) -> np.n
 
 
 def representative_rows(
-    inputs: np.ndarray, n_spread: int, *, cover_range: bool = True, held_out: np.ndarray | None = None
+    inputs: np.ndarray,
+    n_spread: int,
+    *,
+    cover_range: bool = True,
+    held_out: np.ndarray | None = None,
+    fault_level: float = 0.0,
 ) -> np.ndarray:
     """The representative set: ``n_spread`` training ``inputs`` spread evenly over time, plus
     (``cover_range``) the inputs at each feature's range ends (:func:`range_end_rows`), plus the range-end
-    inputs of the ``held_out`` normal rows that reach beyond the range the others cover. Returns float32
-    inputs: the spread and training range rows in time order, then the held-out ones."""
+    inputs of the ``held_out`` normal rows that reach beyond the range the others cover, plus (``fault_level``
+    > 0) the fault-sized inputs of :func:`fault_rows`. Returns float32 inputs: the spread and training range
+    rows in time order, then the held-out ones, then the fault-sized ones."""
+    rows = _normal_rows(inputs, n_spread, cover_range=cover_range, held_out=held_out)
+    if fault_level > 0:
+        rows = np.concatenate([rows, fault_rows(inputs, fault_level)])
+    return rows
+
+
+def fault_rows(inputs: np.ndarray, level: float, n_base: int = FAULT_BASE_ROWS) -> np.ndarray:
+    """Fault-sized inputs: ``n_base`` training ``inputs`` spread evenly over time, copied once per feature and
+    sign with that feature at ``-level`` and at ``+level`` (scaled units) over the newest quarter of the
+    window (the whole reading for window 1), as the fidelity gate's stress set shifts it. ``2 F n_base``
+    float32 inputs."""
+    base = np.asarray(inputs[evenly_spaced(len(inputs), n_base)], dtype=np.float32)
+    n_features, span = base.shape[2], max(1, base.shape[1] // 4)
+    out = []
+    for j in range(n_features):
+        for sign in (-1.0, 1.0):
+            rows = base.copy()
+            rows[:, -span:, j] = sign * level
+            out.append(rows)
+    return np.concatenate(out)
+
+
+def _normal_rows(inputs: np.ndarray, n_spread: int, *, cover_range: bool, held_out: np.ndarray | None) -> np.ndarray:
     idx = evenly_spaced(len(inputs), n_spread)
     if not cover_range:
         return np.asarray(inputs[idx], dtype=np.float32)
