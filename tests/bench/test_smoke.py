@@ -180,3 +180,25 @@ def test_update_benchmark_structure(tiny_bundle: Path) -> None:
     assert [s["step"] for s in result["steps"]][-1] == "swapped"
     assert result["rss_kb"]["update_peak"] > 0
     _check_targets(result, {"verify_rss_over_baseline_kb", "readings_lost", "readings_scored_twice"})
+
+
+@pytest.mark.mqtt
+def test_devices_benchmark_structure(tiny_bundle: Path) -> None:
+    from tests.mqtt_broker import require_mosquitto
+
+    require_mosquitto()
+    from edgewatch.bench import devices
+
+    result = devices.run(bundle=str(tiny_bundle), seconds=2.0, scales=((200, 2.0),))
+    [scale] = result["scales"]
+    assert scale["readings_written"] > 800  # 200 devices x 2 Hz x 2 s, and the probe devices' readings
+    assert scale["faults_written"] > 0
+    assert scale["agent_scored"] > 0 and scale["lost"] == scale["readings_written"] - scale["agent_scored"]
+    assert scale["state"]["devices"] == 200 and scale["state"]["save_seconds"] > 0
+    assert set(result["targets"]) == {
+        "agent_cpu_fraction_of_a_core_at_10000_devices_2hz",
+        "lossless_at_10000_devices_2hz",
+        "publish_to_alert_p99_ms_at_10000_devices",
+        "kb_per_device_max",
+        "state_save_or_restore_seconds_max",
+    }

@@ -54,6 +54,7 @@ def run(
     seed: int = 0,
     seconds: float = 20.0,
     fault_every: int = 4,
+    scales: tuple[tuple[int, float], ...] = SCALES,
     agent_cpu: int | None = None,
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def run(
             "parameters": {
                 "bundle": str(bundle) if bundle else f"default dense-ae trained on {train_rows} simulated rows",
                 "features": manifest.n_features,
-                "scales": [{"devices": d, "rate_hz_per_device": r} for d, r in SCALES],
+                "scales": [{"devices": d, "rate_hz_per_device": r} for d, r in scales],
                 "seconds": seconds,
                 "fault_every": fault_every,
                 "probe_devices": PROBES,
@@ -89,7 +90,7 @@ def run(
         }
         os.sched_setaffinity(0, [c for c in cpus if c != pin] or cpus)
         try:
-            for devices, rate in SCALES:
+            for devices, rate in scales:
                 say(f"{devices} devices at {rate:g} Hz ({devices * rate:.0f} readings/s) for {seconds:g} s ...")
                 scale = _scale(path, manifest, rows, spread, tmp, devices, rate, seconds, fault_every, pin, say)
                 scale["state"] = _state_timing(path, manifest, rows, devices, tmp / f"state-{devices}")
@@ -353,7 +354,7 @@ def _targets(result: dict[str, Any]) -> None:
     ten = by.get(10_000)
     base = by.get(1_000)
     worst_state = max(max(s["state"]["save_seconds"], s["state"]["restore_seconds"]) for s in result["scales"])
-    result["targets"] = {
+    targets = {
         "agent_cpu_fraction_of_a_core_at_10000_devices_2hz": target(
             None if ten is None else round(ten["agent_cpu_fraction_of_a_core"], 2), TARGET_CPU_FRACTION
         ),
@@ -368,12 +369,15 @@ def _targets(result: dict[str, Any]) -> None:
         ),
         "state_save_or_restore_seconds_max": target(round(worst_state, 3), TARGET_STATE_S, unit="s"),
     }
-    if base is not None:
+    if ten is not None and ten["lost"]:  # a core "holds" the load only if nothing was lost
+        targets["agent_cpu_fraction_of_a_core_at_10000_devices_2hz"]["met"] = False
+        targets["agent_cpu_fraction_of_a_core_at_10000_devices_2hz"]["note"] = (
+            "readings were lost: the agent did not keep up"
+        )
+    result["targets"] = targets
+    if base is not None:  # flat: the bench command prints each ratio as a number
         result["ratios"] = {
-            str(s["devices"]): {
-                "cpu_per_reading_over_1000_devices": s["agent_cpu_us_per_reading"] / base["agent_cpu_us_per_reading"],
-                "alert_p99_over_1000_devices": (s["alert_ms_p99"] or float("nan"))
-                / (base["alert_ms_p99"] or float("nan")),
-            }
+            f"cpu_per_reading_{s['devices']}_over_1000_devices": s["agent_cpu_us_per_reading"]
+            / base["agent_cpu_us_per_reading"]
             for s in result["scales"]
         }

@@ -37,6 +37,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 READ_SIZE = 65536
+MAX_READS_PER_CALL = 4
 _MAX_VARINT_BYTES = 4
 
 Qos0Sink = Callable[[bytes, bytes], None]
@@ -46,12 +47,13 @@ class BufferedSocket:
     """A connected (plain or TLS) socket whose ``recv`` is served from a buffer; other attributes pass
     through. Only paho's network thread reads from it."""
 
-    __slots__ = ("_buffer", "_offset", "_sock")
+    __slots__ = ("_buffer", "_offset", "_sock", "reads")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self._buffer = b""
         self._offset = 0
+        self.reads = 0  # recv calls on the socket
 
     def recv(self, size: int) -> bytes:
         offset = self._offset
@@ -59,6 +61,7 @@ class BufferedSocket:
         if offset >= len(buffer):
             # may raise BlockingIOError / SSLWantReadError: paho handles them
             buffer = self._sock.recv(READ_SIZE)
+            self.reads += 1
             if not buffer:
                 return buffer  # the peer closed the connection
             self._buffer = buffer
@@ -150,14 +153,19 @@ class BufferedClient(paho.Client):
         return BufferedSocket(super()._create_socket())
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        rc = super().loop_read(max_packets)
+        # One packet through paho (paho would read one per message in flight, all on its slow path); every
+        # further buffered packet is read below, QoS 0 PUBLISH packets on the short path.
+        rc = super().loop_read(1)
         current = self._sock
         if not isinstance(current, BufferedSocket):
             return rc
         sock: BufferedSocket = current
         sink = self.on_qos0_publish
         mqtt5 = self._protocol == paho.MQTTv5
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is current:
+        last_read = sock.reads + MAX_READS_PER_CALL
+        # Back to paho's loop after a few socket reads even while data keeps coming: it must also write
+        # (PUBACKs, the agent's own messages, pings) -- a flood must not starve the connection's other half.
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is current and sock.reads < last_read:
             if sink is not None and self._in_packet["command"] == 0 and sock.take_qos0_publishes(mqtt5, sink):
                 with self._msgtime_mutex:
                     self._last_bytes_received = time.monotonic()
