@@ -131,7 +131,8 @@ class SquaredScorer:
         self.calls.append(x.shape)
         self.inputs.append(x.copy())
         errors = (x.astype(np.float64) ** 2).mean(axis=1)
-        return ScoreBatch(scores=errors.mean(axis=1), feature_errors=errors)
+        residuals = x.astype(np.float64).mean(axis=1)  # the reconstruction is all zeros
+        return ScoreBatch(scores=errors.mean(axis=1), feature_errors=errors, residuals=residuals)
 
 
 def reading(ts: float, value: float = 0.1, **overrides: float) -> bytes:

@@ -16,7 +16,7 @@ HI = 1.5  # above T, minor
 MID = 0.9  # below T but above the hysteresis threshold 0.8
 LO = 0.5  # below the hysteresis threshold
 # The rules are tested with 3 of 5 (short sequences); the shipped default, 5 of 10, has its own test.
-K3_OF_5 = AlertConfig(k=3, n=5)
+K3_OF_5 = AlertConfig(k=3, n=5, clear_after=5)  # the tests of other rules pin the pre-flicker clear
 
 
 def run(policy: AlertPolicy, scores: list[float], start: float = 1000.0, step: float = 1.0) -> list:
@@ -65,7 +65,7 @@ def test_a_reading_far_above_the_threshold_raises_at_once() -> None:
 
 
 def test_an_instant_raise_respects_the_cool_down() -> None:
-    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=30.0))
+    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=30.0, clear_after=5))
     transitions = run(policy, [HI] * 3 + [LO] * 5 + [LO, 10.0 * T] + [LO] * 27 + [10.0 * T])
     # cleared at index 7 (t=1007): the instant reading at t=1009 is blocked, the one at t=1037 raises
     assert transitions == [(2, "raised", "minor"), (7, "cleared", "minor"), (37, "raised", "critical")]
@@ -82,8 +82,9 @@ def test_alert_id_is_deterministic() -> None:
 
 def test_hysteresis_clear() -> None:
     policy = AlertPolicy("d", K3_OF_5)
-    scores = [HI] * 3 + [MID] * 10 + [LO] * 4 + [MID] + [LO] * 5
-    assert run(policy, scores) == [(2, "raised", "minor"), (22, "cleared", "minor")]
+    scores = [HI] * 3 + [MID] * 10 + [LO] * 4 + [MID] + [LO] * 9
+    # the MID reading ends a 4 s calm (a flicker): the alert then needs 8 s of calm, not only 5 readings
+    assert run(policy, scores) == [(2, "raised", "minor"), (26, "cleared", "minor")]
     assert not policy.active
 
 
@@ -96,7 +97,7 @@ def test_cool_down_blocks_raises_for_30s_of_reading_time() -> None:
 
 
 def test_cool_down_then_persisting_anomaly_needs_k_of_n() -> None:
-    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=5.0))
+    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=5.0, clear_after=5))
     scores = [HI] * 3 + [LO] * 5 + [LO] * 10 + [HI] * 3
     assert run(policy, scores)[2] == (20, "raised", "minor")
 
@@ -172,7 +173,7 @@ def test_custom_k_of_n() -> None:
 
 
 # ---------------------------------------------------------------- suppression while the machine is stopped
-SUPPRESS = AlertConfig(k=3, n=5, suppress_feature="speed", suppress_below=100.0, suppress_settle_s=10.0)
+SUPPRESS = AlertConfig(k=3, n=5, suppress_feature="speed", suppress_below=100.0, suppress_settle_s=10.0, clear_after=5)
 
 
 def test_no_alert_is_raised_while_stopped_or_settling() -> None:
@@ -214,3 +215,59 @@ def test_suppression_survives_a_restart() -> None:
 def test_without_a_run_indicator_nothing_is_suppressed() -> None:
     assert AlertConfig().suppress_feature == ""
     assert run(AlertPolicy("d", K3_OF_5), [HI, HI, HI]) == [(2, "raised", "minor")]
+
+
+# ---------------------------------------------------------------- off-delay that follows the fault
+FLICKER = AlertConfig(k=3, n=5, clear_after=5, flicker_factor=2.0, max_off_delay_s=1800.0, cooldown_s=0.0)
+
+
+def test_a_clean_fault_clears_after_clear_after_calm_readings() -> None:
+    """No flicker seen: the off-delay is zero and the alert clears at the clear_after-th calm reading."""
+    assert AlertConfig().clear_after == 10
+    assert run(AlertPolicy("d", FLICKER), [HI] * 3 + [LO] * 5) == [(2, "raised", "minor"), (7, "cleared", "minor")]
+
+
+def test_an_intermittent_fault_is_one_alert() -> None:
+    """Bursts with lulls that grow: each lull that ends in a relapse is a flicker, and the alert then needs
+    twice the longest flicker of calm to clear, so the fault stays one alert and clears after its last burst."""
+    burst = [HI] * 3
+    scores = burst + [LO] * 4 + burst + [LO] * 7 + burst + [LO] * 12 + burst + [LO] * 30
+    transitions = [t for t in run(AlertPolicy("d", FLICKER), scores) if t[1] != "update"]
+    assert [state for _, state, _ in transitions] == ["raised", "cleared"]
+    calm_from = len(scores) - 30  # the first calm reading after the last burst; longest flicker 12 s
+    assert transitions[1][0] == calm_from + 24
+
+
+def test_without_the_flicker_rule_the_same_fault_chatters() -> None:
+    off = AlertConfig(k=3, n=5, clear_after=5, flicker_factor=0.0, cooldown_s=0.0)
+    burst = [HI] * 3
+    scores = burst + [LO] * 4 + burst + [LO] * 7 + burst + [LO] * 12 + burst + [LO] * 30
+    assert [state for _, state, _ in run(AlertPolicy("d", off), scores)].count("raised") == 3
+
+
+def test_the_off_delay_is_capped() -> None:
+    capped = AlertConfig(k=3, n=5, clear_after=5, flicker_factor=2.0, max_off_delay_s=30.0, cooldown_s=0.0)
+    policy = AlertPolicy("d", capped)
+    transitions = run(policy, [HI] * 3 + [LO] * 100 + [HI] + [LO] * 40)
+    # the 100 s lull ended in a relapse before clearing? no: 5 calm readings cleared it first (no flicker yet)
+    assert [state for _, state, _ in transitions][:2] == ["raised", "cleared"]
+    policy = AlertPolicy("d", capped)
+    policy.observe(0.0, HI, T)
+    policy.observe(1.0, HI, T)
+    policy.observe(2.0, HI, T)
+    assert policy.active
+    policy._longest_flicker = 500.0  # a long flicker seen: 2 x 500 s, capped at 30 s
+    assert policy.off_delay_s == 30.0
+
+
+def test_the_off_delay_survives_a_restart() -> None:
+    policy = AlertPolicy("d", FLICKER)
+    run(policy, [HI] * 3 + [LO] * 4 + [HI] * 3 + [LO] * 6)
+    state = policy.snapshot()
+    assert state.longest_flicker_s == 4.0 and state.below_run == 6 and state.calm_since is not None
+    restored = AlertPolicy.restore("d", state, FLICKER)
+    assert restored.off_delay_s == 8.0
+    # the restored calm stretch goes on counting from where it started
+    t = state.calm_since + 7.0
+    assert restored.observe(t, LO, T) is None
+    assert restored.observe(t + 1.0, LO, T).state == "cleared"

@@ -89,11 +89,11 @@ def make_stream(n: int, seed: int = 0, devices: tuple[str, ...] = ("pump-1", "pu
 
 
 def new_pipeline(manifest, scorer, *, thresholds=None, alerts=None, checks=None, **kwargs) -> Pipeline:
-    """A pipeline with the mechanisms under test pinned: adaptive threshold, 3 of 5, no instant raise;
-    ``thresholds``, ``alerts`` and ``checks`` replace them."""
+    """A pipeline with the mechanisms under test pinned: adaptive threshold, no drift baseline, 3 of 5, no
+    instant raise, clear after 5 calm readings; ``thresholds``, ``alerts`` and ``checks`` replace them."""
     config = PipelineConfig(
-        thresholds or ThresholdConfig(mode="adaptive", warmup=20),
-        alerts or AlertConfig(k=3, n=5, instant_ratio=math.inf),
+        thresholds or ThresholdConfig(mode="adaptive", warmup=20, drift="off"),
+        alerts or AlertConfig(k=3, n=5, instant_ratio=math.inf, clear_after=5),
         checks or CheckConfig(),
     )
     return Pipeline(manifest, scorer, config, **kwargs)
@@ -146,18 +146,22 @@ def test_window_spans_batches_and_devices(make_manifest, scorer_factory) -> None
     np.testing.assert_array_equal(np.concatenate(many.inputs), one.inputs[0])
 
 
+@pytest.mark.parametrize("drift", ["off", "on"])
 @pytest.mark.parametrize("window", [1, 3])
-def test_batching_gives_the_same_events_as_one_by_one(make_manifest, scorer_factory, window) -> None:
+def test_batching_gives_the_same_events_as_one_by_one(make_manifest, scorer_factory, window, drift) -> None:
     stream = make_stream(1600, seed=window)
     checks = CheckConfig(min_stuck_run=5)
-    whole = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks)
+    thresholds = ThresholdConfig(mode="adaptive", warmup=20, drift=drift, drift_tau_s=60.0)
+    whole = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks, thresholds=thresholds)
     expected = as_json(whole.process(stream))
+    if drift == "on":
+        assert any(np.abs(dev.drift.offset).max() > 0 for dev in whole.devices.values())
 
-    single = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks)
+    single = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks, thresholds=thresholds)
     assert as_json([e for item in stream for e in single.process([item])]) == expected
 
     rng = np.random.default_rng(7)
-    chunked = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks)
+    chunked = new_pipeline(make_manifest(window=window), scorer_factory(), checks=checks, thresholds=thresholds)
     got, i = [], 0
     while i < len(stream):
         size = int(rng.integers(0, 40))
@@ -503,9 +507,12 @@ class BadScorer:
 def test_scorer_output_is_checked(make_manifest) -> None:
     batch = [("d", payload([0, 0, 0], T0), T0)]
     with pytest.raises(RuntimeBackendError, match="expected"):
-        Pipeline(make_manifest(), BadScorer(np.zeros(2), np.zeros((2, 3)))).process(batch)
+        new_pipeline(make_manifest(), BadScorer(np.zeros(2), np.zeros((2, 3)))).process(batch)
     with pytest.raises(RuntimeBackendError, match="non-finite"):
-        Pipeline(make_manifest(), BadScorer(np.array([np.nan]), np.zeros((1, 3)))).process(batch)
+        new_pipeline(make_manifest(), BadScorer(np.array([np.nan]), np.zeros((1, 3)))).process(batch)
+    drifting = ThresholdConfig(drift="on")
+    with pytest.raises(RuntimeBackendError, match="reconstruction"):
+        new_pipeline(make_manifest(), BadScorer(np.zeros(1), np.zeros((1, 3))), thresholds=drifting).process(batch)
 
 
 def test_core_imports_only_stdlib_and_numpy() -> None:

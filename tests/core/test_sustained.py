@@ -268,3 +268,17 @@ def test_readings_while_stopped_or_settling_restart_the_averages(make_manifest) 
     # stopped (150-169), settling (170-171), then 10 s of fresh averaging before it is judged again
     assert all(levels[t] is None for t in range(150, 182))
     assert all(levels[t] is not None and levels[t] < 1.0 for t in range(182, 300))
+
+
+def test_recovering_sensors_are_left_out_of_the_level() -> None:
+    """A sensor whose fast average fell below half its slow one is on its way back: left out."""
+    level = SustainedLevel(100.0, 10.0)
+    for t in range(200):
+        level.update(float(t), np.array([4.0, 1.0]))  # both high, steady
+    assert level.level(0.5) == pytest.approx(4.0)
+    for t in range(200, 230):
+        level.update(float(t), np.array([0.0, 1.0]))  # the first sensor is back
+    slow, fast = level.smooth, level.fast
+    assert fast[0] < 0.5 * slow[0]
+    assert level.level(0.0) == pytest.approx(max(min(slow[0], fast[0]), 1.0))
+    assert level.level(0.5) == pytest.approx(1.0)  # only the steady second sensor is left

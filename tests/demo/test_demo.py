@@ -46,6 +46,11 @@ def _agent_running(workdir: Path) -> bool:
 
 
 def test_demo_runs_end_to_end_and_lists_the_faults_it_caught(tmp_path: Path) -> None:
+    # an earlier run's agent state in the same workdir (same model id, later timestamps) made the agent refuse
+    # every reading of the next run as out of order: each run starts with a fresh agent
+    stale = tmp_path / "agent-state" / "left-by-an-earlier-run"
+    stale.parent.mkdir()
+    stale.write_text("x")
     proc = _demo(tmp_path, "--hours", "2", "--rate", "3000")
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
@@ -61,6 +66,7 @@ def test_demo_runs_end_to_end_and_lists_the_faults_it_caught(tmp_path: Path) -> 
     assert report.is_file() and "<canvas" in report.read_text()
     port = int(re.search(r"mosquitto on mqtt://127\.0\.0\.1:(\d+)", out).group(1))  # type: ignore[union-attr]
     assert not port_accepts("127.0.0.1", port) and not _agent_running(tmp_path)
+    assert not stale.exists()
 
 
 def test_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:

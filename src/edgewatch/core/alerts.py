@@ -8,9 +8,18 @@ Rules (all times are *reading* timestamps, never the wall clock; defaults in :cl
   the k-of-n rule should wait out — a one-sample spike), unless the device is in cool-down. The
   alert id is ``f"{device}-{ts_ms}"`` with ``ts_ms`` the raising reading's timestamp in whole
   milliseconds (rounded), so a replay and a live run of the same data give the same ids.
-* **Clear** — after ``clear_after`` consecutive readings (default 5) strictly below the hysteresis
-  threshold ``hysteresis * T`` (default 0.8 T). Any reading at or above ``hysteresis * T`` restarts
-  the count.
+* **Clear** — after ``clear_after`` consecutive readings (default 10) strictly below the hysteresis
+  threshold ``hysteresis * T`` (default 0.8 T), **and** once that calm has lasted the alert's off-delay.
+  Any reading at or above ``hysteresis * T`` restarts the count.
+* **Off-delay that follows the fault** (one fault, one alert) — an intermittent fault (cavitation, a
+  loose contact, a valve that sticks now and then) calms down for a while and comes back; clearing at
+  every calm stretch turns one fault into a train of raise/clear pairs (ISA-18.2's *chattering alarm*).
+  While an alert is active, each calm stretch that ends with the deviation coming back is a *flicker*;
+  the alert then clears only after a calm at least ``flicker_factor`` (default 2) times as long as the
+  longest flicker it has seen, capped at ``max_off_delay_s`` (default 30 min). An alert whose deviation
+  never came back clears after ``clear_after`` readings as before, so a fault that ends cleanly clears
+  as fast as it did; ``flicker_factor = 0`` turns the rule off. Measured in docs/evaluation.md: it is
+  what cut raises per fault event, where a longer fixed off-delay also delayed every clean clear.
 * **Cool-down** — for ``cooldown_s`` seconds (default 30) after a clear no new alert is raised.
   Readings keep entering the k-of-n window meanwhile, so an anomaly that persists through the
   cool-down raises at its first above-threshold reading after it.
@@ -70,11 +79,13 @@ class AlertConfig:
 
     k: int = 5
     n: int = 10
-    clear_after: int = 5
+    clear_after: int = 10
     hysteresis: float = 0.8
     cooldown_s: float = 30.0
     update_interval_s: float = 10.0
     instant_ratio: float = 4.0  # a reading scoring >= this x T raises at once; inf: never
+    flicker_factor: float = 2.0  # clear only after a calm this many times the longest flicker; 0: off
+    max_off_delay_s: float = 1800.0  # ... but never wait longer than this
     suppress_feature: str = ""  # run indicator; "" = no suppression
     suppress_below: float = 0.0  # stopped while suppress_feature < this
     suppress_settle_s: float = 600.0  # ... and this long after it rises above it again
@@ -100,7 +111,7 @@ class AlertConfig:
             raise ConfigError("must be a number >= 1 (or inf to disable)", field="alerts.instant_ratio")
         if not math.isfinite(self.suppress_below):
             raise ConfigError("must be a finite number", field="alerts.suppress_below")
-        for name in ("cooldown_s", "update_interval_s", "suppress_settle_s"):
+        for name in ("flicker_factor", "cooldown_s", "update_interval_s", "suppress_settle_s", "max_off_delay_s"):
             value = getattr(self, name)
             if not (0 <= value < math.inf):
                 raise ConfigError("must be a finite number of seconds >= 0", field=f"alerts.{name}")
@@ -120,8 +131,10 @@ class AlertPolicy:
 
     __slots__ = (
         "_below",
+        "_calm_since",
         "_history",
         "_last_emit",
+        "_longest_flicker",
         "_mask",
         "_suppress_until",
         "alert_id",
@@ -137,6 +150,8 @@ class AlertPolicy:
         self._mask = (1 << self.config.n) - 1
         self._history = 0  # bit i set: the i-th most recent scored reading was above the threshold
         self._below = 0  # consecutive readings below the hysteresis threshold while active
+        self._calm_since = math.inf  # ts of the first of those readings (inf: not calm)
+        self._longest_flicker = 0.0  # longest calm stretch of the active alert that ended with a relapse
         self._last_emit = -math.inf  # ts of the last raised/update message
         self.cooldown_until = -math.inf
         self._suppress_until = -math.inf  # inf while the machine is stopped
@@ -146,6 +161,11 @@ class AlertPolicy:
     @property
     def active(self) -> bool:
         return self.alert_id is not None
+
+    @property
+    def off_delay_s(self) -> float:
+        """How long the active alert must stay calm to clear, beyond ``clear_after`` readings (see "Off-delay")."""
+        return min(self.config.flicker_factor * self._longest_flicker, self.config.max_off_delay_s)
 
     def note_run_state(self, ts: float, value: float) -> None:
         """Feed the run indicator's value of an accepted reading (see "Suppression" above)."""
@@ -172,21 +192,30 @@ class AlertPolicy:
                 self.alert_id = alert_id_for(self.device, ts)
                 self.severity = severity_for(score, threshold)
                 self._below = 0
+                self._calm_since = math.inf
+                self._longest_flicker = 0.0
                 self._last_emit = ts
                 return AlertDecision("raised", self.alert_id, self.severity)
             return None
 
         if score < self.config.hysteresis * threshold:
+            if self._below == 0:
+                self._calm_since = ts
             self._below += 1
-            if self._below >= self.config.clear_after:
+            if self._below >= self.config.clear_after and ts - self._calm_since >= self.off_delay_s:
                 decision = AlertDecision("cleared", self.alert_id, self.severity or "minor")
                 self.alert_id = None
                 self.severity = None
                 self._below = 0
+                self._calm_since = math.inf
+                self._longest_flicker = 0.0
                 self._history = 0
                 self.cooldown_until = ts + self.config.cooldown_s
                 return decision
             return None
+        if self._below:  # the deviation came back: a flicker
+            self._longest_flicker = max(self._longest_flicker, ts - self._calm_since)
+            self._calm_since = math.inf
         self._below = 0
         if not above:
             return None
@@ -205,6 +234,8 @@ class AlertPolicy:
             severity=self.severity,  # type: ignore[arg-type]  # one of SEVERITIES
             history=self._history,
             below_run=self._below,
+            calm_since=_saved(self._calm_since),
+            longest_flicker_s=self._longest_flicker,
             last_emit_ts=_saved(self._last_emit),
             cooldown_until=_saved(self.cooldown_until),
             machine_stopped=self._suppress_until == math.inf,
@@ -219,6 +250,8 @@ class AlertPolicy:
         policy.severity = state.severity if state.alert_id is not None else None
         policy._history = state.history & policy._mask
         policy._below = state.below_run
+        policy._calm_since = _restored(state.calm_since, math.inf) if state.below_run else math.inf
+        policy._longest_flicker = state.longest_flicker_s
         policy._last_emit = _restored(state.last_emit_ts)
         policy.cooldown_until = _restored(state.cooldown_until)
         policy._suppress_until = math.inf if state.machine_stopped else _restored(state.suppress_until)
@@ -229,5 +262,5 @@ def _saved(ts: float) -> float | None:
     return None if math.isinf(ts) else ts
 
 
-def _restored(ts: float | None) -> float:
-    return -math.inf if ts is None else ts
+def _restored(ts: float | None, never: float = -math.inf) -> float:
+    return never if ts is None else ts

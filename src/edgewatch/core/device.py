@@ -9,6 +9,8 @@ import numpy as np
 
 from edgewatch.core.alerts import AlertConfig, AlertPolicy
 from edgewatch.core.checks import StuckDetector, StuckState
+from edgewatch.core.drift import DriftBaseline
+from edgewatch.core.events import SensorFault
 from edgewatch.core.operator import OperatorControls
 from edgewatch.core.silence import SilenceWatch
 from edgewatch.core.state import DeviceSnapshot
@@ -27,6 +29,7 @@ class DeviceState:
 
     __slots__ = (
         "alert",
+        "drift",
         "history",
         "last_ts",
         "missing",
@@ -46,12 +49,14 @@ class DeviceState:
         alert: AlertPolicy,
         stuck: StuckState,
         sustained: SustainedLevel | None = None,
+        drift: DriftBaseline | None = None,
     ) -> None:
         self.name = name
         self.threshold = threshold
         self.alert = alert
         self.stuck = stuck
         self.sustained = sustained  # None: the bundle has no sustained-deviation channel
+        self.drift = drift  # None: no drift baseline
         self.last_ts: float | None = None  # ts of the last accepted reading
         self.missing: tuple[str, ...] = ()  # sensors currently reporting null
         self.history: np.ndarray | None = None  # last window-1 scaled rows (window > 1 only)
@@ -70,6 +75,7 @@ class DeviceState:
             sustained=None if self.sustained is None else self.sustained.snapshot(),
             operator=self.operator.snapshot(),
             silence=self.silence.snapshot(),
+            drift=None if self.drift is None else self.drift.snapshot(),
         )
 
 
@@ -83,6 +89,7 @@ def restore_device(
     stuck_detector: StuckDetector,
     features: tuple[str, ...],
     channel: SustainedChannel | None,
+    drift: bool = False,
 ) -> DeviceState:
     """The device as ``saved``, under the configuration in force: a threshold saved under another mode, and
     sustained-deviation averages saved with other time constants, start afresh. :class:`ConfigError` naming
@@ -95,15 +102,36 @@ def restore_device(
     sustained = None
     if channel is not None:
         sustained = SustainedLevel.restore(saved.sustained, channel.tau_s, len(features), channel.fast_tau_s)
+    baseline = (
+        DriftBaseline.restore(saved.drift, len(features), thresholds.drift_tau_s, thresholds.drift_learn_below)
+        if drift
+        else None
+    )
     device = DeviceState(
         name,
         restore_threshold(saved.threshold, calibrated, thresholds),
         AlertPolicy.restore(name, saved.alert, alerts),
         stuck_detector.restore(saved.stuck),
         sustained,
+        baseline,
     )
     device.last_ts = saved.last_ts
     device.missing = tuple(f for f in features if f in saved.missing)  # in feature order, as the parser reports
     device.operator = OperatorControls.restore(saved.operator)
     device.silence = SilenceWatch.restore(saved.silence)
     return device
+
+
+def missing_transition(dev: DeviceState, missing: tuple[str, ...], ts: float, pending: list[object]) -> None:
+    """Append the ``missing`` sensor-fault events of a reading missing ``missing`` (onsets and recoveries
+    against the device's last set), and remember the new set."""
+    before = dev.missing
+    if missing == before:
+        return
+    recovered = tuple(name for name in before if name not in missing)
+    started = tuple(name for name in missing if name not in before)
+    if recovered:
+        pending.append(SensorFault(dev.name, "missing", "recovered", recovered, ts))
+    if started:
+        pending.append(SensorFault(dev.name, "missing", "active", started, ts))
+    dev.missing = missing

@@ -152,9 +152,7 @@ class SensorFault:
 Event = ScoredReading | AlertEvent | InputRejected | SensorFault
 
 
-def top_feature_shares(
-    features: Sequence[str], feature_errors: np.ndarray, top: int = 3
-) -> tuple[FeatureShare, ...]:
+def top_feature_shares(features: Sequence[str], feature_errors: np.ndarray, top: int = 3) -> tuple[FeatureShare, ...]:
     """The ``top`` features by share of the error (``error_j / sum(errors)``), largest first (ties in manifest
     order): the sensors an alert names, and ``score``/``replay`` list. Empty if the total is not a positive
     finite number."""

@@ -22,10 +22,12 @@ For each reading, in arrival order::
 * With a bundle that has a sustained-deviation channel (``scoring.sustained``; ``thresholds.sustained =
   false`` ignores it) every scored reading also updates the device's moving averages of the per-feature
   errors (:mod:`edgewatch.core.sustained`), and the alert policy judges ``max(score, level * threshold /
-  sustained_threshold)``: a small shift that lasts raises an alert no single reading would, naming the
-  sensors by their averaged errors. While alerts are suppressed the channel is not judged, and its
-  averages start afresh afterwards. Missing or stuck readings are not scored: they neither raise nor
-  clear alerts.
+  sustained_threshold)`` (:mod:`edgewatch.core.judging`): a small shift that lasts raises an alert no single
+  reading would, naming the sensors by their averaged errors. Missing or stuck readings are not scored: they
+  neither raise nor clear alerts.
+* With a drift baseline (:mod:`edgewatch.core.drift`; ``thresholds.drift``) the device's offsets are taken out
+  of its inputs before scoring and learned from its calm readings; such a device is scored one reading at a
+  time, so the events do not depend on how readings are batched.
 * The run indicator (``alerts.suppress_feature``, else the bundle's ``run_indicator`` unless
   ``alerts.suppress_from_bundle`` is false) of every accepted reading goes to the device's alert policy,
   which raises no alert while the machine is stopped or settling (:mod:`edgewatch.core.alerts`). A
@@ -48,8 +50,10 @@ from edgewatch.core.alerts import AlertPolicy
 from edgewatch.core.batch_windows import BatchWindows
 from edgewatch.core.checks import CHECK_REASONS, RangeCheck, StuckDetector, check_clock, check_order
 from edgewatch.core.config import PipelineConfig, with_run_indicator
-from edgewatch.core.device import DeviceState, DeviceThreshold
+from edgewatch.core.device import DeviceState, DeviceThreshold, missing_transition
+from edgewatch.core.drift import DriftBaseline, drift_enabled
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault, top_feature_shares
+from edgewatch.core.judging import judge
 from edgewatch.core.mapping import PayloadMapping, make_parser
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, Reading
 from edgewatch.core.restore import RestoreReport, reopen_alerts, restore_devices
@@ -131,6 +135,8 @@ class Pipeline:
         self._stuck = StuckDetector(manifest.feature_stats, config.checks)
         self._scaler = manifest.scaler
         self._run_indicator = self._resolve_run_indicator(self.config.alerts.suppress_feature)
+        # the drift baseline: "auto" = on for a model with a reconstruction and no sustained channel
+        self._drift = drift_enabled(config.thresholds.drift, self._sustained is not None, scorer.artifact.output)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
 
@@ -211,7 +217,7 @@ class Pipeline:
                     dev.alert.note_run_state(ts, running)
 
             if extra or dev.missing:
-                self._missing_transition(dev, extra, ts, pending)
+                missing_transition(dev, extra, ts, pending)
                 if extra:
                     counters["missing_values"] += 1
                     windows.reset(dev)
@@ -236,12 +242,12 @@ class Pipeline:
         inputs = windows.finish(scaled)
         if not windows.rows:
             return pending
-        scores, feature_errors = self._score(inputs)
-        return self._decide(pending, scores, feature_errors)
+        return self._decide(pending, inputs)
 
     def _score(self, inputs: np.ndarray) -> tuple[list[float], np.ndarray]:
-        n = inputs.shape[0]
-        result = self.scorer.score_batch(inputs)
+        return self._check_scores(self.scorer.score_batch(inputs), inputs.shape[0])
+
+    def _check_scores(self, result: ScoreBatch, n: int) -> tuple[list[float], np.ndarray]:
         scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
         errors = np.asarray(result.feature_errors, dtype=np.float64)
         if scores.shape != (n,) or errors.shape != (n, len(self.features)):
@@ -253,18 +259,26 @@ class Pipeline:
             raise RuntimeBackendError("scorer returned non-finite scores or feature errors")
         return scores.tolist(), errors
 
-    def _decide(self, pending: list[Any], scores: list[float], errors: np.ndarray) -> list[Event]:
+    def _decide(self, pending: list[Any], inputs: np.ndarray) -> list[Event]:
         events: list[Event] = []
         append = events.append
         features = self.features
         sustained_threshold = self.sustained_threshold or 1.0  # only used by devices that have the channel
+        recovering = self.config.thresholds.recovering_ratio
+        drifting = self._drift
+        if not drifting:
+            scores, errors = self._score(inputs)
         scored = 0
         for item in pending:
             if type(item) is not tuple:
                 append(item)
                 continue
             k, dev, ts = item
-            score = scores[k]
+            if drifting:  # one reading at a time: its offset depends on the verdicts before it
+                residuals, one_score, one_errors = self._score_drifting(inputs[k : k + 1] - dev.drift.offset)
+                score, row = one_score[0], one_errors[0]
+            else:
+                score, row = scores[k], errors[k]
             threshold = dev.threshold
             value = threshold.value
             policy = dev.alert
@@ -276,24 +290,18 @@ class Pipeline:
                 if dev.sustained is not None:
                     dev.sustained.restart()
                 active = policy.alert_id is not None
-                append(ScoredReading(dev.name, ts, score, value, score > value, active, errors[k], features, None))
+                append(ScoredReading(dev.name, ts, score, value, score > value, active, row, features, None))
                 scored += 1
                 self.counters["maintenance"] += 1
                 continue
-            judged, by_sustained, sustained = score, False, None
-            if dev.sustained is not None:
-                if policy.suppressed(ts):  # stopped or settling: not judged, averages start afresh after
-                    dev.sustained.restart()
-                else:
-                    sustained = dev.sustained.update(ts, errors[k])  # None until warm
-                    if sustained is not None:
-                        level = sustained * value / sustained_threshold
-                        if level > score:
-                            judged, by_sustained = level, True
+            verdict = judge(policy, dev.sustained, ts, score, row, value, sustained_threshold, recovering)
+            judged = verdict.judged
             decision = policy.observe(ts, judged, value)
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
-            append(ScoredReading(dev.name, ts, score, value, judged > value, active, errors[k], features, sustained))
+            if drifting:
+                dev.drift.learn(ts, residuals[0], row, value, suppressed=policy.suppressed(ts))
+            append(ScoredReading(dev.name, ts, score, value, judged > value, active, row, features, verdict.sustained))
             scored += 1
             if decision is not None:
                 append(
@@ -306,12 +314,12 @@ class Pipeline:
                         score=score,
                         threshold=value,
                         top_features=top_feature_shares(
-                            features, dev.sustained.per_feature() if by_sustained else errors[k]
+                            features, dev.sustained.per_feature() if verdict.by_sustained else row
                         ),
                         model_id=self.model_id,
                         model_version=self.model_version,
-                        sustained=sustained,
-                        sustained_threshold=None if sustained is None else sustained_threshold,
+                        sustained=verdict.sustained,
+                        sustained_threshold=None if verdict.sustained is None else sustained_threshold,
                         acknowledged=operator.acknowledged(decision.alert_id) if operator.ack_alert_id else None,
                     )
                 )
@@ -319,6 +327,14 @@ class Pipeline:
                     operator.alert_closed()
         self.counters["scored"] += scored
         return events
+
+    def _score_drifting(self, x: np.ndarray) -> tuple[np.ndarray, list[float], np.ndarray]:
+        """Score one drift-corrected input; its residuals too (the baseline learns from them)."""
+        result = self.scorer.score_batch(np.ascontiguousarray(x, dtype=np.float32))
+        if result.residuals is None:
+            raise RuntimeBackendError("the drift baseline needs a model with a reconstruction")
+        scores, errors = self._check_scores(result, 1)
+        return np.asarray(result.residuals, dtype=np.float64), scores, errors
 
     # ------------------------------------------------------------------ helpers
     def _resolve_run_indicator(self, name: str) -> int | None:
@@ -342,8 +358,19 @@ class Pipeline:
     def _new_device(self, name: str) -> DeviceState:
         channel = self._sustained
         sustained = SustainedLevel(channel.tau_s, channel.fast_tau_s) if channel is not None else None
+        thresholds = self.config.thresholds
+        drift = (
+            DriftBaseline(len(self.features), thresholds.drift_tau_s, thresholds.drift_learn_below)
+            if self._drift
+            else None
+        )
         dev = DeviceState(
-            name, self._new_threshold(), AlertPolicy(name, self.config.alerts), self._stuck.new_state(), sustained
+            name,
+            self._new_threshold(),
+            AlertPolicy(name, self.config.alerts),
+            self._stuck.new_state(),
+            sustained,
+            drift,
         )
         self.devices[name] = dev
         return dev
@@ -378,19 +405,6 @@ class Pipeline:
         self.counters[reason] = self.counters.get(reason, 0) + 1
         pending.append(InputRejected(device, reason, message, field, ts))
 
-    @staticmethod
-    def _missing_transition(dev: DeviceState, missing: tuple[str, ...], ts: float, pending: list[Any]) -> None:
-        before = dev.missing
-        if missing == before:
-            return
-        recovered = tuple(name for name in before if name not in missing)
-        started = tuple(name for name in missing if name not in before)
-        if recovered:
-            pending.append(SensorFault(dev.name, "missing", "recovered", recovered, ts))
-        if started:
-            pending.append(SensorFault(dev.name, "missing", "active", started, ts))
-        dev.missing = missing
-
     # ------------------------------------------------------------------ persistence
     def state_snapshot(self) -> dict[str, Any]:
         """Every device's saved state as JSON (:mod:`edgewatch.core.state`), for a restart."""
@@ -418,6 +432,7 @@ class Pipeline:
             stuck_detector=self._stuck,
             features=self.features,
             channel=self._sustained,
+            drift=self._drift,
         )
         self.devices.update(restored)
         return report

@@ -112,6 +112,7 @@ def restore_devices(
     stuck_detector: StuckDetector,
     features: tuple[str, ...],
     channel: SustainedChannel | None,
+    drift: bool = False,
 ) -> tuple[dict[str, DeviceState], RestoreReport]:
     """Every saved device restored by the rules of the module docstring (times after ``limit`` dropped), and
     the report; :class:`ConfigError` naming ``state.devices.<name>.<field>`` when one does not fit the model."""
@@ -133,6 +134,7 @@ def restore_devices(
                 stuck_detector=stuck_detector,
                 features=features,
                 channel=channel,
+                drift=drift,
             )
         except ConfigError as exc:
             raise ConfigError(exc.message, field=f"state.devices.{name}.{exc.field}") from None

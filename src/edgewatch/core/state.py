@@ -4,23 +4,25 @@ The agent saves it on shutdown and periodically (:mod:`edgewatch.agent.state`) a
 a restart keeps each device's adaptive threshold, alert state (including the run state behind alert
 suppression), last accepted timestamp (a QoS 1 redelivery after a restart is still a duplicate), stuck-sensor
 counters and missing sensors (a sensor stuck or missing before the restart still gets its ``recovered``
-event, and is not scored meanwhile) and, for a bundle with a sustained-deviation channel, its moving
-averages, what operators set (maintenance, sensitivity, an acknowledged alert) and when its messages came
-(a device silent before the restart is still silent after it). Windows are not saved: they rebuild from the
-next readings. Version 3; a version 2 state (without operator and silence records) is read with them at
-their defaults.
+event, and is not scored meanwhile), for a bundle with a sustained-deviation channel its moving
+averages, with a drift baseline its offsets, what operators set (maintenance, sensitivity, an
+acknowledged alert) and when its messages came (a device silent before the restart is still silent after
+it). Windows are not saved: they rebuild from the next readings. Version 3; a version 2 state (without
+operator, silence and drift records, nor the alert's calm and flicker times) is read with them at their
+defaults.
 
 Per device::
 
     {"last_ts": float | null, "missing": [sensor, ...],
      "threshold": {"kind": "fixed" | "adaptive", "t0": float, "baseline", "level", "n_learned"},
-     "alert": {"alert_id", "severity", "history", "below_run", "last_emit_ts", "cooldown_until",
-               "machine_stopped", "suppress_until"},
+     "alert": {"alert_id", "severity", "history", "below_run", "calm_since", "longest_flicker_s",
+               "last_emit_ts", "cooldown_until", "machine_stopped", "suppress_until"},
      "stuck": {"last": [float | null, ...], "runs": [int, ...], "n_stuck": int},
      "sustained": {"tau_s", "fast_tau_s", "last_ts", "since", "smooth": [...], "fast": [...] | null} | null,
      "operator": {"maintenance", "maintenance_until", "maintenance_since", "sensitivity", "ack_alert_id",
                   "ack_by", "ack_ts"},
-     "silence": {"last_seen", "gap_s", "gaps", "silent_since"}}
+     "silence": {"last_seen", "gap_s", "gaps", "silent_since"},
+     "drift": {"offset": [...], "last_ts": float | null} | null}
 
 Times are epoch seconds of readings (``null``: never); ``stuck`` holds one item per model feature
 (``null``: no value seen yet, as JSON has no NaN). :func:`load_state` refuses a malformed state with a
@@ -66,12 +68,17 @@ class ThresholdState:
 @dataclass(frozen=True)
 class AlertState:
     """A device's alert policy (:mod:`edgewatch.core.alerts`): the active alert and its peak severity, the
-    k-of-n history bits, the run of readings below the hysteresis threshold, and its times."""
+    k-of-n history bits, the run of readings below the hysteresis threshold and when it started, the longest
+    flicker of the active alert, and its times."""
 
     alert_id: str | None = field(default=None, metadata=check(bool, "a non-empty string or null"))
     severity: Severity | None = None
     history: int = field(default=0, metadata=_count)
     below_run: int = field(default=0, metadata=_count)
+    calm_since: float | None = field(default=None, metadata=_time)
+    longest_flicker_s: float = field(
+        default=0.0, metadata=check(lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+    )
     last_emit_ts: float | None = field(default=None, metadata=_time)
     cooldown_until: float | None = field(default=None, metadata=_time)
     machine_stopped: bool = False
@@ -132,6 +139,15 @@ class SilenceState:
 
 
 @dataclass(frozen=True)
+class DriftState:
+    """The drift baseline (:mod:`edgewatch.core.drift`): the offset per feature in scaled units, and the time of
+    the last reading it saw."""
+
+    offset: tuple[float, ...] = field(metadata=check(lambda v: all(math.isfinite(x) for x in v), "finite numbers"))
+    last_ts: float | None = field(default=None, metadata=_time)
+
+
+@dataclass(frozen=True)
 class DeviceSnapshot:
     """Everything saved about one device."""
 
@@ -143,6 +159,7 @@ class DeviceSnapshot:
     sustained: SustainedState | None = None
     operator: OperatorState = field(default_factory=OperatorState)
     silence: SilenceState = field(default_factory=SilenceState)
+    drift: DriftState | None = None
 
 
 @dataclass(frozen=True)

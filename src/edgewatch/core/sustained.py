@@ -3,7 +3,7 @@
 A sensor that drifts, or steps by less than its normal scatter, stays under the per-reading threshold for
 every single reading, although it is off by the same amount, in the same direction, for many minutes. The
 channel keeps, per device, two exponential moving averages of each feature's (weighted) error over *reading*
-time — a slow one (time constant ``tau_s``, 900 s by default) and a fast one (``fast_tau_s``, 120 s) — and
+time — a slow one (time constant ``tau_s``, 900 s by default) and a fast one (``fast_tau_s``, 30 s) — and
 its level is the largest over features of the smaller of the two::
 
     a_i      = 1 - exp(-(ts_i - ts_prev) / tau)           # per average; the first reading starts both
@@ -14,7 +14,16 @@ The slow average cancels the reading-to-reading noise, so normal levels are far 
 scores and a threshold calibrated on them (the bundle's ``threshold.sustained``, from the same held-out rows
 and rule as the per-reading threshold) catches a shift that no single reading shows. The fast one ends it:
 once the shift is over, the fast average falls within minutes, while the slow one alone would keep an alert
-up for up to an hour after a large fault. A sensor counts as shifted only while both are high.
+up for up to an hour after a large fault. A sensor counts as shifted only while both are high. The fast
+average's 30 s (it was 120 s) ends an alert within a minute or two of the machine's return; the slow one
+still decides whether a shift is there (docs/evaluation.md).
+
+**Recovering sensors.** After a fault, a slow sensor (a bearing temperature) lags back to normal over many
+minutes: it is still off, but on its way back. :meth:`SustainedLevel.level` with ``recovering_ratio`` leaves
+out each sensor whose fast average has fallen below that share (0.5 by default) of its slow one — an error
+falling fast against its own recent past — so an alert clears, and stays cleared, when what is left is a
+sensor returning, not a fault. A fault that persists keeps fast >= slow and is never left out;
+one that grows even less so.
 
 Only readings that are scored update it. The averages restart from the next reading's errors after a gap of
 more than ``tau_s``, and the level is **warm** (judged at all) only once ``tau_s`` seconds of readings have
@@ -38,7 +47,7 @@ import numpy as np
 from edgewatch.core.state import SustainedState
 
 DEFAULT_TAU_S = 900.0
-DEFAULT_FAST_TAU_S = 120.0
+DEFAULT_FAST_TAU_S = 30.0
 
 
 def _check_tau(name: str, value: float) -> float:
@@ -99,6 +108,17 @@ class SustainedLevel:
         if avg.shape[0] == 1:
             return float(avg[0].max())
         return float(np.minimum(avg[0], avg[1]).max())  # ~2x faster than avg.min(axis=0) for 16 values
+
+    def level(self, recovering_ratio: float = 0.0) -> float:
+        """The current level (as :meth:`update` returned it), leaving out the sensors that are recovering:
+        fast average below ``recovering_ratio`` times the slow one (0: none left out; 0.0 when all are)."""
+        if self._avg is None:
+            raise ValueError("no reading averaged yet")
+        if self._avg.shape[0] == 1 or recovering_ratio <= 0:
+            return float(self._avg.min(axis=0).max())
+        slow, fast = self._avg[0], self._avg[1]
+        kept = np.where(fast >= recovering_ratio * slow, np.minimum(slow, fast), 0.0)
+        return float(kept.max())
 
     def restart(self) -> None:
         """Forget the averages (a reading the device does not judge): the next update starts them afresh,

@@ -61,10 +61,23 @@ class ThresholdConfig:
     ceiling: float = 1.5
     fallback_ratio: float = 4.0
     sustained: bool = True  # judge the bundle's sustained-deviation level too, when it has one
+    drift: str = "auto"  # drift baseline (core/drift.py): "auto" (bundles without a sustained channel), "on", "off"
+    drift_tau_s: float = 600.0  # time constant of the drift baseline
+    drift_learn_below: float = 0.5  # learn only readings judged below this x the threshold
+    recovering_ratio: float = 0.5  # a sensor whose fast average fell below this x its slow one is on its
+    # way back: left out of the sustained level (core/sustained.py); 0: off
 
     def __post_init__(self) -> None:
         if not isinstance(self.sustained, bool):
             raise ConfigError("must be true or false", field="thresholds.sustained")
+        if self.drift not in ("auto", "on", "off"):
+            raise ConfigError("must be one of auto, on, off", field="thresholds.drift")
+        if isinstance(self.drift_tau_s, bool) or not (0 < self.drift_tau_s < math.inf):
+            raise ConfigError("must be a positive finite number of seconds", field="thresholds.drift_tau_s")
+        if isinstance(self.drift_learn_below, bool) or not (0 < self.drift_learn_below <= 1):
+            raise ConfigError("must be in (0, 1]", field="thresholds.drift_learn_below")
+        if isinstance(self.recovering_ratio, bool) or not (0 <= self.recovering_ratio < 1):
+            raise ConfigError("must be in [0, 1)", field="thresholds.recovering_ratio")
         if self.mode not in THRESHOLD_MODES:
             raise ConfigError(f"must be one of {', '.join(THRESHOLD_MODES)}", field="thresholds.mode")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:

@@ -9,6 +9,7 @@ and afterwards clears the retained messages its agent left (alerts, sensor fault
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -110,6 +111,9 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             _say(out, f"      run indicator: {feature} < {below:.0f}; {note}")
 
         mqtt, env = agent_mqtt_section(url)
+        # a fresh agent each run: the state of an earlier demo (same model id, later timestamps) would make the
+        # agent refuse this run's readings as out of order
+        shutil.rmtree(workdir / "agent-state", ignore_errors=True)
         config = write_agent_config(
             workdir / "agent.toml",
             bundle=bundle_dir,

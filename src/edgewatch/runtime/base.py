@@ -7,6 +7,8 @@ A backend is one model file of a bundle, loaded on this machine's runtime and bo
     batch = backend.score_batch(x)   # x: float32, shape (n, window, n_features), scaled units
     batch.scores                     # float64 (n,)
     batch.feature_errors             # float64 (n, n_features), >= 0; shares of the score per feature
+    batch.residuals                  # float64 (n, n_features), signed input - reconstruction (None: no
+                                     # reconstruction, e.g. the isolation forest)
 
 How an autoencoder's reconstruction becomes a score is the bundle's ``scoring`` (arithmetic:
 :mod:`edgewatch.runtime.scoring`). For the isolation forest, which has no per-feature reconstruction,
@@ -33,6 +35,7 @@ class ScoreBatch:
 
     scores: np.ndarray
     feature_errors: np.ndarray
+    residuals: np.ndarray | None = None  # (n, F) input - reconstruction, averaged over the window
 
 
 class Model(Protocol):

@@ -28,13 +28,16 @@ def score_output(scoring: Scoring, output: str, x: np.ndarray, out: np.ndarray) 
 
 def score_reconstruction(scoring: Scoring, x: np.ndarray, reconstruction: np.ndarray) -> ScoreBatch:
     """``feature_errors[i, j]``: the squared error of feature ``j`` averaged over the window, times the
-    weights; ``scores[i]``: their mean or maximum over features (``scoring.aggregate``)."""
+    weights; ``scores[i]``: their mean or maximum over features (``scoring.aggregate``); ``residuals[i, j]``:
+    the signed error ``x - reconstruction`` of feature ``j`` averaged over the window."""
     diff = x - reconstruction
+    residuals = diff.mean(axis=1, dtype=np.float64) if diff.shape[1] > 1 else diff[:, 0, :].astype(np.float64)
     np.square(diff, out=diff)
     errors = diff.mean(axis=1, dtype=np.float64) if diff.shape[1] > 1 else diff[:, 0, :].astype(np.float64)
     if scoring.weights is not None:
         errors *= scoring.weights  # a fresh array: weighted in place
-    return _batch(scoring, errors)
+    scores = errors.max(axis=1) if scoring.aggregate == "max" else errors.mean(axis=1)
+    return ScoreBatch(scores=scores, feature_errors=errors, residuals=residuals)
 
 
 def score_errors(scoring: Scoring, squared_errors: np.ndarray) -> ScoreBatch:

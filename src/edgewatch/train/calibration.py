@@ -26,6 +26,7 @@ from edgewatch.runtime import load_model, probe
 from edgewatch.runtime.base import Model, ScoreBatch
 from edgewatch.runtime.scoring import PLAIN, feature_weights, score_errors, score_model
 from edgewatch.train.models import ArtifactSpec, ModelFiles
+from edgewatch.train.weights import bounded_feature_weights
 
 if TYPE_CHECKING:
     from edgewatch.train.builder import TrainOptions
@@ -56,7 +57,14 @@ def calibrate(model: ModelFiles, held_out: HeldOut, window: int, staging: Path, 
         runners[spec.name] = load_model(path, spec.runtime, window=window, n_features=recording.n_features)
         plain[spec.name] = score_model(runners[spec.name], PLAIN, spec.output, val_inputs)
     weighted, aggregate = SCORE_KINDS[options.score] if options.model != "iforest" else (False, "mean")
-    weights = feature_weights(plain["litert-fp32"].feature_errors) if weighted else None
+    weights = None
+    if weighted:
+        fp32_held_out = plain["litert-fp32"]
+        weights = (
+            bounded_feature_weights(fp32_held_out.feature_errors, fp32_held_out.residuals)
+            if fp32_held_out.residuals is not None
+            else feature_weights(fp32_held_out.feature_errors)
+        )
     scoring = Scoring(aggregate, None if weights is None else tuple(weights.tolist()))
     scores = {name: _scores(scoring, options, batch) for name, batch in plain.items()}
     sustained, note = sustained_thresholds(recording, val_segments, window, plain, scoring, options)
@@ -186,7 +194,10 @@ def _score_definition(options: TrainOptions) -> str:
     if options.model == "iforest":
         return "scikit-learn IsolationForest decision_function, negated once at export (positive = outlier)"
     per_feature = "squared reconstruction error in scaled units, averaged over the window"
-    weighted = "times feature_weights (1 / that feature's mean error on normal held-out rows, mean 1)"
+    weighted = (
+        "times feature_weights (1 / an upper 95% bound on that feature's mean error on normal held-out rows, "
+        "its sample size discounted for autocorrelation; mean 1)"
+    )
     if options.score == "max-z":
         return f"maximum over features of the {per_feature}, {weighted}"
     if options.score == "mean-z":

@@ -1,0 +1,93 @@
+"""The drift baseline: a per-device, per-sensor offset that follows the machine's slow normal drift.
+
+A model trained on a short recording has not seen the machine warm up, follow the ambient temperature or
+settle at a slightly different operating point after a repair; each of those moves a sensor off the rows it
+learned, slowly, and a model that judges absolute levels then stays in alert for hours on a healthy machine
+(docs/evaluation.md: 98.7% of a fault-free SKAB recording flagged). The baseline learns that drift, and only
+that drift, and takes it out of the model's input::
+
+    x_model = x_scaled - offset                                  # what the model sees
+    offset += a * residual        a = 1 - exp(-dt / tau_s)        # only for readings judged calm (below)
+
+``residual`` is the reading's signed ``x_model - reconstruction`` (:class:`~edgewatch.runtime.base.ScoreBatch`):
+the part of the reading the model cannot explain. A shift the model explains (a change of operating point it
+has seen) leaves the offset alone; a shift off what it learned is absorbed with time constant ``tau_s``
+(default 600 s), which is slow next to every fault onset and fast next to a warm-up.
+
+It must not learn a fault away. A sensor is learned only while its own error is below ``learn_below`` times
+the threshold (default 0.5), and nothing is learned while alerts are suppressed (machine stopped or settling).
+A fault moves the sensors it touches past half the threshold within readings and freezes their offsets where
+they were, for as long as it lasts; the other sensors keep following the machine. That second half is what
+lets an alert clear after a fault: on SKAB the thermocouple cools steadily through every recording, and an
+offset frozen for the whole alert left it several training deviations off when the fault ended, so the alert
+never cleared (docs/evaluation.md). An active alert therefore does not stop learning; the sensors it is about
+do.
+
+A fault that *drifts* (a sensor that walks away over hours) is what this cannot tell from a warm-up. Bundles
+with a sustained-deviation channel (:mod:`edgewatch.core.sustained`) are trained on enough time to have
+calibrated the machine's slow variation and exist to catch exactly such faults, so ``thresholds.drift =
+"auto"`` (the default) turns the baseline on only for bundles without that channel (a short training
+recording) and for models with a reconstruction (not the isolation forest); ``"on"`` and ``"off"`` force it.
+Measured in docs/evaluation.md.
+
+The pipeline scores a device with a baseline one reading at a time (the offset of each reading depends on
+the verdicts of the readings before it), so the agent, ``replay`` and ``evaluate`` give the same events
+whatever the batch sizes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgewatch.core.state import DriftState
+
+DRIFT_MODES = ("auto", "on", "off")
+DEFAULT_DRIFT_TAU_S = 600.0
+DEFAULT_LEARN_BELOW = 0.5
+
+
+def drift_enabled(mode: str, has_sustained_channel: bool, model_output: str) -> bool:
+    """Whether a pipeline runs drift baselines: ``mode`` is ``thresholds.drift`` (see the module docstring)."""
+    if mode == "auto":
+        return not has_sustained_channel and model_output == "reconstruction"
+    return mode == "on"
+
+
+class DriftBaseline:
+    """One device's drift offset per feature in scaled units (see the module docstring)."""
+
+    __slots__ = ("last_ts", "learn_below", "offset", "tau_s")
+
+    def __init__(self, n_features: int, tau_s: float = DEFAULT_DRIFT_TAU_S, learn_below: float = DEFAULT_LEARN_BELOW):
+        self.tau_s = tau_s
+        self.learn_below = learn_below
+        self.offset = np.zeros(n_features, dtype=np.float64)
+        self.last_ts: float | None = None  # ts of the last reading it saw
+
+    def learn(self, ts: float, residual: np.ndarray, errors: np.ndarray, threshold: float, *, suppressed: bool) -> None:
+        """Learn one scored reading (see the module docstring): nothing while ``suppressed``; else the features
+        whose own ``errors`` (weighted, on the threshold's scale) are below ``learn_below * threshold``."""
+        if suppressed:
+            self.last_ts = None  # a stop is not drift: start counting afresh after it
+            return
+        last = self.last_ts
+        self.last_ts = ts
+        if last is None or ts <= last:
+            return
+        alpha = -math.expm1(-min(ts - last, self.tau_s) / self.tau_s)
+        self.offset += np.where(errors < self.learn_below * threshold, alpha * residual, 0.0)
+
+    def snapshot(self) -> DriftState:
+        """What a restart must remember."""
+        return DriftState(offset=tuple(self.offset.tolist()), last_ts=self.last_ts)
+
+    @classmethod
+    def restore(cls, state: DriftState | None, n_features: int, tau_s: float, learn_below: float) -> DriftBaseline:
+        """The saved baseline; a missing one, or one of another feature count, starts at zero."""
+        baseline = cls(n_features, tau_s, learn_below)
+        if state is not None and len(state.offset) == n_features:
+            baseline.offset = np.array(state.offset, dtype=np.float64)
+            baseline.last_ts = state.last_ts
+        return baseline

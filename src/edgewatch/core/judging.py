@@ -1,0 +1,58 @@
+"""What a scored reading is judged on: its score, or the sustained-deviation level when that is higher.
+
+The pipeline (:mod:`edgewatch.core.pipeline`) hands every scored reading of a device to :func:`judge`, which
+returns the value the alert policy compares with the threshold (**higher = more anomalous**):
+
+* the reading's own ``score``;
+* with a sustained-deviation channel (:mod:`edgewatch.core.sustained`), ``level * T / T_sustained`` when that is
+  higher — the averaged errors put on the per-reading threshold's scale. While alerts are suppressed (machine
+  stopped or settling) the channel is not judged and its averages restart. Sensors that are recovering (fast
+  average below ``recovering_ratio`` of the slow one) are left out of the judged level, so a slow sensor
+  lagging back after a fault neither holds the alert up nor raises a new one once it has cleared (leaving
+  them out only while an alert was active cleared it and raised it again 30 s later, at every cool-down).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgewatch.core.alerts import AlertPolicy
+from edgewatch.core.sustained import SustainedLevel
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``judged``: the value compared with the threshold; ``by_sustained``: it is the sustained level;
+    ``sustained``: the channel's level (all sensors; None without a channel or while it is not warm)."""
+
+    judged: float
+    by_sustained: bool
+    sustained: float | None
+
+
+def judge(
+    policy: AlertPolicy,
+    sustained: SustainedLevel | None,
+    ts: float,
+    score: float,
+    errors: np.ndarray,
+    threshold: float,
+    sustained_threshold: float,
+    recovering_ratio: float,
+) -> Verdict:
+    """The verdict on one scored reading of a device (see the module docstring); updates its averages."""
+    if sustained is None:
+        return Verdict(score, False, None)
+    if policy.suppressed(ts):  # stopped or settling: not judged, averages start afresh after
+        sustained.restart()
+        return Verdict(score, False, None)
+    level = sustained.update(ts, errors)  # None until warm
+    if level is None:
+        return Verdict(score, False, None)
+    judged_level = sustained.level(recovering_ratio) if recovering_ratio > 0 else level
+    scaled = judged_level * threshold / sustained_threshold
+    if scaled > score:
+        return Verdict(scaled, True, level)
+    return Verdict(score, False, level)
