@@ -20,7 +20,7 @@ from typing import Any
 
 from edgewatch.core.timestamps import iso_utc
 
-BENCHMARKS = ("training", "quantization", "runtime", "agent", "devices", "read", "update")
+BENCHMARKS = ("training", "quantization", "runtime", "agent", "devices", "read", "update", "faults")
 
 
 def machine_info() -> dict[str, Any]:

@@ -43,6 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--versus-seed-readings", type=int, help="agent: readings against the seed loop (40000; 0: skip)"
     )
     g.add_argument("--versus-seed-rounds", type=int, help="agent: seed loop / agent rounds, alternating (3)")
+    g = parser.add_argument_group("faults (the reliability suite; docs: benchmarks/README.md)")
+    g.add_argument("--short", action="store_true", default=None, help="faults: the short variant the tests run")
+    g.add_argument(
+        "--scenarios",
+        help="faults: comma-separated subset of sigkill,broker_outage,black_hole,disk_full,fuzz,flood,soak",
+    )
+    g.add_argument("--kills", type=int, help="faults: SIGKILLs in the kill loop (30)")
+    g.add_argument("--outage-s", type=float, help="faults: broker outage seconds (60)")
+    g.add_argument("--blackhole-s", type=float, help="faults: network black-hole seconds (90)")
+    g.add_argument("--fuzz", type=int, help="faults: hostile payloads (120000)")
+    g.add_argument("--soak-s", type=float, help="faults: soak seconds (600)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +71,8 @@ def _run(args: argparse.Namespace) -> int:
     benchmark = importlib.import_module(f"edgewatch.bench.{args.name}").run
     if args.variants:
         args.variants = [v.strip() for v in args.variants.split(",")]
+    if getattr(args, "scenarios", None):
+        args.scenarios = [v.strip() for v in args.scenarios.split(",")]
     # options left unset (None) take the benchmark's own default
     options = {
         k: getattr(args, k)
