@@ -202,9 +202,11 @@ def _check_broker(url: str) -> None:
 
 
 def _clear_retained(publisher: Any, devices: list[str]) -> None:
+    from edgewatch.core.operator import CONTROLS
     from edgewatch.transports.topics import agent_topic, device_topic
 
-    topics = [device_topic(d, kind) for d in devices for kind in ("alert", "sensor_fault")]
+    kinds = ("alert", "sensor_fault", "silence", *(f"{control}/state" for control in CONTROLS))
+    topics = [device_topic(d, kind) for d in devices for kind in kinds]
     for topic in [*topics, agent_topic(AGENT_ID, "status"), agent_topic(AGENT_ID, "update/status")]:
         publisher.client.publish(topic, b"", qos=1, retain=True)
 
