@@ -237,6 +237,23 @@ class AgentRun:
         return path.read_text(errors="replace")[-1500:] if path.exists() else ""
 
 
+def forget_session(url: str, client_id: str) -> None:
+    """End the broker's persistent session of ``client_id`` (a clean connect under that id), so that a
+    finished scenario's agent does not go on queueing -- and dropping -- the later scenarios' messages."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from edgewatch.rig.clients import parse_mqtt_url
+
+    address = parse_mqtt_url(url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect(address.host, address.port, keepalive=15)
+    client.loop_start()
+    time.sleep(0.3)
+    client.disconnect()
+    client.loop_stop()
+
+
 def account(agent: AgentRun, traffic: Traffic, watch: Watch, devices: list[str]) -> dict[str, Any]:
     """The scenario's alert accounting (see the module docstring)."""
     logged = {i for i in agent.raised_logged() if any(i.startswith(d + "-") for d in devices)}

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bench import machine_info, percentile, target
-from edgewatch.bench.fault_rig import AgentRun, Readings, Traffic, Watch, account, alert_id
+from edgewatch.bench.fault_rig import AgentRun, Readings, Traffic, Watch, account, alert_id, forget_session
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.broker import MosquittoBroker, find_mosquitto
 
@@ -246,6 +246,7 @@ class _Rig:
                 break
         stats = self._settle(agent_id, 30) or {}
         agent.stop()
+        forget_session(self.broker.url, agent_id)
         outcome = account(agent, traffic, self.watch, traffic.devices)
         outcome["agent_stats"] = {
             key: stats.get(key)
