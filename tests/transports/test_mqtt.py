@@ -128,14 +128,14 @@ def test_refused_connection_is_not_marked_connected(caplog) -> None:
             t.stop()
 
 
-def test_inbox_overflow_drops_and_counts(broker) -> None:
+def test_inbox_overflow_drops_and_counts_qos0(broker) -> None:
     t = _transport(broker, client_id="overflow", inbox_max=2)
-    t.subscribe("plant/+/sensors", 1)
+    t.subscribe("plant/+/sensors", 0)
     t.start()
     try:
         assert t.wait_connected(5)
         time.sleep(0.2)
-        handles = [t.publish("plant/d/sensors", str(i).encode(), qos=1) for i in range(5)]
+        handles = [t.publish("plant/d/sensors", str(i).encode(), qos=0) for i in range(5)]
         assert all(h.wait(5) for h in handles)
         deadline = time.monotonic() + 5
         while t.inbox_dropped < 3 and time.monotonic() < deadline:
@@ -230,3 +230,32 @@ def test_mqtt_5_is_the_default_protocol() -> None:
     delivered, so the outbox deleted the alert silently; MQTT 5 carries the refusal in the PUBACK."""
     t = _configured("mqtt://127.0.0.1:1")
     assert t.protocol == "5" and t.keepalive == 15
+
+
+def test_a_full_inbox_holds_qos1_readings_back_instead_of_dropping_them(broker) -> None:
+    """Issue 13, defect 6: a QoS 1 reading that arrived while the inbox was full used to be dropped -- and
+    acknowledged, so the broker forgot it: a persistent session still lost readings under load. Now the
+    network thread waits for room before the PUBACK, and the broker holds the rest."""
+    from edgewatch.rig.clients import Publisher
+
+    t = _transport(broker, client_id="backpressure", inbox_max=2)
+    t.subscribe("plant/+/sensors", 1)
+    t.start()
+    try:
+        assert t.wait_connected(5)
+        time.sleep(0.2)
+        pub = Publisher(broker.url)
+        for i in range(6):
+            pub.publish("plant/d/sensors", str(i).encode(), qos=1)
+        pub.close()
+        got = []
+        deadline = time.monotonic() + 10
+        while len(got) < 6 and time.monotonic() < deadline:
+            try:
+                got.append(t.inbox.get(timeout=0.2).payload)
+            except queue.Empty:
+                continue
+            time.sleep(0.1)  # a slow consumer
+        assert got == [str(i).encode() for i in range(6)] and t.inbox_dropped == 0
+    finally:
+        t.stop()

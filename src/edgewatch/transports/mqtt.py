@@ -141,6 +141,7 @@ class MqttTransport:
         self.session = session
         self.broker_stats = broker_stats
         self.broker_dropped: int | None = None
+        self._hold_s = keepalive / 2  # longest wait for inbox room for a QoS 1 reading (keepalive must go on)
         self._sys_mid: int | None = None
         self._tls = tls
         self._tls_context = tls.context() if tls is not None else None
@@ -299,7 +300,7 @@ class MqttTransport:
         except UnicodeDecodeError:  # a topic that is not UTF-8 cannot name a device
             self._inbox_dropped += 1
             return
-        self._receive(topic, bytes(message.payload))
+        self._receive(topic, bytes(message.payload), hold_s=self._hold_s if message.qos else 0.0)
 
     def _on_qos0(self, topic: bytes, payload: bytes) -> None:
         """A QoS 0 message cut out of the read buffer by :class:`~edgewatch.transports.paho_buffered.BufferedClient`."""
@@ -310,17 +311,30 @@ class MqttTransport:
             return
         self._receive(name, payload)
 
-    def _receive(self, topic: str, payload: bytes) -> None:
+    def _receive(self, topic: str, payload: bytes, hold_s: float = 0.0) -> None:
+        """Into the inbox; when it is full, a QoS 0 message is dropped (counted) at once, a QoS 1/2 one waits
+        up to ``hold_s`` for room first: paho acknowledges it only after this returns, so meanwhile the
+        broker holds the following ones (its inflight window, then its queue) instead of the agent
+        acknowledging readings it then drops."""
         if self.broker_stats and topic == BROKER_DROPPED_TOPIC:
             try:
                 self.broker_dropped = int(payload)
             except ValueError:
                 pass
             return
-        try:
-            self.inbox.put_nowait(InboundMessage(topic, payload, time.time()))
-        except queue.Full:
-            self._inbox_dropped += 1
+        message = InboundMessage(topic, payload, time.time())
+        deadline = None
+        while True:
+            try:
+                self.inbox.put_nowait(message)
+                return
+            except queue.Full:
+                now = time.monotonic()
+                deadline = deadline or now + hold_s
+                if now >= deadline:
+                    self._inbox_dropped += 1
+                    return
+                time.sleep(0.002)
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         self._acks.append(PublishAck(mid, not reason.is_failure, str(reason)))
