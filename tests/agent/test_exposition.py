@@ -131,3 +131,17 @@ def test_every_metric_the_dashboard_and_rules_name_is_exported(loop: AgentLoop) 
     assert len(named) >= 15
     missing = named - _exported(loop) - PROMETHEUS_OWN
     assert not missing, f"named in deploy/ but not exported by the agent: {sorted(missing)}"
+
+
+def test_the_histogram_counts_the_same_one_by_one_and_by_batch() -> None:
+    import numpy as np
+
+    from edgewatch.agent.metrics import LATENCY_BUCKETS, Histogram
+
+    values = np.array([0.0005, 0.001, 0.0011, 0.02, 0.3, 7.0, 11.0] * 5)
+    one, many = Histogram(), Histogram()
+    for v in values.tolist():
+        one.observe(v)
+    many.observe_many(values)
+    assert one.counts == many.counts and one.total == pytest.approx(many.total)
+    assert one.counts[0] == 10 and one.counts[len(LATENCY_BUCKETS)] == 5  # le=0.001 holds 0.001; +Inf holds 11 s

@@ -63,6 +63,7 @@ class Controls:
         self.config = config
         self.accepted_total = 0
         self.rejected_total = 0
+        self._next_expire = 0.0
 
     @staticmethod
     def owns(topic: str) -> bool:
@@ -89,7 +90,10 @@ class Controls:
         return [Outgoing(state_topic(device, control), dev.operator.state_payloads()[control])]
 
     def expire(self, pipeline: Devices, now: float) -> list[Outgoing]:
-        """End maintenance periods whose end has passed; their ``OFF`` states."""
+        """End maintenance periods whose end has passed (looked at once a second); their ``OFF`` states."""
+        if now < self._next_expire:
+            return []
+        self._next_expire = now + 1.0
         out = []
         for name, dev in pipeline.devices.items():
             if dev.operator.maintenance_until is not None and dev.operator.expire(now):

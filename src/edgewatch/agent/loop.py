@@ -162,7 +162,7 @@ class AgentLoop:
         self.silence = silence  # silent devices (agent/watch.py)
         self.limiter = RateLimiter(settings.max_rate_hz)
         self.devices: set[str] = set()
-        self.last_scores: dict[str, tuple[float, float]] = {}  # device -> (score, threshold) of its last reading
+        self.last_scores: dict[str, ScoredReading] = {}  # device -> its last scored reading (metrics)
         self.ignored_total = 0
         self.failures = 0
         self._error_limiter = RateLimiter(ERROR_PUBLISH_HZ, burst=5)
@@ -217,7 +217,7 @@ class AgentLoop:
         if self.updates is not None and self.updates.owns(message.topic):
             self.updates.receive(message, now)
             return None
-        if self.controls is not None and self.controls.owns(message.topic):
+        if self.controls is not None and message.topic.endswith("/set") and self.controls.owns(message.topic):
             self._send(self.controls.handle(self.pipeline, message, message.arrival_time))
             return None
         if s.homeassistant and message.topic == self._ha_status:
@@ -246,11 +246,11 @@ class AgentLoop:
                 self.pipeline.device(device)  # its state now, so that the controls' states can be shown
             if self.controls is not None:
                 self._send(self.controls.states(self.pipeline, [device]), durable=False)
-        if self.silence is not None:
-            self._send(self.silence.seen(self.pipeline, device, message.arrival_time))
         return device, message.payload, message.arrival_time
 
     def _process(self, readings: list[tuple[str, bytes, float]], topics: list[str]) -> None:
+        if self.silence is not None:  # every admitted message, whatever the pipeline makes of it
+            self._send(self.silence.seen(self.pipeline, readings))
         try:
             if self.sensors is None:
                 events = self.pipeline.process(readings)
@@ -274,7 +274,7 @@ class AgentLoop:
     def _route(self, event: Event) -> None:
         if isinstance(event, ScoredReading):
             self.stats.record_event("scored")
-            self.last_scores[event.device] = (event.score, event.threshold)  # for the per-device metrics
+            self.last_scores[event.device] = event  # for the per-device metrics
             if self.settings.score_stream:
                 n = self._score_counts.get(event.device, 0)
                 self._score_counts[event.device] = n + 1

@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 log = logging.getLogger("edgewatch.metrics")
 
@@ -37,6 +37,15 @@ class Histogram:
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
+
+    def observe_many(self, values: Any) -> None:
+        """Observe a numpy array of values at once."""
+        import numpy as np
+
+        found = np.bincount(np.searchsorted(self.bounds, values, side="left"), minlength=len(self.counts))
+        for i, n in enumerate(found.tolist()):
+            self.counts[i] += n
+        self.total += float(values.sum())
 
     def samples(self, name: str, help: str) -> list[Sample]:
         """``<name>_bucket{le=...}`` (cumulative), ``<name>_sum`` and ``<name>_count``."""

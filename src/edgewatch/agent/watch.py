@@ -1,5 +1,6 @@
-"""The agent's watch over silent devices (:mod:`edgewatch.core.silence`): every admitted message is noted with
-its arrival time, and every ``silence.check_interval_s`` the devices are checked against the wall clock.
+"""The agent's watch over silent devices (:mod:`edgewatch.core.silence`): each batch's last admitted message of
+every device is noted with its arrival time, and every ``silence.check_interval_s`` the devices are checked
+against the wall clock.
 
 ``device_silent`` and ``device_recovered`` go through the durable outbox to ``edgewatch/<device>/silence``
 (QoS 1, retained, essential: a broker outage or ``kill -9`` loses neither), so a dashboard subscribing later
@@ -33,9 +34,21 @@ class SilenceMonitor:
         self._next_check = 0.0
         self.silent_total = 0
 
-    def seen(self, pipeline: DeviceLookup, device: str, arrival_time: float) -> list[Outgoing]:
-        event = pipeline.device(device).silence.seen(device, arrival_time)
-        return [] if event is None else [self._message(event)]
+    def seen(self, pipeline: DeviceLookup, batch: list[tuple[str, bytes, float]]) -> list[Outgoing]:
+        """Note the batch's messages (device, payload, arrival time); the ``recovered`` messages among them.
+
+        Each device's last message of the batch is what counts: the gap to it from the device's previous
+        message spans the batch, a little longer than the pause before the batch's first message, which errs
+        towards a longer timeout; and a batch costs one dictionary store per message, not a call."""
+        latest = {device: arrival_time for device, _, arrival_time in batch}
+        devices = pipeline.devices
+        out = []
+        for device, arrival_time in latest.items():
+            dev = devices.get(device) or pipeline.device(device)
+            event = dev.silence.seen(device, arrival_time)
+            if event is not None:
+                out.append(self._message(event))
+        return out
 
     def check(self, pipeline: Devices, now: float) -> list[Outgoing]:
         """The devices that fell silent by wall-clock ``now`` (at most every ``check_interval_s``)."""

@@ -2,9 +2,10 @@
 
 Each device's :class:`SilenceWatch` notes when its messages arrive (wall-clock epoch seconds, every message,
 whether or not it could be scored: a device sending garbage is not silent) and learns how far apart they
-come: the longest of its last :data:`GAPS` gaps between messages. Longest, not average: a device publishing
-one topic per sensor sends a burst of messages and then pauses, and it is the pause that must not count as
-silence.
+come: the longest gap between two of its messages, slowly forgotten (each check shrinks it by
+:data:`FORGET_PER_S` per second, so a gap of an hour ago weighs about half of one now). Longest, not
+average: a device publishing one topic per sensor sends a burst of messages and then pauses, and it is the
+pause that must not count as silence. The hot path (one call per message) is two comparisons and stores.
 
 A device is **silent** once ``now - last message > timeout``, where the timeout is ``silence.timeout_s``
 when configured, and otherwise ``silence.factor`` (5) times the learned gap, at least
@@ -20,15 +21,14 @@ its ``recovered``), and one that fell silent while the agent was down is found s
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from edgewatch.core.state import SilenceState
 from edgewatch.records import check
 
-GAPS = 32  # gaps remembered per device
 MIN_GAPS = 3  # gaps needed before a learned timeout applies
+FORGET_PER_S = 0.0002  # the longest gap shrinks by this fraction per second (half-life about an hour)
 
 _positive = check(lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
 
@@ -70,11 +70,13 @@ class DeviceSilence:
 class SilenceWatch:
     """One device's message times (see the module docstring)."""
 
-    __slots__ = ("gaps", "last_seen", "silent_since")
+    __slots__ = ("checked", "gap", "gaps", "last_seen", "silent_since")
 
     def __init__(self) -> None:
         self.last_seen: float | None = None
-        self.gaps: deque[float] = deque(maxlen=GAPS)
+        self.gap = 0.0  # the longest gap learned, slowly forgotten
+        self.gaps = 0  # how many gaps were learned
+        self.checked: float | None = None  # when the gap was last shrunk
         self.silent_since: float | None = None  # when the silence was noticed (None: not silent)
 
     @property
@@ -84,12 +86,18 @@ class SilenceWatch:
     def seen(self, device: str, now: float) -> DeviceSilence | None:
         """A message of the device arrived at ``now``; its ``recovered`` event if it was silent."""
         last = self.last_seen
+        if self.silent_since is None and last is not None:
+            gap = now - last
+            if gap > 0.0:
+                self.gaps += 1
+                if gap > self.gap:
+                    self.gap = gap
+                self.last_seen = now
+            return None
         event = None
         if self.silent_since is not None:
             event = DeviceSilence(device, "recovered", now, last if last is not None else now, None)
             self.silent_since = None
-        elif last is not None and now > last:
-            self.gaps.append(now - last)
         if last is None or now > last:
             self.last_seen = now
         return event
@@ -98,12 +106,15 @@ class SilenceWatch:
         """The timeout in force (None: not judged yet)."""
         if config.timeout_s is not None:
             return config.timeout_s
-        if len(self.gaps) < MIN_GAPS:
+        if self.gaps < MIN_GAPS:
             return None
-        return max(config.min_timeout_s, config.factor * max(self.gaps))
+        return max(config.min_timeout_s, config.factor * self.gap)
 
     def check(self, device: str, now: float, config: SilenceConfig) -> DeviceSilence | None:
         """The ``silent`` event if the device has just become silent at ``now``."""
+        if self.checked is not None and now > self.checked:
+            self.gap *= max(0.0, 1.0 - FORGET_PER_S * (now - self.checked))
+        self.checked = now
         if self.silent_since is not None or self.last_seen is None:
             return None
         timeout = self.timeout(config)
@@ -115,17 +126,17 @@ class SilenceWatch:
     def snapshot(self) -> SilenceState:
         return SilenceState(
             last_seen=self.last_seen,
-            gap_s=max(self.gaps) if self.gaps else None,
-            gaps=len(self.gaps),
+            gap_s=self.gap if self.gaps else None,
+            gaps=self.gaps,
             silent_since=self.silent_since,
         )
 
     @classmethod
     def restore(cls, state: SilenceState) -> SilenceWatch:
-        """The watch as saved: the longest gap stands for the ones learned (as many as were)."""
+        """The watch as saved."""
         watch = cls()
         watch.last_seen = state.last_seen
         watch.silent_since = state.silent_since
         if state.gap_s is not None:
-            watch.gaps.extend([state.gap_s] * min(state.gaps, GAPS))
+            watch.gap, watch.gaps = state.gap_s, state.gaps
         return watch

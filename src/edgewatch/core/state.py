@@ -129,8 +129,8 @@ class OperatorState:
 
 @dataclass(frozen=True)
 class SilenceState:
-    """When the device's last message arrived (wall clock), the longest gap it learned between messages and
-    from how many gaps, and since when it is silent (null: it is not) (:mod:`edgewatch.core.silence`)."""
+    """When the device's last message arrived (wall clock), the longest gap it learned between messages (slowly
+    forgotten) and from how many gaps, and since when it is silent (null: it is not) (:mod:`edgewatch.core.silence`)."""
 
     last_seen: float | None = field(default=None, metadata=_time)
     gap_s: float | None = field(default=None, metadata=_positive)
