@@ -14,7 +14,7 @@ returns the value the alert policy compares with the threshold (**higher = more 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,8 +22,7 @@ from edgewatch.core.alerts import AlertPolicy
 from edgewatch.core.sustained import SustainedLevel
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """``judged``: the value compared with the threshold; ``by_sustained``: it is the sustained level;
     ``sustained``: the channel's level (all sensors; None without a channel or while it is not warm)."""
 
@@ -51,8 +50,10 @@ def judge(
     level = sustained.update(ts, errors)  # None until warm
     if level is None:
         return Verdict(score, False, None)
+    scale = threshold / sustained_threshold
+    if level * scale <= score:  # leaving sensors out only lowers the level: the score stands
+        return Verdict(score, False, level)
     judged_level = sustained.level(recovering_ratio) if recovering_ratio > 0 else level
-    scaled = judged_level * threshold / sustained_threshold
-    if scaled > score:
-        return Verdict(scaled, True, level)
+    if judged_level * scale > score:
+        return Verdict(judged_level * scale, True, level)
     return Verdict(score, False, level)

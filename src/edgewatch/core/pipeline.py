@@ -294,14 +294,18 @@ class Pipeline:
                 scored += 1
                 self.counters["maintenance"] += 1
                 continue
-            verdict = judge(policy, dev.sustained, ts, score, row, value, sustained_threshold, recovering)
-            judged = verdict.judged
+            if dev.sustained is None:  # no channel: the score is the verdict (no call on the hot path)
+                judged, by_sustained, sustained = score, False, None
+            else:
+                judged, by_sustained, sustained = judge(
+                    policy, dev.sustained, ts, score, row, value, sustained_threshold, recovering
+                )
             decision = policy.observe(ts, judged, value)
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
             if drifting:
                 dev.drift.learn(ts, residuals[0], row, value, suppressed=policy.suppressed(ts))
-            append(ScoredReading(dev.name, ts, score, value, judged > value, active, row, features, verdict.sustained))
+            append(ScoredReading(dev.name, ts, score, value, judged > value, active, row, features, sustained))
             scored += 1
             if decision is not None:
                 append(
@@ -313,13 +317,11 @@ class Pipeline:
                         ts=ts,
                         score=score,
                         threshold=value,
-                        top_features=top_feature_shares(
-                            features, dev.sustained.per_feature() if verdict.by_sustained else row
-                        ),
+                        top_features=top_feature_shares(features, dev.sustained.per_feature() if by_sustained else row),
                         model_id=self.model_id,
                         model_version=self.model_version,
-                        sustained=verdict.sustained,
-                        sustained_threshold=None if verdict.sustained is None else sustained_threshold,
+                        sustained=sustained,
+                        sustained_threshold=None if sustained is None else sustained_threshold,
                         acknowledged=operator.acknowledged(decision.alert_id) if operator.ack_alert_id else None,
                     )
                 )
