@@ -58,17 +58,13 @@ def run(
     agent_cpu: int | None = None,
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
-    from edgewatch.bench.runtime import default_bundle
+    from edgewatch.bench.runtime import bundle_or_default
     from edgewatch.bundle import load_bundle
     from edgewatch.sim import simulate_normal
 
     with tempfile.TemporaryDirectory(prefix="edgewatch-bench-devices-") as tmp_name:
         tmp = Path(tmp_name)
-        path = (
-            Path(bundle)
-            if bundle
-            else default_bundle(tmp / "bundle", rows=train_rows, features=features, seed=seed, say=say)
-        )
+        path = bundle_or_default(bundle, tmp / "bundle", rows=train_rows, features=features, seed=seed, say=say)
         manifest = load_bundle(path).manifest
         spread = np.array([s.std for s in manifest.feature_stats])
         rows = simulate_normal(n_rows=2000, n_features=manifest.n_features, seed=seed + 7).values

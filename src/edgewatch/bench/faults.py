@@ -72,7 +72,7 @@ def run(
     traffic_hz: float = 100.0,
     say: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, Any]:
-    from edgewatch.bench.runtime import default_bundle
+    from edgewatch.bench.runtime import bundle_or_default
     from edgewatch.bundle import load_bundle
     from edgewatch.sim import simulate_normal
 
@@ -96,10 +96,7 @@ def run(
         raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
     with tempfile.TemporaryDirectory(prefix="edgewatch-bench-faults-") as tmp_name:
         tmp = Path(tmp_name)
-        if bundle:
-            path = Path(bundle)
-        else:
-            path = default_bundle(tmp / "bundle", rows=train_rows, features=features, seed=seed, say=say)
+        path = bundle_or_default(bundle, tmp / "bundle", rows=train_rows, features=features, seed=seed, say=say)
         manifest = load_bundle(path).manifest
         sim = simulate_normal(n_rows=3000, n_features=manifest.n_features, seed=seed + 7)
         if sim.features != tuple(manifest.features):

@@ -79,6 +79,13 @@ def default_bundle(out: Path, *, rows: int, features: int, seed: int, say: Any) 
     return out
 
 
+def bundle_or_default(bundle: str | None, out: Path, *, rows: int, features: int, seed: int, say: Any) -> Path:
+    """The bundle a benchmark was given, or else the default one trained into ``out`` (:func:`default_bundle`)."""
+    if bundle:
+        return Path(bundle)
+    return default_bundle(out, rows=rows, features=features, seed=seed, say=say)
+
+
 def _spawn(python: str, script: str, args: list[str]) -> FreshProcess:
     try:
         return run_fresh_process(script, args, python=python)
@@ -154,11 +161,7 @@ def run(
     from edgewatch.runtime import open_backend
 
     with tempfile.TemporaryDirectory(prefix="edgewatch-bench-rt-") as tmp:
-        path = (
-            Path(bundle)
-            if bundle
-            else default_bundle(Path(tmp) / "bundle", rows=train_rows, features=features, seed=seed, say=say)
-        )
+        path = bundle_or_default(bundle, Path(tmp) / "bundle", rows=train_rows, features=features, seed=seed, say=say)
         b = load_bundle(path)
         m = b.manifest
         rng = np.random.default_rng(seed)

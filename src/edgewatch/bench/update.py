@@ -103,7 +103,7 @@ def run(
 ) -> dict[str, Any]:
     from edgewatch.agent.transfer import chunk_messages
     from edgewatch.bench.agent import Listener, Publisher, _paced
-    from edgewatch.bench.runtime import default_bundle
+    from edgewatch.bench.runtime import bundle_or_default
     from edgewatch.bundle import load_bundle
     from edgewatch.bundle.package import pack
     from edgewatch.cli import main
@@ -115,11 +115,7 @@ def run(
 
     with tempfile.TemporaryDirectory(prefix="edgewatch-bench-update-") as tmp_name:
         tmp = Path(tmp_name)
-        source = (
-            Path(bundle)
-            if bundle
-            else default_bundle(tmp / "trained", rows=train_rows, features=features, seed=seed, say=say)
-        )
+        source = bundle_or_default(bundle, tmp / "trained", rows=train_rows, features=features, seed=seed, say=say)
         if main(["keygen", str(tmp / "key")]) != 0:
             raise RuntimeError("keygen failed")
         live = _sign_variant(source, tmp / "live", tmp / "key", None)
