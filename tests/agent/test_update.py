@@ -324,9 +324,11 @@ def test_rollback_on_command_and_by_itself_after_a_restart_whose_probe_fails(
     status = listen(STATUS)
     new = variant(real_bundle, tmp_path / "new", keys["trusted"], renamed("dense-ae-v2"))
     assert deploy(broker, new, "--force") == 0
-    assert statuses(status)[-1]["step"] == "swapped" and statuses(status)[-1]["figures"]["forced"] is True
+    # deploy returns on the agent's answer; the listener may see that same status a moment later
+    swapped = wait_status(status, lambda s: s.get("step") == "swapped")[-1]
+    assert swapped["figures"]["forced"] is True
     assert main(["deploy", "--rollback", "--broker", broker.url, "--agent", AGENT, "--timeout", "30"]) == 0
-    back = statuses(status)[-1]
+    back = wait_status(status, lambda s: s.get("step") == "rolled_back")[-1]
     assert (back["step"], back["active"], back["replaced"]) == ("rolled_back", old_id, "dense-ae-v2")
     agent.stop()
     # a bundle that passed its checks once but fails its probe on this machine after a restart (say a runtime
