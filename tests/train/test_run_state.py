@@ -113,3 +113,23 @@ def test_no_run_state_turns_the_search_off() -> None:
     train.add_arguments(parser)
     assert train.options_from_args(parser.parse_args(["x.csv", "--out", "b", "--no-run-state"])).run_state is False
     assert train.options_from_args(parser.parse_args(["x.csv", "--out", "b"])).run_state is True
+
+
+def test_the_command_line_defaults_are_the_shipped_defaults() -> None:
+    """`edgewatch train` without options builds what TrainOptions() describes (its --sustained-fast-tau once
+    said 120 s while the shipped default was 30 s, so every bundle trained from the command line missed it)."""
+    import argparse
+    import dataclasses
+
+    from edgewatch.commands import train
+    from edgewatch.train.builder import TrainOptions
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    from_cli = train.options_from_args(parser.parse_args(["x.csv", "--out", "b"]))
+    shipped = TrainOptions()
+    for field in dataclasses.fields(TrainOptions):
+        if field.name == "fit":  # the command line turns the progress bar on; the epochs must agree
+            assert from_cli.fit.max_epochs == shipped.fit.max_epochs
+            continue
+        assert getattr(from_cli, field.name) == getattr(shipped, field.name), field.name

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgewatch.bundle import ThresholdRule
+from edgewatch.core.sustained import DEFAULT_FAST_TAU_S, DEFAULT_TAU_S
 from edgewatch.errors import DataError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sustained-tau",
         type=float,
-        default=900.0,
+        default=DEFAULT_TAU_S,
         metavar="SECONDS",
         help="autoencoders: time constant of the sustained-deviation channel, which averages each sensor's "
         "error to catch small shifts that last (900; 0 = off)",
@@ -56,10 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sustained-fast-tau",
         type=float,
-        default=120.0,
+        default=DEFAULT_FAST_TAU_S,
         metavar="SECONDS",
         help="time constant of the channel's fast average, which lets a shift's alert clear within minutes of "
-        "its end (120; must be below --sustained-tau)",
+        f"its end ({DEFAULT_FAST_TAU_S:.0f}; must be below --sustained-tau)",
     )
     parser.add_argument(
         "--no-run-state",
