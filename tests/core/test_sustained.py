@@ -282,3 +282,44 @@ def test_recovering_sensors_are_left_out_of_the_level() -> None:
     assert fast[0] < 0.5 * slow[0]
     assert level.level(0.0) == pytest.approx(max(min(slow[0], fast[0]), 1.0))
     assert level.level(0.5) == pytest.approx(1.0)  # only the steady second sensor is left
+
+
+def _replay(manifest: Manifest, rows: list[list[float]], recovering_ratio: float) -> list:
+    from edgewatch.core import Reading, ThresholdConfig
+
+    config = PipelineConfig(
+        checks=CheckConfig(stuck_detection=False), thresholds=ThresholdConfig(recovering_ratio=recovering_ratio)
+    )
+    pipe = Pipeline(manifest, SquaredScorer(), config)
+    events: list = []
+    for i, values in enumerate(rows):
+        events += pipe.process_reading("pump", Reading(ts=T0 + i, values=values))
+    return events
+
+
+def test_a_sensor_cooling_back_after_a_fault_is_left_out_of_the_score_too(make_manifest) -> None:
+    """After a fault, a hot sensor cools back over minutes: each reading's own score stays above the threshold
+    long after the sensor is on its way back. Left out of the score (as of the sustained level), the alert
+    clears once the sensor is recovering, while the raw scores are still above the threshold; a fresh fault
+    on the same sensor later still raises an alert at once."""
+    rows = shifted_stream(1600, 10_000)  # noise only
+    for t in range(200, 400):
+        rows[t][2] = 20.0  # the fault: vibration far off (squared error 400, score ~133 against 4)
+    for t in range(400, 1000):
+        rows[t][2] = 20.0 * math.exp(-(t - 400) / 300.0)  # normal again: cooling back, time constant 300 s
+    for t in range(1300, 1400):
+        rows[t][2] = 20.0  # a second fault
+    manifest = make_manifest(sustained=(100.0, 1.0, 10.0))
+    alerts = {}
+    for ratio in (0.5, 0.0):
+        events = _replay(manifest, rows, ratio)
+        alerts[ratio] = [(e.state, e.ts - T0) for e in events if isinstance(e, AlertEvent) and e.state != "update"]
+        scores = {e.ts - T0: e.score for e in events if isinstance(e, ScoredReading)}
+        assert [state for state, _ in alerts[ratio]][:3] == ["raised", "cleared", "raised"], ratio
+        assert 200 <= alerts[ratio][0][1] < 203 and 1300 <= alerts[ratio][2][1] < 1303  # both faults at once
+    cleared = alerts[0.5][1][1]
+    # the vibration counts as recovering once its 10-s average is below half its 100-s one (~260 s after the
+    # fault: the slow average must first forget it); its own error stays above 3 x 4 until ~525 s
+    assert 400 + 240 < cleared < 400 + 320
+    assert scores[cleared - 1] > 4.0  # the raw score is still above the threshold when the alert clears
+    assert alerts[0.0][1][1] > 400 + 525  # judged in full: not before the score itself is back

@@ -136,6 +136,9 @@ class Pipeline:
         self._scaler = manifest.scaler
         self._run_indicator = self._resolve_run_indicator(self.config.alerts.suppress_feature)
         # the drift baseline: "auto" = on for a model with a reconstruction and no sustained channel
+        # how a score is made of the per-feature errors (judging leaves recovering sensors out of it); None
+        # for a model whose score is not made of them (the isolation forest)
+        self._score_aggregate = manifest.scoring.aggregate if scorer.artifact.output == "reconstruction" else None
         self._drift = drift_enabled(config.thresholds.drift, self._sustained is not None, scorer.artifact.output)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
@@ -265,6 +268,7 @@ class Pipeline:
         features = self.features
         sustained_threshold = self.sustained_threshold or 1.0  # only used by devices that have the channel
         recovering = self.config.thresholds.recovering_ratio
+        aggregate = self._score_aggregate
         drifting = self._drift
         if not drifting:
             scores, errors = self._score(inputs)
@@ -298,7 +302,7 @@ class Pipeline:
                 judged, by_sustained, sustained = score, False, None
             else:
                 judged, by_sustained, sustained = judge(
-                    policy, dev.sustained, ts, score, row, value, sustained_threshold, recovering
+                    policy, dev.sustained, ts, score, row, value, sustained_threshold, recovering, aggregate
                 )
             decision = policy.observe(ts, judged, value)
             active = policy.alert_id is not None
