@@ -256,6 +256,8 @@ def _generate(
     def encode(row: np.ndarray) -> str:
         return json.dumps(dict(zip(names, (float(f"{v:.5g}") for v in row), strict=True)), separators=(",", ":"))
 
+    # device d's r-th reading is row (d + r) % 500: each device walks through the rows (the same row every time
+    # would be a stuck sensor after min_stuck_run readings, which the agent rightly does not score)
     values = [encode(row) for row in rows[:500]]
     faulty = []
     for k, row in enumerate(rows[:50]):
@@ -283,7 +285,9 @@ def _generate(
             now = time.time()
             ts = round(now, 3)
             chunk = [
-                _publish_packet(topics[i % devices], f'{{"ts":{ts},"values":{values[i % 500]}}}'.encode())
+                _publish_packet(
+                    topics[i % devices], f'{{"ts":{ts},"values":{values[(i + i // devices) % 500]}}}'.encode()
+                )
                 for i in range(written, written + n)
             ]
             if slot % probe_every == 0:
