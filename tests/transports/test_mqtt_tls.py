@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -110,6 +111,27 @@ def test_insecure_skips_only_the_host_name_check(tls_broker: MosquittoBroker, pk
     # the certificate names "localhost", not the address 127.0.0.1
     assert not _connects(tls_broker, "127.0.0.1", TlsSettings(ca=str(pki / "ca.pem")), 1.5)
     assert _connects(tls_broker, "127.0.0.1", TlsSettings(ca=str(pki / "ca.pem"), insecure=True), 5)
+
+
+def test_tls_in_a_process_where_paho_was_imported_without_ssl(tls_broker: MosquittoBroker, pki: Path) -> None:
+    """The agent's process: paho imported with ssl deferred (transports/deferred.py), TLS set up afterwards."""
+    code = f"""
+import sys, time
+from edgewatch.transports.mqtt import MqttTransport, TlsSettings
+assert "ssl" not in sys.modules
+t = MqttTransport("localhost", {tls_broker.port}, tls=TlsSettings(ca={str(pki / "ca.pem")!r}))
+t.subscribe("plant/+/sensors", 1)
+t.start()
+assert t.wait_connected(5)
+time.sleep(0.2)
+t.publish("plant/tls/sensors", b"over tls", qos=1)
+assert t.inbox.get(timeout=5).payload == b"over tls"
+t.stop()
+print("ok", "ssl" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr + tls_broker.log()
+    assert done.stdout.strip() == "ok True"
 
 
 # ---------------------------------------------------------------- issue 13, defect 7: TLS failures explained

@@ -12,7 +12,10 @@ from its network thread; it blocks for at most ``2 * timeout`` seconds.
 from __future__ import annotations
 
 import socket
-import ssl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 # OpenSSL verify codes (x509_vfy.h)
 _UNTRUSTED = {2, 18, 19, 20, 21, 27}  # unknown issuer, self-signed, chain not verifiable, untrusted
@@ -39,6 +42,8 @@ def explain_connect_failure(
     with sock:
         if context is None:
             return f"the TCP connection to {host}:{port} works; the broker closed the MQTT connection"
+        import ssl  # only with TLS: a plain mqtt:// agent never loads it (transports/deferred.py)
+
         try:
             with context.wrap_socket(sock, server_hostname=host):
                 return f"the TCP connection and the TLS handshake with {host}:{port} work; the broker closed it"

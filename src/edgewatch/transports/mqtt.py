@@ -32,23 +32,25 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edgewatch.transports import paho_buffered
 from edgewatch.transports.base import InboundMessage, OutMessage, PublishAck, PublishHandle
+from edgewatch.transports.deferred import paho  # paho.mqtt.client, without ssl and urllib.request (deferred.py)
 from edgewatch.transports.diagnose import explain_connect_failure
 from edgewatch.transports.inbox import Inbox
 from edgewatch.transports.topics import validate_filter, validate_topic
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("edgewatch.mqtt")
 _paho_log = logging.getLogger("edgewatch.mqtt.paho")
@@ -81,6 +83,8 @@ class TlsSettings:
 
     def context(self) -> ssl.SSLContext:
         """The SSL context for these settings (certificate chain always verified)."""
+        import ssl  # here, not at module level: a plain mqtt:// agent never loads it (4.4 MB; deferred.py)
+
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if self.ca:
             context.load_verify_locations(cafile=self.ca)

@@ -33,8 +33,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from edgewatch.transports.deferred import paho  # paho.mqtt.client, without ssl until TLS is used
 
 READ_SIZE = 65536
 MAX_READS_PER_CALL = 4
