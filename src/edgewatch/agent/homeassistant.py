@@ -36,13 +36,13 @@ Assistant announces ``online`` on ``<discovery_prefix>/status`` (its birth messa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
 
 from edgewatch import __version__
 from edgewatch.agent.controls import command_topic, state_topic
+from edgewatch.bundle import digests  # not hashlib: no OpenSSL libcrypto on the edge (digests.py)
 from edgewatch.core.operator import ControlsConfig
 from edgewatch.transports.topics import agent_topic, device_topic
 
@@ -70,7 +70,7 @@ def slug(device: str) -> str:
     cleaned = re.sub(r"[^a-z0-9]+", "_", device.lower()).strip("_") or "device"
     if cleaned == device:
         return cleaned
-    return f"{cleaned}_{hashlib.sha1(device.encode('utf-8')).hexdigest()[:6]}"
+    return f"{cleaned}_{digests.sha1(device.encode('utf-8')).hexdigest()[:6]}"
 
 
 def status_topic(discovery_prefix: str) -> str:

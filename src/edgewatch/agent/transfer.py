@@ -15,11 +15,12 @@ kept), a transfer whose chunks stop arriving for ``timeout_s`` or that a new tra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from edgewatch.bundle import digests  # not hashlib: no OpenSSL libcrypto on the edge (digests.py)
 
 DEFAULT_CHUNK_BYTES = 256 * 1024
 
@@ -51,7 +52,7 @@ def chunk_messages(
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be positive")
     count = max(1, math.ceil(len(data) / chunk_bytes))
-    digest = hashlib.sha256(data).hexdigest()
+    digest = digests.sha256(data).hexdigest()
     messages = []
     for index in range(count):
         header = {
@@ -128,7 +129,7 @@ class Assembler:
             raise TransferRefused(
                 "corrupt", f"transfer {transfer} is {len(data)} bytes, announced {pending.size}", transfer
             )
-        if hashlib.sha256(data).hexdigest() != pending.sha256:
+        if digests.sha256(data).hexdigest() != pending.sha256:
             raise TransferRefused("corrupt", f"transfer {transfer}: sha256 mismatch (damaged in transit?)", transfer)
         return Delivery(transfer, data, pending.force)
 

@@ -11,7 +11,7 @@ checks it against the RFC's test vectors and against signatures made by ``crypto
 
 from __future__ import annotations
 
-import hashlib
+from edgewatch.bundle import digests  # not hashlib: no OpenSSL libcrypto on the edge (digests.py)
 
 _P = 2**255 - 19  # the field prime
 _L = 2**252 + 27742317777372353535851937790883648493  # the order of the base point
@@ -90,5 +90,5 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     s = int.from_bytes(signature[32:], "little")
     if s >= _L:  # the RFC's malleability check
         return False
-    k = int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(), "little") % _L
+    k = int.from_bytes(digests.sha512(signature[:32] + public_key + message).digest(), "little") % _L
     return _equal(_multiply(s, _BASE), _add(r, _multiply(k, a)))

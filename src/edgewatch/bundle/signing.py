@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgewatch.bundle import ed25519
+from edgewatch.bundle import digests, ed25519  # digests, not hashlib: no OpenSSL libcrypto on the edge
 from edgewatch.errors import BundleError, ConfigError
 
 SIGNATURE_FILE = "signature.json"
@@ -65,7 +64,7 @@ class PublicKey:
 
 def key_id(raw: bytes) -> str:
     """The id of a public key: the first 16 hex digits of the sha256 of its raw bytes."""
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return digests.sha256(raw).hexdigest()[:16]
 
 
 def public_key_pem(raw: bytes) -> str:

@@ -15,7 +15,6 @@ of the configured ``bundle.path`` last copied in, so a bundle changed there by h
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from edgewatch.bundle import digests  # not hashlib: no OpenSSL libcrypto on the edge (digests.py)
 from edgewatch.bundle.manifest import Manifest
 from edgewatch.bundle.signing import SIGNATURE_FILE
 from edgewatch.bundle.store import MANIFEST_NAME
@@ -35,7 +35,7 @@ SLOTS_FILE = "slots.json"
 
 def bundle_digest(files: Mapping[str, bytes]) -> str:
     """The sha256 of a bundle's manifest and signature: what identifies a build and who signed it."""
-    digest = hashlib.sha256(files[MANIFEST_NAME])
+    digest = digests.sha256(files[MANIFEST_NAME])
     digest.update(files.get(SIGNATURE_FILE, b""))
     return digest.hexdigest()
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgewatch.bundle import digests  # not hashlib: no OpenSSL libcrypto on the edge (digests.py)
 from edgewatch.bundle.manifest import FileEntry, Manifest
 from edgewatch.errors import BundleError
 
@@ -15,7 +15,7 @@ MANIFEST_NAME = "manifest.json"
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    digest = digests.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 16), b""):
             digest.update(chunk)
@@ -80,7 +80,7 @@ def _verify_file(root: Path, name: str, entry: FileEntry) -> None:
 
 def file_entries(files: dict[str, bytes]) -> dict[str, FileEntry]:
     """The manifest's ``files``: the sha256 and size of each file's content."""
-    return {name: FileEntry(hashlib.sha256(data).hexdigest(), len(data)) for name, data in sorted(files.items())}
+    return {name: FileEntry(digests.sha256(data).hexdigest(), len(data)) for name, data in sorted(files.items())}
 
 
 def write_bundle(path: str | os.PathLike[str], manifest: Manifest, files: dict[str, bytes]) -> Bundle:
