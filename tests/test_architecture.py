@@ -100,3 +100,26 @@ print(",".join(sorted(top & {{"tensorflow", "keras", "sklearn", "pandas", "scipy
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1:] in ([], [""]), done.stdout
+
+
+#: standard-library modules ``edgewatch run`` does not import until it needs them (issue 13: the agent's memory):
+#: TLS, proxies and OpenSSL (paho's, deferred by ``transports/deferred.py``; the edge hashes without hashlib),
+#: the deploy path's archive and file handling, the suggestion for a misspelt payload key
+RUN_PATH_DEFERRED = (
+    "ssl", "_ssl", "hashlib", "_hashlib", "urllib.request", "http.client", "email",
+    "tarfile", "bz2", "lzma", "shutil", "tempfile", "difflib",
+)  # fmt: skip
+
+
+def test_the_agent_run_path_leaves_tls_openssl_and_archives_unimported() -> None:
+    """What ``edgewatch run`` imports (the command dispatcher, the run command, the agent service), in a fresh
+    process: none of :data:`RUN_PATH_DEFERRED` (the run-time side, a plain connection scoring readings, is
+    checked by ``tests/transports/test_deferred.py`` and ``tests/agent/test_health.py``)."""
+    code = f"""
+import sys
+import edgewatch.cli, edgewatch.commands.run, edgewatch.agent.service
+print(sorted(m for m in {RUN_PATH_DEFERRED!r} if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

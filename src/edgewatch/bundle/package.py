@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import tarfile
 import zlib
 
 from edgewatch.bundle.slots import check_file_name, read_bundle_files
@@ -21,6 +20,8 @@ from edgewatch.errors import BundleError
 
 def pack(path: str | os.PathLike[str]) -> bytes:
     """The bundle directory ``path`` as a gzip'ed tar (same files, same bytes: same archive)."""
+    import tarfile  # here, not at module level: the agent imports this module but unpacks only on a deploy
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
         for name, data in sorted(read_bundle_files(path).items()):
@@ -33,6 +34,8 @@ def pack(path: str | os.PathLike[str]) -> bytes:
 
 def unpack(data: bytes, *, max_bytes: int) -> dict[str, bytes]:
     """The files of a packed bundle; :class:`BundleError` for anything but a plain, bounded bundle archive."""
+    import tarfile  # here, not at module level: with bz2 and lzma 0.8 MB of an agent that is not deploying
+
     files: dict[str, bytes] = {}
     total = 0
     try:

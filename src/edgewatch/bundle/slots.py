@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -107,6 +105,11 @@ class BundleSlots:
         target = self.root / f"{slug}-{bundle_digest(files)[:12]}"
         if target.is_dir():
             return target
+        # tempfile and shutil here, not at module level: an agent installs a bundle on its first start and on
+        # a deploy; shutil brings bz2 and lzma (0.4 MB of memory that a running agent does not need)
+        import shutil
+        import tempfile
+
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self.root))
         try:
@@ -149,6 +152,8 @@ class BundleSlots:
         wanted = {p.name for p in (self.active, self.previous, *keep) if p is not None}
         if not self.root.is_dir():
             return
+        import shutil  # here, not at module level: see install()
+
         for entry in self.root.iterdir():
             if entry.is_dir() and entry.name not in wanted:
                 shutil.rmtree(entry, ignore_errors=True)

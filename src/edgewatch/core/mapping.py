@@ -33,7 +33,6 @@ looked up twice and nothing is interpreted per message.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -213,6 +212,8 @@ class MappedParser:
                 raise self._unknown(prefix + key)
 
     def _unknown(self, key: str) -> PayloadError:
+        import difflib  # here, not at module level: only a rejected reading needs it (memory on the edge)
+
         names = sorted(self._names.values())
         close = difflib.get_close_matches(key, names, n=1) if len(names) <= 200 else []
         hint = (

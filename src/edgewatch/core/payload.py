@@ -28,7 +28,6 @@ where one is to blame, ``field`` naming the key.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Sequence
@@ -208,6 +207,8 @@ class PayloadParser:
         return tuple(self.features[j] for j in sorted(null_at))
 
     def _unknown(self, key: str) -> PayloadError:
+        import difflib  # here, not at module level: only a rejected reading needs it (memory on the edge)
+
         close = difflib.get_close_matches(key, self.features, n=1) if self._n <= 200 else []
         hint = f"; did you mean {close[0]!r}?" if close else f" (this model expects: {_preview(self.features)})"
         return PayloadError("unknown_feature", f"unknown feature {key!r}{hint}", field=key)
