@@ -18,7 +18,7 @@ def make_pipeline():  # type: ignore[no-untyped-def]
     from edgewatch.core.thresholds import ThresholdConfig
 
     def make(**kwargs):  # type: ignore[no-untyped-def]
-        alerts = AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf"))
+        alerts = AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf"), min_active_s=0.0)
         config = PipelineConfig(ThresholdConfig(mode="fixed"), alerts)
         return Pipeline(make_manifest(), SquaredScorer(), config, **kwargs)
 

@@ -32,7 +32,14 @@ class Agent:
         base = {
             "mqtt": {"keepalive": 5, "qos": 1},
             "thresholds": {"mode": "fixed"},
-            "alerts": {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": math.inf},
+            "alerts": {
+                "k": 3,
+                "n": 5,
+                "clear_after": 3,
+                "cooldown_s": 0.0,
+                "instant_ratio": math.inf,
+                "min_active_s": 0.0,
+            },
             "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp"},
         }
         self.config = write_agent_config(

@@ -31,7 +31,7 @@ def test_values_on_one_topic_per_sensor_raise_an_alert_and_a_silent_sensor_is_mi
         state_dir=tmp_path / "state",
         sections={
             "mqtt": {"qos": 1, "topic": "+/sensor/+/state", "per_sensor": {"sensor_level": 2, "interval_s": 1.0}},
-            "alerts": {"k": 3, "n": 5, "instant_ratio": math.inf},
+            "alerts": {"k": 3, "n": 5, "instant_ratio": math.inf, "min_active_s": 0.0},
             "health": {"agent_id": "edge-1", "thermal_file": "/nonexistent"},
         },
     )

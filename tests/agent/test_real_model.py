@@ -49,7 +49,7 @@ def _payloads(n_normal: int = 120, n_anomalous: int = 12, n_after: int = 40, t0:
 
 # Tests that stop the broker right after "the 3rd anomalous reading raises" pin that rule (the shipped
 # defaults are 5 of 10 plus an instant raise, which would raise at the first reading of this fault).
-THIRD_READING_RAISES = {"k": 3, "n": 5, "instant_ratio": math.inf}
+THIRD_READING_RAISES = {"k": 3, "n": 5, "instant_ratio": math.inf, "min_active_s": 0.0}
 SCORE_EVERY_READING = {"score_stream": True, "score_every_n": 1}
 
 
@@ -151,7 +151,7 @@ def test_live_alerts_equal_replay(tmp_path: Path, broker, listen, real_bundle: P
     config = _config(tmp_path, broker, real_bundle, runtime)
     status = listen("edgewatch/edge-1/status")
     alerts = listen("edgewatch/+/alert")
-    payloads = _payloads()
+    payloads = _payloads(n_after=80)  # the shipped alert rules: an alert stays open at least 60 s
     proc = _spawn_agent(config)
     try:
         status.wait_for(lambda ms: any(p == b"online" for _, p, _ in ms), timeout=30)

@@ -41,7 +41,7 @@ def _write_config(tmp_path: Path, broker, health=None) -> Path:  # type: ignore[
     sections = {
         "mqtt": {"client_id": "agent-under-test", "keepalive": 5},
         "thresholds": {"mode": "fixed"},
-        "alerts": {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": math.inf},
+        "alerts": {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": math.inf, "min_active_s": 0.0},
         "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp", **(health or {})},
     }
     return write_agent_config(
@@ -314,7 +314,14 @@ def test_a_full_disk_does_not_crash_the_agent_nor_lose_the_alert(tmp_path: Path,
             state_dir=fs.path,
             sections={
                 "mqtt": {"client_id": "agent-under-test"},
-                "alerts": {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": math.inf},
+                "alerts": {
+                    "k": 3,
+                    "n": 5,
+                    "clear_after": 3,
+                    "cooldown_s": 0.0,
+                    "instant_ratio": math.inf,
+                    "min_active_s": 0.0,
+                },
                 "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp"},
             },
         )

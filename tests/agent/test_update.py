@@ -134,7 +134,7 @@ class Agent:
                     "score_every_n": 1,
                     "stats_interval_s": 1.0,
                 },
-                "alerts": {"k": 1, "n": 1},
+                "alerts": {"k": 1, "n": 1, "min_active_s": 0.0},
                 "homeassistant": {"enabled": True},
                 "update": settings,
             },

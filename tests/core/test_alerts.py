@@ -15,8 +15,9 @@ T = 1.0
 HI = 1.5  # above T, minor
 MID = 0.9  # below T but above the hysteresis threshold 0.8
 LO = 0.5  # below the hysteresis threshold
-# The rules are tested with 3 of 5 (short sequences); the shipped default, 5 of 10, has its own test.
-K3_OF_5 = AlertConfig(k=3, n=5, clear_after=5)  # the tests of other rules pin the pre-flicker clear
+# The rules are tested with 3 of 5 (short sequences); the shipped default, 5 of 10, has its own test. The tests
+# of the other rules pin the clear as it was before the flicker rule and the minimum duration.
+K3_OF_5 = AlertConfig(k=3, n=5, clear_after=5, min_active_s=0.0)
 
 
 def run(policy: AlertPolicy, scores: list[float], start: float = 1000.0, step: float = 1.0) -> list:
@@ -65,7 +66,7 @@ def test_a_reading_far_above_the_threshold_raises_at_once() -> None:
 
 
 def test_an_instant_raise_respects_the_cool_down() -> None:
-    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=30.0, clear_after=5))
+    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=30.0, clear_after=5, min_active_s=0.0))
     transitions = run(policy, [HI] * 3 + [LO] * 5 + [LO, 10.0 * T] + [LO] * 27 + [10.0 * T])
     # cleared at index 7 (t=1007): the instant reading at t=1009 is blocked, the one at t=1037 raises
     assert transitions == [(2, "raised", "minor"), (7, "cleared", "minor"), (37, "raised", "critical")]
@@ -97,7 +98,7 @@ def test_cool_down_blocks_raises_for_30s_of_reading_time() -> None:
 
 
 def test_cool_down_then_persisting_anomaly_needs_k_of_n() -> None:
-    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=5.0, clear_after=5))
+    policy = AlertPolicy("d", AlertConfig(k=3, n=5, cooldown_s=5.0, clear_after=5, min_active_s=0.0))
     scores = [HI] * 3 + [LO] * 5 + [LO] * 10 + [HI] * 3
     assert run(policy, scores)[2] == (20, "raised", "minor")
 
@@ -164,7 +165,7 @@ def test_alert_config_validation(kwargs: dict, field: str) -> None:
 
 
 def test_custom_k_of_n() -> None:
-    policy = AlertPolicy("d", AlertConfig(k=1, n=1, clear_after=1, cooldown_s=0))
+    policy = AlertPolicy("d", AlertConfig(k=1, n=1, clear_after=1, cooldown_s=0, min_active_s=0.0))
     assert run(policy, [HI, LO, HI]) == [
         (0, "raised", "minor"),
         (1, "cleared", "minor"),
@@ -173,7 +174,9 @@ def test_custom_k_of_n() -> None:
 
 
 # ---------------------------------------------------------------- suppression while the machine is stopped
-SUPPRESS = AlertConfig(k=3, n=5, suppress_feature="speed", suppress_below=100.0, suppress_settle_s=10.0, clear_after=5)
+SUPPRESS = AlertConfig(
+    k=3, n=5, suppress_feature="speed", suppress_below=100.0, suppress_settle_s=10.0, clear_after=5, min_active_s=0.0
+)
 
 
 def test_no_alert_is_raised_while_stopped_or_settling() -> None:
@@ -218,7 +221,9 @@ def test_without_a_run_indicator_nothing_is_suppressed() -> None:
 
 
 # ---------------------------------------------------------------- off-delay that follows the fault
-FLICKER = AlertConfig(k=3, n=5, clear_after=5, flicker_factor=2.0, max_off_delay_s=1800.0, cooldown_s=0.0)
+FLICKER = AlertConfig(
+    k=3, n=5, clear_after=5, flicker_factor=2.0, max_off_delay_s=1800.0, cooldown_s=0.0, min_active_s=0.0
+)
 
 
 def test_a_clean_fault_clears_after_clear_after_calm_readings() -> None:
@@ -239,14 +244,16 @@ def test_an_intermittent_fault_is_one_alert() -> None:
 
 
 def test_without_the_flicker_rule_the_same_fault_chatters() -> None:
-    off = AlertConfig(k=3, n=5, clear_after=5, flicker_factor=0.0, cooldown_s=0.0)
+    off = AlertConfig(k=3, n=5, clear_after=5, flicker_factor=0.0, cooldown_s=0.0, min_active_s=0.0)
     burst = [HI] * 3
     scores = burst + [LO] * 4 + burst + [LO] * 7 + burst + [LO] * 12 + burst + [LO] * 30
     assert [state for _, state, _ in run(AlertPolicy("d", off), scores)].count("raised") == 3
 
 
 def test_the_off_delay_is_capped() -> None:
-    capped = AlertConfig(k=3, n=5, clear_after=5, flicker_factor=2.0, max_off_delay_s=30.0, cooldown_s=0.0)
+    capped = AlertConfig(
+        k=3, n=5, clear_after=5, flicker_factor=2.0, max_off_delay_s=30.0, cooldown_s=0.0, min_active_s=0.0
+    )
     policy = AlertPolicy("d", capped)
     transitions = run(policy, [HI] * 3 + [LO] * 100 + [HI] + [LO] * 40)
     # the 100 s lull ended in a relapse before clearing? no: 5 calm readings cleared it first (no flicker yet)
@@ -271,3 +278,42 @@ def test_the_off_delay_survives_a_restart() -> None:
     t = state.calm_since + 7.0
     assert restored.observe(t, LO, T) is None
     assert restored.observe(t + 1.0, LO, T).state == "cleared"
+
+
+# ---------------------------------------------------------------- minimum duration
+
+MIN60 = AlertConfig(k=3, n=5, clear_after=5, cooldown_s=0.0)  # min_active_s: the default, 60 s
+
+
+def test_an_alert_clears_no_sooner_than_min_active_s_after_its_raise() -> None:
+    assert AlertConfig().min_active_s == 60.0
+    transitions = run(AlertPolicy("d", MIN60), [HI] * 3 + [LO] * 80)
+    assert transitions == [(2, "raised", "minor"), (62, "cleared", "minor")]  # calm since 3, held until 62
+    # a fault longer than the minimum clears after clear_after calm readings, as before
+    transitions = run(AlertPolicy("d", MIN60), [HI] * 100 + [LO] * 10)
+    assert [t for t in transitions if t[1] != "update"] == [(2, "raised", "minor"), (104, "cleared", "minor")]
+
+
+def test_a_fault_that_dips_right_after_its_raise_stays_one_alert() -> None:
+    """The demo's misalignment: raised on its first readings above, under the hysteresis level for longer
+    than clear_after, back above a minute later. Without the minimum: two alerts (chattering)."""
+    scores = [HI] * 3 + [LO] * 40 + [HI] * 20 + [LO] * 200
+    held = [t for t in run(AlertPolicy("d", MIN60), scores) if t[1] != "update"]
+    assert [state for _, state, _ in held] == ["raised", "cleared"]
+    without = AlertConfig(k=3, n=5, clear_after=5, cooldown_s=0.0, min_active_s=0.0)
+    chattering = [t for t in run(AlertPolicy("d", without), scores) if t[1] != "update"]
+    assert [state for _, state, _ in chattering] == ["raised", "cleared", "raised", "cleared"]
+
+
+def test_an_alert_restored_open_does_not_wait_for_the_minimum() -> None:
+    """The raise time is not saved: after a restart an open alert clears after clear_after calm readings."""
+    policy = AlertPolicy("d", MIN60)
+    run(policy, [HI] * 3)
+    restored = AlertPolicy.restore("d", policy.snapshot(), MIN60)
+    assert run(restored, [LO] * 5, start=1003.0) == [(4, "cleared", "minor")]
+
+
+def test_min_active_s_must_be_a_finite_number_of_seconds() -> None:
+    with pytest.raises(ConfigError) as info:
+        AlertConfig(min_active_s=-1.0)
+    assert info.value.field == "alerts.min_active_s"

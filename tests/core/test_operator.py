@@ -17,7 +17,7 @@ from tests.fakes import SquaredScorer, make_manifest, reading
 
 T0 = 1_767_225_600.0
 CONFIG = ControlsConfig()
-QUICK = AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=math.inf)
+QUICK = AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=math.inf, min_active_s=0.0)
 
 
 def _pipeline() -> Pipeline:

@@ -90,10 +90,11 @@ def make_stream(n: int, seed: int = 0, devices: tuple[str, ...] = ("pump-1", "pu
 
 def new_pipeline(manifest, scorer, *, thresholds=None, alerts=None, checks=None, **kwargs) -> Pipeline:
     """A pipeline with the mechanisms under test pinned: adaptive threshold, no drift baseline, 3 of 5, no
-    instant raise, clear after 5 calm readings; ``thresholds``, ``alerts`` and ``checks`` replace them."""
+    instant raise, clear after 5 calm readings and no minimum alert duration; ``thresholds``, ``alerts`` and
+    ``checks`` replace them."""
     config = PipelineConfig(
         thresholds or ThresholdConfig(mode="adaptive", warmup=20, drift="off"),
-        alerts or AlertConfig(k=3, n=5, instant_ratio=math.inf, clear_after=5),
+        alerts or AlertConfig(k=3, n=5, instant_ratio=math.inf, clear_after=5, min_active_s=0.0),
         checks or CheckConfig(),
     )
     return Pipeline(manifest, scorer, config, **kwargs)

@@ -158,7 +158,14 @@ def _config(tmp: Path, name: str, bundle: Path, url: str, score_every_n: int) ->
             "runtime": {"backend": "litert", "threads": 1},
             "mqtt": {"topic": "plant/+/sensors"},
             "thresholds": {"mode": "fixed"},
-            "alerts": {"k": 1, "n": 1, "clear_after": 1, "cooldown_s": 0.0, "update_interval_s": 3600.0},
+            "alerts": {
+                "k": 1,
+                "n": 1,
+                "clear_after": 1,
+                "cooldown_s": 0.0,
+                "update_interval_s": 3600.0,
+                "min_active_s": 0.0,
+            },
             "health": {
                 "agent_id": "bench",
                 "stats_interval_s": 1.0,

@@ -141,7 +141,7 @@ def _scale(
             state_dir=tmp / f"devices-{devices}-state",
             sections={
                 "mqtt": {"topic": "plant/+/sensors"},
-                "alerts": {"k": 1, "n": 1, "clear_after": 1, "cooldown_s": 0.0},
+                "alerts": {"k": 1, "n": 1, "clear_after": 1, "cooldown_s": 0.0, "min_active_s": 0.0},
                 "health": {"agent_id": "bench-devices", "stats_interval_s": 1.0, "thermal_file": "/nonexistent"},
             },
             top_level={"max_devices": devices + PROBES + 10, "state_save_interval_s": 3600.0},

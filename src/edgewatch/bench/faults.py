@@ -191,6 +191,7 @@ class _Rig:
                     "cooldown_s": 0.0,
                     "update_interval_s": 3600.0,
                     "suppress_from_bundle": False,
+                    "min_active_s": 0.0,  # one alert per faulty reading: every raise and clear is a message
                 },
                 "health": {"agent_id": f"faults-{name}", "stats_interval_s": 1.0, "thermal_file": "/nonexistent"},
             },

@@ -20,6 +20,14 @@ Rules (all times are *reading* timestamps, never the wall clock; defaults in :cl
   never came back clears after ``clear_after`` readings as before, so a fault that ends cleanly clears
   as fast as it did; ``flicker_factor = 0`` turns the rule off. Measured in docs/evaluation.md: it is
   what cut raises per fault event, where a longer fixed off-delay also delayed every clean clear.
+* **Minimum duration** — an alert clears no sooner than ``min_active_s`` seconds (default 60) after it was
+  raised. A fault that grows past the threshold (a misalignment developing) is raised on its first few
+  readings above it, then dips under the hysteresis level for ``clear_after`` readings and comes back
+  a minute later: cleared in between, that is two alerts for one fault (the demo's misalignment; most
+  chattering alerts of the simulated pump). Held for a minute, the dip is a flicker and the alert stays
+  one. It costs at most ``min_active_s`` of alert after a fault shorter than that (a spike), and nothing
+  after a longer one. Measured in docs/evaluation.md. Not saved across a restart: an alert restored
+  open may clear without waiting.
 * **Cool-down** — for ``cooldown_s`` seconds (default 30) after a clear no new alert is raised.
   Readings keep entering the k-of-n window meanwhile, so an anomaly that persists through the
   cool-down raises at its first above-threshold reading after it.
@@ -86,6 +94,7 @@ class AlertConfig:
     instant_ratio: float = 4.0  # a reading scoring >= this x T raises at once; inf: never
     flicker_factor: float = 2.0  # clear only after a calm this many times the longest flicker; 0: off
     max_off_delay_s: float = 1800.0  # ... but never wait longer than this
+    min_active_s: float = 60.0  # an alert clears no sooner than this after it was raised; 0: off
     suppress_feature: str = ""  # run indicator; "" = no suppression
     suppress_below: float = 0.0  # stopped while suppress_feature < this
     suppress_settle_s: float = 600.0  # ... and this long after it rises above it again
@@ -111,7 +120,14 @@ class AlertConfig:
             raise ConfigError("must be a number >= 1 (or inf to disable)", field="alerts.instant_ratio")
         if not math.isfinite(self.suppress_below):
             raise ConfigError("must be a finite number", field="alerts.suppress_below")
-        for name in ("flicker_factor", "cooldown_s", "update_interval_s", "suppress_settle_s", "max_off_delay_s"):
+        for name in (
+            "flicker_factor",
+            "cooldown_s",
+            "update_interval_s",
+            "suppress_settle_s",
+            "max_off_delay_s",
+            "min_active_s",
+        ):
             value = getattr(self, name)
             if not (0 <= value < math.inf):
                 raise ConfigError("must be a finite number of seconds >= 0", field=f"alerts.{name}")
@@ -136,6 +152,7 @@ class AlertPolicy:
         "_last_emit",
         "_longest_flicker",
         "_mask",
+        "_raised_at",
         "_suppress_until",
         "alert_id",
         "config",
@@ -152,6 +169,7 @@ class AlertPolicy:
         self._below = 0  # consecutive readings below the hysteresis threshold while active
         self._calm_since = math.inf  # ts of the first of those readings (inf: not calm)
         self._longest_flicker = 0.0  # longest calm stretch of the active alert that ended with a relapse
+        self._raised_at = -math.inf  # ts of the active alert's raise (-inf: unknown, restored open)
         self._last_emit = -math.inf  # ts of the last raised/update message
         self.cooldown_until = -math.inf
         self._suppress_until = -math.inf  # inf while the machine is stopped
@@ -195,6 +213,7 @@ class AlertPolicy:
                 self._calm_since = math.inf
                 self._longest_flicker = 0.0
                 self._last_emit = ts
+                self._raised_at = ts
                 return AlertDecision("raised", self.alert_id, self.severity)
             return None
 
@@ -202,7 +221,11 @@ class AlertPolicy:
             if self._below == 0:
                 self._calm_since = ts
             self._below += 1
-            if self._below >= self.config.clear_after and ts - self._calm_since >= self.off_delay_s:
+            if (
+                self._below >= self.config.clear_after
+                and ts - self._calm_since >= self.off_delay_s
+                and ts - self._raised_at >= self.config.min_active_s
+            ):
                 decision = AlertDecision("cleared", self.alert_id, self.severity or "minor")
                 self.alert_id = None
                 self.severity = None
