@@ -12,12 +12,14 @@ returns the value the alert policy compares with the threshold (**higher = more 
   them out only while an alert was active cleared it and raised it again 30 s later, at every cool-down).
 * The same sensors are left out of the reading's own score (``aggregate``: the score is the ``max`` or
   ``mean`` of the per-feature errors, as for every autoencoder; None leaves the score alone, as for the
-  isolation forest, whose score is not made of them), whenever that score could matter (at or above the
-  alert policy's hysteresis level). A bearing that a fault left hot cools back over many minutes; its own
-  error stays above the threshold on every reading of that time although it falls steadily, and the
-  simulated pump's post-fault false alarms were mostly that (docs/evaluation.md). A fault in progress keeps
-  its sensors' fast average at or above the slow one and is judged in full; a sensor deviating afresh after
-  a recent fault is left out only until its fast average has climbed back to half the slow one (seconds).
+  isolation forest, whose score is not made of them), once the channel is warm and whenever that score
+  could matter (at or above the alert policy's hysteresis level). A bearing that a fault left hot cools
+  back over many minutes; its own error stays above the threshold on every reading of that time although
+  it falls steadily, and the simulated pump's post-fault false alarms were mostly that (docs/evaluation.md).
+  A fault in progress keeps its sensors' fast average at or above the slow one and is judged in full. The
+  price: a sensor deviating afresh soon after a fault of its own is left out until its fast average has
+  climbed back to half the slow one, seconds when the new deviation is much larger than the old one, up to
+  about ``fast_tau_s * ln 2`` (83 s at the default 120 s) when they are alike.
 """
 
 from __future__ import annotations
