@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from edgewatch.core import CheckConfig, Pipeline, SensorFault
+from edgewatch.core import CheckConfig, Pipeline, SensorFault, ThresholdConfig
 from edgewatch.errors import ConfigError
 from tests.core.test_pipeline import T0, as_json, kinds, new_pipeline, payload
 
@@ -269,3 +269,51 @@ def test_stuck_state_of_another_feature_count_is_refused(make_manifest, scorer_f
     assert info.value.field == "state.devices.d.stuck.last"
     assert "4" in str(info.value)
     assert wider.devices == {}
+
+
+# ---------------------------------------------------------------- many devices (the loader's fast reader)
+def many_devices(make_manifest, scorer, n: int) -> Pipeline:
+    """``n`` devices with a drift baseline, each fed a few readings (one with a missing sensor)."""
+    thresholds = ThresholdConfig(mode="adaptive", warmup=20, drift="on", drift_tau_s=60.0)
+    pipe = new_pipeline(make_manifest(), scorer, checks=CHECKS, thresholds=thresholds)
+    batch = []
+    for d in range(n):
+        rows = [*varying(3 + d % 4), [None, 0.1 * d, 0.2]] if d % 7 == 0 else varying(3 + d % 4)
+        batch += [(f"m{d:04d}", payload(v, T0 + i), T0 + i) for i, v in enumerate(rows)]
+    pipe.process(batch)
+    return pipe
+
+
+def test_many_devices_round_trip_through_the_state_file(make_manifest, scorer_factory) -> None:
+    source = many_devices(make_manifest, scorer_factory(), 300)
+    snap = through_json(source)
+    assert all(dev["drift"] is not None for dev in snap["devices"].values())
+    target = new_pipeline(
+        make_manifest(),
+        scorer_factory(),
+        checks=CHECKS,
+        thresholds=ThresholdConfig(mode="adaptive", warmup=20, drift="on", drift_tau_s=60.0),
+    )
+    target.restore(snap)
+    assert through_json(target) == snap
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["drift"]["offset"].__setitem__(2, math.nan), "drift.offset[2]"),
+        (lambda d: d["drift"]["offset"].__setitem__(2, -math.inf), "drift.offset"),
+        (lambda d: d["drift"].update(last_ts="x"), "drift.last_ts"),
+        (lambda d: d["silence"].update(gaps=-3), "silence.gaps"),
+        (lambda d: d["operator"].update(sensitivity=0), "operator.sensitivity"),
+        (lambda d: d["threshold"].update(n_learned=None), "threshold"),
+    ],
+)
+def test_one_malformed_device_among_many_is_named(make_manifest, scorer_factory, mutate, field) -> None:
+    snap = through_json(many_devices(make_manifest, scorer_factory(), 300))
+    mutate(snap["devices"]["m0150"])
+    target = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
+    with pytest.raises(ConfigError) as info:
+        target.restore(snap)
+    assert info.value.field == f"state.devices.m0150.{field}"
+    assert target.devices == {}

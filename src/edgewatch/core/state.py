@@ -32,6 +32,7 @@ Times are epoch seconds of readings (``null``: never); ``stuck`` holds one item 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +47,10 @@ _time = check(math.isfinite, "a finite number or null")
 _positive = check(lambda v: math.isfinite(v) and v > 0, "a positive finite number")
 _count = check(lambda v: v >= 0, "a non-negative integer")
 _NUMBERS = "finite numbers or nulls"
+
+
+def _all_finite(values: Iterable[float]) -> bool:
+    return all(map(math.isfinite, values))
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,9 @@ class AlertState:
 class StuckCounters:
     """Per feature, the last value seen and how many identical values in a row; how many features are stuck."""
 
-    last: tuple[float | None, ...] = field(
-        metadata=check(lambda v: all(x is None or math.isfinite(x) for x in v), _NUMBERS)
-    )
-    runs: tuple[int, ...] = field(metadata=check(lambda v: all(x >= 0 for x in v), "non-negative integers"))
+    # filter(None, ...) leaves out the nulls (and the zeros, finite anyway)
+    last: tuple[float | None, ...] = field(metadata=check(lambda v: _all_finite(filter(None, v)), _NUMBERS))
+    runs: tuple[int, ...] = field(metadata=check(lambda v: min(v, default=0) >= 0, "non-negative integers"))
     n_stuck: int = field(metadata=_count)
 
 
@@ -143,7 +147,7 @@ class DriftState:
     """The drift baseline (:mod:`edgewatch.core.drift`): the offset per feature in scaled units, and the time of
     the last reading it saw."""
 
-    offset: tuple[float, ...] = field(metadata=check(lambda v: all(math.isfinite(x) for x in v), "finite numbers"))
+    offset: tuple[float, ...] = field(metadata=check(lambda v: _all_finite(v), "finite numbers"))
     last_ts: float | None = field(default=None, metadata=_time)
 
 

@@ -15,6 +15,13 @@
 ``error`` is the :class:`~edgewatch.errors.FieldError` subclass the caller reports (``ConfigError`` for
 configurations and saved state, ``BundleError`` for manifests). Fields declared with ``init=False``
 (derived values) are neither read nor written. :func:`dump` is the inverse: a record as plain JSON data.
+
+Speed (the saved state of 10,000 devices is 90,000 records): :func:`load` first tries a reader compiled once
+per record class from the same declarations, which accepts only the plainest well-formed input (exact
+``dict``/``list``/scalar types, every value within its type and check) and builds the same record; anything
+else -- an error above all -- goes to the generic walk, which names the field. So the fast path never decides
+an error, and its errors are the generic loader's by construction. :func:`dump` dispatches on the exact type
+the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -62,6 +70,16 @@ def check(predicate: Callable[[Any], bool], expect: str) -> dict[str, Any]:
 
 def load(cls: type[T], raw: Any, prefix: str = "", *, error: type[FieldError] = ConfigError) -> T:
     """Construct dataclass ``cls`` from mapping ``raw``; see the module docstring."""
+    fast = _fast_record(typing.cast(type, cls))
+    if fast is not None:
+        try:
+            return typing.cast(T, fast(raw))
+        except Exception:  # undecided: the generic walk below reads it and names any error
+            pass
+    return _load(cls, raw, prefix, error)
+
+
+def _load(cls: type[T], raw: Any, prefix: str, error: type[FieldError]) -> T:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -92,13 +110,191 @@ def load(cls: type[T], raw: Any, prefix: str = "", *, error: type[FieldError] = 
 
 def dump(record: Any) -> Any:
     """A record (and the dicts, tuples and lists in it) as plain JSON data; a :class:`Secret` stays one."""
-    if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        return {f.name: dump(getattr(record, f.name)) for f in dataclasses.fields(record) if f.init}
+    kind: Any = type(record)
+    if kind in _PLAIN:
+        return record
+    if kind is tuple or kind is list:
+        if all(type(v) in _PLAIN for v in record):
+            return list(record)
+        return [dump(v) for v in record]
+    names = _record_names(kind)
+    if names is not None:
+        out = {name: getattr(record, name) for name in names}
+        for name, value in out.items():
+            if type(value) not in _PLAIN:
+                out[name] = dump(value)
+        return out
     if isinstance(record, Mapping):
         return {str(k): dump(v) for k, v in record.items()}
     if isinstance(record, tuple | list):
         return [dump(v) for v in record]
     return record
+
+
+_PLAIN = frozenset({str, float, int, bool, type(None)})  # dumped as they are
+
+
+@functools.cache
+def _record_names(kind: type) -> tuple[str, ...] | None:
+    """The fields :func:`dump` writes of an instance of ``kind``; None when it is no dataclass."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(f.name for f in dataclasses.fields(kind) if f.init)
+
+
+class _Undecided(Exception):
+    """The fast reader does not take this value: the generic walk decides."""
+
+
+_COMPILING: set[type] = set()
+
+
+@functools.cache
+def _fast_record(cls: type) -> Callable[[Any], Any] | None:
+    """A reader of ``cls`` equivalent to :func:`_load` on the input it accepts and raising on anything else;
+    None when a field's type is beyond it (the generic walk reads every value then)."""
+    if cls in _COMPILING:  # a record that contains itself: leave it to the generic walk
+        return None
+    _COMPILING.add(cls)
+    try:
+        hints, fields = _fields(cls)
+        plan = []
+        for name, spec in fields.items():
+            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            plan.append((name, _fast_value(hints[name]), spec.metadata.get("check"), required))
+    except TypeError:
+        return None
+    finally:
+        _COMPILING.discard(cls)
+    steps = tuple(plan)
+
+    def read(raw: Any) -> Any:
+        if type(raw) is not dict:
+            raise _Undecided
+        values: dict[str, Any] = {}
+        for name, convert, predicate, required in steps:
+            if name in raw:
+                value = convert(raw[name])
+                if predicate is not None and value is not None and not predicate(value):
+                    raise _Undecided
+                values[name] = value
+            elif required:
+                raise _Undecided
+        if len(values) != len(raw):  # a key that is not a field
+            raise _Undecided
+        return cls(**values)
+
+    return read
+
+
+def _fast_value(hint: Any) -> Callable[[Any], Any]:
+    """What :func:`_convert` does with ``hint`` on the plainest input; raises on anything else (TypeError at
+    once for a type it does not know)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [o for o in args if o is not type(None)]
+        # the first option alone: when it takes the value, so does the generic walk, which tries it first
+        first = _fast_value(options[0])
+        if type(None) not in args:
+            return first
+
+        def optional(v: Any) -> Any:
+            return None if v is None else first(v)
+
+        return optional
+    if origin is Literal:
+        choices, kinds = args, {type(a) for a in args}
+
+        def literal(v: Any) -> Any:
+            if v in choices and type(v) in kinds:
+                return v
+            raise _Undecided
+
+        return literal
+    if origin is dict:
+        item = _fast_value(args[1])
+
+        def table(v: Any) -> Any:
+            if type(v) is not dict:
+                raise _Undecided
+            return {str(k): item(x) for k, x in v.items()}
+
+        return table
+    if origin is tuple:
+        return _fast_items(args[0])
+    if dataclasses.is_dataclass(hint):
+        record = _fast_record(typing.cast(type, hint))
+        if record is None:
+            raise TypeError(hint)
+        return record
+    if hint is Any:
+        return _same
+    if hint is Secret:
+        return _secret
+    scalar = _FAST_SCALARS.get(hint)
+    if scalar is None:
+        raise TypeError(hint)
+    return scalar
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+def _secret(v: Any) -> Any:
+    if type(v) is Secret:
+        return v
+    if type(v) is str:
+        return Secret(v)
+    raise _Undecided
+
+
+def _exact(kind: type) -> Callable[[Any], Any]:
+    def scalar(v: Any) -> Any:
+        if type(v) is kind:
+            return v
+        raise _Undecided
+
+    return scalar
+
+
+def _float(v: Any) -> float:
+    if type(v) is float and v == v:  # not NaN
+        return v
+    if type(v) is int:
+        return float(v)  # OverflowError for a huge one: undecided
+    raise _Undecided
+
+
+_FAST_SCALARS: dict[Any, Callable[[Any], Any]] = {bool: _exact(bool), int: _exact(int), str: _exact(str), float: _float}
+_NUMBER_OR_NONE: frozenset[Any] = frozenset({float, type(None)})
+_BULK: dict[Any, frozenset[Any]] = {
+    float: frozenset({float}),
+    float | None: _NUMBER_OR_NONE,
+    int: frozenset({int}),
+    str: frozenset({str}),
+}
+
+
+def _fast_items(hint: Any) -> Callable[[Any], tuple[Any, ...]]:
+    """A list of ``hint`` as a tuple; a list of plain floats (or floats and nulls, or of integers, or strings)
+    is checked in bulk."""
+    item = _fast_value(hint)
+    bulk = _BULK.get(hint)
+
+    def items(v: Any) -> tuple[Any, ...]:
+        kind = type(v)
+        if kind is not list and kind is not tuple:
+            raise _Undecided
+        if bulk is not None and bulk.issuperset(map(type, v)):
+            if bulk is _NUMBER_OR_NONE or hint is float:
+                if not all(map(operator.eq, v, v)):  # a NaN (None == None)
+                    raise _Undecided
+            return tuple(v)
+        return tuple(map(item, v))
+
+    return items
 
 
 @functools.cache
