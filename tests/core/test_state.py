@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import math
 from collections.abc import Callable
@@ -317,3 +318,20 @@ def test_one_malformed_device_among_many_is_named(make_manifest, scorer_factory,
         target.restore(snap)
     assert info.value.field == f"state.devices.m0150.{field}"
     assert target.devices == {}
+
+
+def test_saving_and_restoring_turn_the_garbage_collector_back_on(make_manifest, scorer_factory) -> None:
+    source, _ = stuck_pipeline(make_manifest, scorer_factory())
+    snap = through_json(source)
+    target = new_pipeline(make_manifest(), scorer_factory(), checks=CHECKS)
+    target.restore(snap)
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        target.restore(snap | {"model_id": "another"})
+    assert gc.isenabled()
+    gc.disable()  # a caller that keeps it off keeps it off
+    try:
+        source.state_snapshot()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

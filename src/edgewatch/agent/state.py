@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from edgewatch.core.state import gc_paused
+
 log = logging.getLogger("edgewatch.state")
 
 STATE_FILE = "pipeline-state.json"
@@ -35,7 +37,8 @@ class StateStore:
             log.warning("cannot read saved state %s (%s); starting fresh", self.path, exc)
             return None
         try:
-            data = json.loads(text)
+            with gc_paused():  # the parsed dicts and lists of every device are no garbage
+                data = json.loads(text)
         except json.JSONDecodeError as exc:
             log.warning("saved state %s is not valid JSON (%s); starting fresh", self.path, exc)
             return None

@@ -57,7 +57,7 @@ from edgewatch.core.judging import judge
 from edgewatch.core.mapping import PayloadMapping, make_parser
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, Reading
 from edgewatch.core.restore import RestoreReport, reopen_alerts, restore_devices
-from edgewatch.core.state import STATE_VERSION, PipelineState, load_state
+from edgewatch.core.state import STATE_VERSION, PipelineState, gc_paused, load_state
 from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import make_threshold
 from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
@@ -414,8 +414,9 @@ class Pipeline:
     # ------------------------------------------------------------------ persistence
     def state_snapshot(self) -> dict[str, Any]:
         """Every device's saved state as JSON (:mod:`edgewatch.core.state`), for a restart."""
-        devices = {name: dev.snapshot() for name, dev in self.devices.items()}
-        data: dict[str, Any] = dump(PipelineState(STATE_VERSION, self.model_id, devices))
+        with gc_paused():
+            devices = {name: dev.snapshot() for name, dev in self.devices.items()}
+            data: dict[str, Any] = dump(PipelineState(STATE_VERSION, self.model_id, devices))
         return data
 
     def restore(self, data: Any, *, now: float | None = None) -> RestoreReport:
@@ -428,19 +429,20 @@ class Pipeline:
         ``checks.max_clock_skew_s`` after it are dropped. Raises :class:`ConfigError` naming the bad field,
         before changing anything, if the state is malformed or was saved with another model.
         """
-        state = load_state(data, self.model_id)
         limit = None if now is None else now + self.config.checks.max_clock_skew_s
-        restored, report = restore_devices(
-            state,
-            limit,
-            calibrated=self.calibrated,
-            config=self.config,
-            stuck_detector=self._stuck,
-            features=self.features,
-            channel=self._sustained,
-            drift=self._drift,
-        )
-        self.devices.update(restored)
+        with gc_paused():
+            state = load_state(data, self.model_id)
+            restored, report = restore_devices(
+                state,
+                limit,
+                calibrated=self.calibrated,
+                config=self.config,
+                stuck_detector=self._stuck,
+                features=self.features,
+                channel=self._sustained,
+                drift=self._drift,
+            )
+            self.devices.update(restored)
         return report
 
     def reopen_alerts(
