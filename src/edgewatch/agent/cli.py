@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             compile_mapping(config.mqtt.payload, load_bundle(config.bundle.path).manifest.features)
         print(json.dumps(config.redacted(), indent=2))
         return 0
+    from edgewatch.agent.memory import limit_malloc_arenas
     from edgewatch.agent.service import run_agent
 
+    limit_malloc_arenas()  # before any thread starts (agent/memory.py)
     return run_agent(config)
