@@ -78,3 +78,16 @@ def test_top_feature_shares() -> None:
     assert [round(s.share, 3) for s in shares] == [0.6, 0.2, 0.1]
     assert top_feature_shares(("a", "b"), np.zeros(2)) == ()
     assert len(top_feature_shares(("a", "b"), np.array([1.0, 1.0]))) == 2
+
+
+def test_top_feature_shares_order_is_numpys_stable_argsort() -> None:
+    """Sorted in Python (numpy's sort code stays unpaged, issue 13): the order of ``np.argsort(-e, "stable")``,
+    ties in manifest order."""
+    rng = np.random.default_rng(3)
+    names = tuple(f"f{j}" for j in range(16))
+    for _ in range(200):
+        errors = rng.integers(0, 4, size=16).astype(np.float64) * rng.choice([1.0, 0.25])
+        if errors.sum() <= 0:
+            continue
+        expected = [names[j] for j in np.argsort(-errors, kind="stable")[:5].tolist()]
+        assert [s.feature for s in top_feature_shares(names, errors, top=5)] == expected

@@ -160,8 +160,9 @@ def top_feature_shares(features: Sequence[str], feature_errors: np.ndarray, top:
     total = float(errors.sum())
     if not (total > 0 and math.isfinite(total)):
         return ()
-    order = np.argsort(-errors, kind="stable")[:top]
-    return tuple(FeatureShare(features[j], float(errors[j]) / total) for j in order.tolist())
+    values = errors.tolist()  # Python's stable sort, the order of np.argsort(-errors, kind="stable"): numpy's
+    order = sorted(range(len(values)), key=lambda j: -values[j])[:top]  # sort code is not paged in for it
+    return tuple(FeatureShare(features[j], values[j] / total) for j in order)
 
 
 def format_shares(shares: Sequence[FeatureShare]) -> str:
