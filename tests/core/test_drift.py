@@ -51,7 +51,7 @@ def test_slow_warm_up_is_learned_not_alerted() -> None:
     assert raised(feed(pipeline("off"), rows))
     pipe = pipeline("on")
     assert raised(feed(pipe, rows)) == []
-    assert pipe.devices["pump"].drift.offset[0] == pytest.approx(6.0, abs=0.5)
+    assert pipe.devices["pump"].drift.learned[0] == pytest.approx(6.0, abs=0.5)
 
 
 def test_a_fault_is_not_learned_away() -> None:
@@ -59,14 +59,14 @@ def test_a_fault_is_not_learned_away() -> None:
     offset is frozen while its error is above half the threshold; the alert clears when the fault ends."""
     pipe = pipeline("on")
     feed(pipe, warm_up(1.0, 3.0))
-    offset_before = pipe.devices["pump"].drift.offset.copy()
+    offset_before = pipe.devices["pump"].drift.learned.copy()
     rng = np.random.default_rng(4)
     # vibration steps by 5 sds, for an hour
     fault = rng.normal(0.0, 0.2, (3600, 3)) + np.array([offset_before[0], 0.0, 5.0])
     events = feed(pipe, fault, start=T0 + 3600)
     assert len(raised(events)) == 1
     assert pipe.devices["pump"].alert.active  # still active after an hour
-    assert pipe.devices["pump"].drift.offset[2] == pytest.approx(offset_before[2])
+    assert pipe.devices["pump"].drift.learned[2] == pytest.approx(offset_before[2])
     back = rng.normal(0.0, 0.2, (60, 3)) + np.array([offset_before[0], 0.0, 0.0])
     events = feed(pipe, back, start=T0 + 7200)
     assert [e.state for e in events if isinstance(e, AlertEvent)][-1] == "cleared"
@@ -79,9 +79,9 @@ def test_only_sensors_below_half_the_threshold_are_learned() -> None:
     baseline.learn(0.0, residual, errors, 1.0, suppressed=False)  # the first reading sets the clock
     baseline.learn(1.0, residual, errors, 1.0, suppressed=True)  # machine stopped: nothing, clock restarts
     baseline.learn(2.0, residual, errors, 1.0, suppressed=False)
-    np.testing.assert_array_equal(baseline.offset, [0.0, 0.0])
+    np.testing.assert_array_equal(baseline.learned, [0.0, 0.0])
     baseline.learn(5.0, residual, errors, 1.0, suppressed=False)
-    np.testing.assert_allclose(baseline.offset, [-math.expm1(-3.0 / 10.0), 0.0])
+    np.testing.assert_allclose(baseline.learned, [-math.expm1(-3.0 / 10.0), 0.0])
 
 
 def test_auto_is_on_only_without_a_sustained_channel_and_with_a_reconstruction() -> None:
@@ -102,7 +102,19 @@ def test_the_offset_survives_a_restart() -> None:
     saved = json.loads(json.dumps(pipe.state_snapshot()))
     again = pipeline("on")
     again.restore(saved)
-    np.testing.assert_allclose(again.devices["pump"].drift.offset, pipe.devices["pump"].drift.offset)
+    np.testing.assert_allclose(again.devices["pump"].drift.learned, pipe.devices["pump"].drift.learned)
     off = pipeline("off")
     off.restore(saved)  # a baseline saved while on is dropped when the config turns it off
     assert off.devices["pump"].drift is None
+
+
+def test_a_batch_is_scored_one_model_call_per_grid_cell_not_per_reading() -> None:
+    """Learned changes apply when a reading enters a new 10-s cell, so a device's readings of one cell share
+    an offset and one model call; 100 readings a second apart in one batch: 11 cells, 11 calls (one reading
+    at a time it was 100), and the same events as one by one (test_pipeline's batching test)."""
+    scorer = SquaredScorer()
+    config = PipelineConfig(ThresholdConfig(mode="fixed", drift="on"), AlertConfig(k=3, n=5, instant_ratio=math.inf))
+    pipe = Pipeline(make_manifest(), scorer, config)
+    feed(pipe, warm_up(100 / 3600, 1.0), start=T0 + 5)  # ts T0+5 .. T0+104: cells of T0 // 10 ... 11 of them
+    assert len(scorer.calls) == 11
+    assert sum(shape[0] for shape in scorer.calls) == 100

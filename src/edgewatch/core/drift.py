@@ -30,9 +30,14 @@ calibrated the machine's slow variation and exist to catch exactly such faults, 
 recording) and for models with a reconstruction (not the isolation forest); ``"on"`` and ``"off"`` force it.
 Measured in docs/evaluation.md.
 
-The pipeline scores a device with a baseline one reading at a time (the offset of each reading depends on
-the verdicts of the readings before it), so the agent, ``replay`` and ``evaluate`` give the same events
-whatever the batch sizes.
+What is learned is applied on a grid of reading time (every ``GRID_S`` = 10 s, per device): the offset a
+reading is scored with changes only when its timestamp enters a new grid cell, and then by everything
+learned from the readings of the cells before. All readings of a device in one cell share an offset
+whatever the batches they arrive in, so the pipeline scores each cell's readings in one model call and the
+agent, ``replay`` and ``evaluate`` still give the same events whatever the batch sizes. Applying each
+change up to 10 s late is immaterial next to the 600-s time constant; scoring every reading with its own
+offset (one model call per reading, as first built) cost the agent every reading above about 2,000/s it
+could not absorb in a burst (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from edgewatch.core.state import DriftState
 DRIFT_MODES = ("auto", "on", "off")
 DEFAULT_DRIFT_TAU_S = 600.0
 DEFAULT_LEARN_BELOW = 0.5
+GRID_S = 10.0  # learned changes are applied when a reading's timestamp enters a new cell of this length
 
 
 def drift_enabled(mode: str, has_sustained_channel: bool, model_output: str) -> bool:
@@ -58,13 +64,32 @@ def drift_enabled(mode: str, has_sustained_channel: bool, model_output: str) -> 
 class DriftBaseline:
     """One device's drift offset per feature in scaled units (see the module docstring)."""
 
-    __slots__ = ("last_ts", "learn_below", "offset", "tau_s")
+    __slots__ = ("cell", "last_ts", "learn_below", "offset", "pending", "tau_s")
 
     def __init__(self, n_features: int, tau_s: float = DEFAULT_DRIFT_TAU_S, learn_below: float = DEFAULT_LEARN_BELOW):
         self.tau_s = tau_s
         self.learn_below = learn_below
-        self.offset = np.zeros(n_features, dtype=np.float64)
+        self.offset = np.zeros(n_features, dtype=np.float64)  # what readings of the current cell are scored with
+        self.pending = np.zeros(n_features, dtype=np.float64)  # learned since, applied at the next cell
+        self.cell: int | None = None  # the grid cell of the last reading scored (None: none yet)
         self.last_ts: float | None = None  # ts of the last reading it saw
+
+    @property
+    def learned(self) -> np.ndarray:
+        """Everything learned so far: the offset plus what the next cell will apply."""
+        total: np.ndarray = self.offset + self.pending
+        return total
+
+    def offset_for(self, ts: float) -> np.ndarray:
+        """The offset a reading at ``ts`` is scored with: in a new cell, first apply what was learned. Call
+        it for a device's readings in timestamp order, each after the verdicts of those before its cell."""
+        cell = math.floor(ts / GRID_S)
+        if cell != self.cell:
+            if self.cell is not None:
+                self.offset += self.pending
+                self.pending[:] = 0.0
+            self.cell = cell
+        return self.offset
 
     def learn(self, ts: float, residual: np.ndarray, errors: np.ndarray, threshold: float, *, suppressed: bool) -> None:
         """Learn one scored reading (see the module docstring): nothing while ``suppressed``; else the features
@@ -77,11 +102,11 @@ class DriftBaseline:
         if last is None or ts <= last:
             return
         alpha = -math.expm1(-min(ts - last, self.tau_s) / self.tau_s)
-        self.offset += np.where(errors < self.learn_below * threshold, alpha * residual, 0.0)
+        self.pending += np.where(errors < self.learn_below * threshold, alpha * residual, 0.0)
 
     def snapshot(self) -> DriftState:
-        """What a restart must remember."""
-        return DriftState(offset=tuple(self.offset.tolist()), last_ts=self.last_ts)
+        """What a restart must remember (what was learned, applied: a restarted device starts a new cell)."""
+        return DriftState(offset=tuple(self.learned.tolist()), last_ts=self.last_ts)
 
     @classmethod
     def restore(cls, state: DriftState | None, n_features: int, tau_s: float, learn_below: float) -> DriftBaseline:

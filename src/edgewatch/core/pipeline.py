@@ -41,6 +41,7 @@ readings are lost (their timestamps stay accepted).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,7 +52,7 @@ from edgewatch.core.batch_windows import BatchWindows
 from edgewatch.core.checks import CHECK_REASONS, RangeCheck, StuckDetector, check_clock, check_order
 from edgewatch.core.config import PipelineConfig, with_run_indicator
 from edgewatch.core.device import DeviceState, DeviceThreshold, missing_transition
-from edgewatch.core.drift import DriftBaseline, drift_enabled
+from edgewatch.core.drift import GRID_S, DriftBaseline, drift_enabled
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault, top_feature_shares
 from edgewatch.core.judging import judge
 from edgewatch.core.mapping import PayloadMapping, make_parser
@@ -272,15 +273,19 @@ class Pipeline:
         drifting = self._drift
         if not drifting:
             scores, errors = self._score(inputs)
+        else:  # by grid cell: a cell's offset depends on the verdicts of the readings before it (core/drift.py)
+            drift_scored: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
         scored = 0
-        for item in pending:
+        for position, item in enumerate(pending):
             if type(item) is not tuple:
                 append(item)
                 continue
             k, dev, ts = item
-            if drifting:  # one reading at a time: its offset depends on the verdicts before it
-                residuals, one_score, one_errors = self._score_drifting(inputs[k : k + 1] - dev.drift.offset)
-                score, row = one_score[0], one_errors[0]
+            if drifting:
+                if k not in drift_scored:
+                    drift_scored.update(self._score_drift_segment(pending, position, inputs))
+                residual, score, row = drift_scored.pop(k)
+                residuals = residual[None, :]
             else:
                 score, row = scores[k], errors[k]
             threshold = dev.threshold
@@ -334,13 +339,32 @@ class Pipeline:
         self.counters["scored"] += scored
         return events
 
-    def _score_drifting(self, x: np.ndarray) -> tuple[np.ndarray, list[float], np.ndarray]:
-        """Score one drift-corrected input; its residuals too (the baseline learns from them)."""
+    def _score_drift_segment(
+        self, pending: list[Any], start: int, inputs: np.ndarray
+    ) -> dict[int, tuple[np.ndarray, float, np.ndarray]]:
+        """Score, in one model call, the readings from ``pending[start]`` on up to the first one whose device
+        enters a new grid cell after an earlier reading of the segment (its offset waits for their verdicts);
+        each input minus its device's offset. Returns ``k -> (residual, score, feature errors)``."""
+        segment: list[int] = []
+        offsets: list[np.ndarray] = []
+        cells: dict[str, int] = {}
+        for item in pending[start:]:
+            if type(item) is not tuple:
+                continue
+            k, dev, ts = item
+            cell = math.floor(ts / GRID_S)
+            if cells.setdefault(dev.name, cell) != cell:
+                break
+            segment.append(k)
+            offsets.append(dev.drift.offset_for(ts))  # a device's first reading here may apply what it learned
+        shape = (len(segment),) + (1,) * (inputs.ndim - 2) + (inputs.shape[-1],)
+        x = inputs[segment] - np.stack(offsets).reshape(shape)
         result = self.scorer.score_batch(np.ascontiguousarray(x, dtype=np.float32))
         if result.residuals is None:
             raise RuntimeBackendError("the drift baseline needs a model with a reconstruction")
-        scores, errors = self._check_scores(result, 1)
-        return np.asarray(result.residuals, dtype=np.float64), scores, errors
+        scores, errors = self._check_scores(result, len(segment))
+        residuals = np.asarray(result.residuals, dtype=np.float64)
+        return {k: (residuals[i], scores[i], errors[i]) for i, k in enumerate(segment)}
 
     # ------------------------------------------------------------------ helpers
     def _resolve_run_indicator(self, name: str) -> int | None:
