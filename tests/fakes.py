@@ -113,6 +113,11 @@ def int8_manifest_dict(
     return data
 
 
+# The agent tests' alert rules: 3 of 5, clear after 3 calm readings, no cool-down, no instant raise and no
+# minimum duration, so short scripted streams raise and clear where the test says.
+QUICK_ALERTS = {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": float("inf"), "min_active_s": 0.0}
+
+
 class SquaredScorer:
     """A scorer bound to the fake manifest's artifact: ``feature_errors`` = the mean over the window of
     ``x**2`` (a squared z-score), ``score`` = their mean over features. Records every batch it scored, and

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import SquaredScorer, make_manifest
+from tests.fakes import QUICK_ALERTS, SquaredScorer, make_manifest
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def make_pipeline():  # type: ignore[no-untyped-def]
     from edgewatch.core.thresholds import ThresholdConfig
 
     def make(**kwargs):  # type: ignore[no-untyped-def]
-        alerts = AlertConfig(k=3, n=5, clear_after=3, cooldown_s=0.0, instant_ratio=float("inf"), min_active_s=0.0)
+        alerts = AlertConfig(**QUICK_ALERTS)
         config = PipelineConfig(ThresholdConfig(mode="fixed"), alerts)
         return Pipeline(make_manifest(), SquaredScorer(), config, **kwargs)
 

@@ -5,7 +5,6 @@ what operators set and which devices are silent survive it."""
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from edgewatch.agent.homeassistant import agent_node
 from edgewatch.agent.service import run_agent
 from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Publisher
-from tests.fakes import SquaredScorer, reading, write_fake_bundle
+from tests.fakes import QUICK_ALERTS, SquaredScorer, reading, write_fake_bundle
 
 pytestmark = pytest.mark.mqtt
 
@@ -32,14 +31,7 @@ class Agent:
         base = {
             "mqtt": {"keepalive": 5, "qos": 1},
             "thresholds": {"mode": "fixed"},
-            "alerts": {
-                "k": 3,
-                "n": 5,
-                "clear_after": 3,
-                "cooldown_s": 0.0,
-                "instant_ratio": math.inf,
-                "min_active_s": 0.0,
-            },
+            "alerts": QUICK_ALERTS,
             "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp"},
         }
         self.config = write_agent_config(

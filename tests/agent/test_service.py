@@ -8,7 +8,6 @@ model loaded exactly once.
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
@@ -25,8 +24,8 @@ from edgewatch.rig.agent import write_agent_config
 from edgewatch.rig.clients import Listener
 from edgewatch.rig.clients import Publisher as RigPublisher
 from tests.agent.helpers import outbox_rows, wait_for_outbox
+from tests.fakes import QUICK_ALERTS, reading, write_fake_bundle
 from tests.fakes import SquaredScorer as FakeBackend
-from tests.fakes import reading, write_fake_bundle
 
 pytestmark = pytest.mark.mqtt
 
@@ -41,7 +40,7 @@ def _write_config(tmp_path: Path, broker, health=None) -> Path:  # type: ignore[
     sections = {
         "mqtt": {"client_id": "agent-under-test", "keepalive": 5},
         "thresholds": {"mode": "fixed"},
-        "alerts": {"k": 3, "n": 5, "clear_after": 3, "cooldown_s": 0.0, "instant_ratio": math.inf, "min_active_s": 0.0},
+        "alerts": QUICK_ALERTS,
         "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp", **(health or {})},
     }
     return write_agent_config(
@@ -314,14 +313,7 @@ def test_a_full_disk_does_not_crash_the_agent_nor_lose_the_alert(tmp_path: Path,
             state_dir=fs.path,
             sections={
                 "mqtt": {"client_id": "agent-under-test"},
-                "alerts": {
-                    "k": 3,
-                    "n": 5,
-                    "clear_after": 3,
-                    "cooldown_s": 0.0,
-                    "instant_ratio": math.inf,
-                    "min_active_s": 0.0,
-                },
+                "alerts": QUICK_ALERTS,
                 "health": {"agent_id": "pi-7", "thermal_file": "/nonexistent/temp"},
             },
         )

@@ -136,10 +136,10 @@ class Pipeline:
         self._stuck = StuckDetector(manifest.feature_stats, config.checks)
         self._scaler = manifest.scaler
         self._run_indicator = self._resolve_run_indicator(self.config.alerts.suppress_feature)
-        # the drift baseline: "auto" = on for a model with a reconstruction and no sustained channel
         # how a score is made of the per-feature errors (judging leaves recovering sensors out of it); None
         # for a model whose score is not made of them (the isolation forest)
         self._score_aggregate = manifest.scoring.aggregate if scorer.artifact.output == "reconstruction" else None
+        # the drift baseline: "auto" = on for a model with a reconstruction and no sustained channel
         self._drift = drift_enabled(config.thresholds.drift, self._sustained is not None, scorer.artifact.output)
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
@@ -285,7 +285,6 @@ class Pipeline:
                 if k not in drift_scored:
                     drift_scored.update(self._score_drift_segment(pending, position, inputs))
                 residual, score, row = drift_scored.pop(k)
-                residuals = residual[None, :]
             else:
                 score, row = scores[k], errors[k]
             threshold = dev.threshold
@@ -313,7 +312,7 @@ class Pipeline:
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
             if drifting:
-                dev.drift.learn(ts, residuals[0], row, value, suppressed=policy.suppressed(ts))
+                dev.drift.learn(ts, residual, row, value, suppressed=policy.suppressed(ts))
             append(ScoredReading(dev.name, ts, score, value, judged > value, active, row, features, sustained))
             scored += 1
             if decision is not None:

@@ -115,10 +115,10 @@ class SustainedLevel:
         fast average below ``recovering_ratio`` times the slow one (0: none left out; 0.0 when all are)."""
         if self._avg is None:
             raise ValueError("no reading averaged yet")
-        if self._avg.shape[0] == 1 or recovering_ratio <= 0:
+        recovering = self.recovering(recovering_ratio) if recovering_ratio > 0 else None
+        if recovering is None:
             return float(self._avg.min(axis=0).max())
-        slow, fast = self._avg[0], self._avg[1]
-        kept = np.where(fast >= recovering_ratio * slow, np.minimum(slow, fast), 0.0)
+        kept = np.where(recovering, 0.0, self._avg.min(axis=0))
         return float(kept.max())
 
     def recovering(self, recovering_ratio: float) -> np.ndarray | None:
