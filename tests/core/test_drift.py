@@ -11,7 +11,7 @@ import pytest
 
 from edgewatch.core import AlertEvent, Pipeline, PipelineConfig
 from edgewatch.core.alerts import AlertConfig
-from edgewatch.core.drift import DriftBaseline, drift_enabled
+from edgewatch.core.drift import DriftBaseline, drift_enabled, learn_readings
 from edgewatch.core.thresholds import ThresholdConfig
 from edgewatch.errors import ConfigError
 from tests.fakes import SquaredScorer, make_manifest
@@ -82,6 +82,29 @@ def test_only_sensors_below_half_the_threshold_are_learned() -> None:
     np.testing.assert_array_equal(baseline.learned, [0.0, 0.0])
     baseline.learn(5.0, residual, errors, 1.0, suppressed=False)
     np.testing.assert_allclose(baseline.learned, [-math.expm1(-3.0 / 10.0), 0.0])
+
+
+def test_learning_a_batch_equals_learning_one_reading_at_a_time_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    n = 40
+    owners = rng.integers(0, 3, n)  # three devices' readings interleaved
+    ts = T0 + np.cumsum(rng.uniform(0.0, 2.0, n))
+    ts[5] = ts[4]  # a reading not after the previous one of its device learns nothing
+    suppressed = rng.random(n) < 0.1
+    thresholds = rng.uniform(0.5, 2.0, n)
+    residuals = rng.normal(0.0, 1.0, (n, 4))
+    errors = rng.uniform(0.0, 1.5, (n, 4))
+    one_by_one = [DriftBaseline(4, tau_s=30.0) for _ in range(3)]
+    batched = [DriftBaseline(4, tau_s=30.0) for _ in range(3)]
+    for i in range(n):
+        one_by_one[owners[i]].learn(ts[i], residuals[i], errors[i], thresholds[i], suppressed=bool(suppressed[i]))
+    learn_readings(
+        [batched[o] for o in owners], ts.tolist(), suppressed.tolist(), thresholds.tolist(), residuals, errors
+    )
+    for a, b in zip(one_by_one, batched, strict=True):
+        assert a.learned.tolist() == b.learned.tolist()  # exactly, not approximately
+        assert a.last_ts == b.last_ts
+    assert any(b.learned.any() for b in batched)
 
 
 def test_auto_is_on_only_without_a_sustained_channel_and_with_a_reconstruction() -> None:

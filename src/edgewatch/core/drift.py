@@ -43,6 +43,7 @@ could not absorb in a burst (benchmarks/README.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -94,15 +95,22 @@ class DriftBaseline:
     def learn(self, ts: float, residual: np.ndarray, errors: np.ndarray, threshold: float, *, suppressed: bool) -> None:
         """Learn one scored reading (see the module docstring): nothing while ``suppressed``; else the features
         whose own ``errors`` (weighted, on the threshold's scale) are below ``learn_below * threshold``."""
+        alpha = self.step(ts, suppressed=suppressed)
+        if alpha:
+            self.pending += np.where(errors < self.learn_below * threshold, alpha * residual, 0.0)
+
+    def step(self, ts: float, *, suppressed: bool) -> float:
+        """Advance the clock to a reading at ``ts`` and return the weight it is learned with: ``1 - exp(-dt /
+        tau_s)`` for ``dt`` since the previous reading (at most ``tau_s``); 0 for the first reading, one not
+        after the previous, and while ``suppressed`` (a stop is not drift: counting starts afresh after it)."""
         if suppressed:
-            self.last_ts = None  # a stop is not drift: start counting afresh after it
-            return
+            self.last_ts = None
+            return 0.0
         last = self.last_ts
         self.last_ts = ts
         if last is None or ts <= last:
-            return
-        alpha = -math.expm1(-min(ts - last, self.tau_s) / self.tau_s)
-        self.pending += np.where(errors < self.learn_below * threshold, alpha * residual, 0.0)
+            return 0.0
+        return -math.expm1(-min(ts - last, self.tau_s) / self.tau_s)
 
     def snapshot(self) -> DriftState:
         """What a restart must remember (what was learned, applied: a restarted device starts a new cell)."""
@@ -116,3 +124,26 @@ class DriftBaseline:
             baseline.offset = np.array(state.offset, dtype=np.float64)
             baseline.last_ts = state.last_ts
         return baseline
+
+
+def learn_readings(
+    baselines: Sequence[DriftBaseline],
+    timestamps: Sequence[float],
+    suppressed: Sequence[bool],
+    thresholds: Sequence[float],
+    residuals: np.ndarray,
+    errors: np.ndarray,
+) -> None:
+    """Learn scored readings in order: row ``i`` (``residuals[i]``, ``errors[i]``, judged against
+    ``thresholds[i]``) into ``baselines[i]``, exactly as :meth:`DriftBaseline.learn` one reading at a time
+    would, bit for bit, with the array work done once for all of them (the pipeline learns a batch's readings
+    this way: one ``np.where`` per reading cost more than scoring it)."""
+    weights = [b.step(ts, suppressed=s) for b, ts, s in zip(baselines, timestamps, suppressed, strict=True)]
+    learned = [i for i, w in enumerate(weights) if w]
+    if not learned:
+        return
+    gates = np.array([baselines[i].learn_below * thresholds[i] for i in learned])
+    rows = residuals[learned] * np.array([weights[i] for i in learned])[:, None]
+    deltas = np.where(errors[learned] < gates[:, None], rows, 0.0)
+    for j, i in enumerate(learned):
+        baselines[i].pending += deltas[j]

@@ -52,7 +52,7 @@ from edgewatch.core.batch_windows import BatchWindows
 from edgewatch.core.checks import CHECK_REASONS, RangeCheck, StuckDetector, check_clock, check_order
 from edgewatch.core.config import PipelineConfig, with_run_indicator
 from edgewatch.core.device import DeviceState, DeviceThreshold, missing_transition
-from edgewatch.core.drift import GRID_S, DriftBaseline, drift_enabled
+from edgewatch.core.drift import GRID_S, DriftBaseline, drift_enabled, learn_readings
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault, top_feature_shares
 from edgewatch.core.judging import judge
 from edgewatch.core.mapping import PayloadMapping, make_parser
@@ -274,7 +274,7 @@ class Pipeline:
         if not drifting:
             scores, errors = self._score(inputs)
         else:  # by grid cell: a cell's offset depends on the verdicts of the readings before it (core/drift.py)
-            drift_scored: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
+            segment = _DriftSegment([], [], inputs[:0], inputs[:0])  # none yet
         scored = 0
         for position, item in enumerate(pending):
             if type(item) is not tuple:
@@ -282,9 +282,10 @@ class Pipeline:
                 continue
             k, dev, ts = item
             if drifting:
-                if k not in drift_scored:
-                    drift_scored.update(self._score_drift_segment(pending, position, inputs))
-                residual, score, row = drift_scored.pop(k)
+                if k not in segment.scored:  # learn what the last segment taught before scoring the next
+                    segment.learn()
+                    segment = self._score_drift_segment(pending, position, inputs)
+                i, score, row = segment.scored.pop(k)
             else:
                 score, row = scores[k], errors[k]
             threshold = dev.threshold
@@ -312,7 +313,7 @@ class Pipeline:
             active = policy.alert_id is not None
             threshold.observe(score, alert_active=active)
             if drifting:
-                dev.drift.learn(ts, residual, row, value, suppressed=policy.suppressed(ts))
+                segment.note(i, dev.drift, ts, policy.suppressed(ts), value)
             append(ScoredReading(dev.name, ts, score, value, judged > value, active, row, features, sustained))
             scored += 1
             if decision is not None:
@@ -335,15 +336,15 @@ class Pipeline:
                 )
                 if decision.state == "cleared" and operator.ack_alert_id is not None:
                     operator.alert_closed()
+        if drifting:
+            segment.learn()
         self.counters["scored"] += scored
         return events
 
-    def _score_drift_segment(
-        self, pending: list[Any], start: int, inputs: np.ndarray
-    ) -> dict[int, tuple[np.ndarray, float, np.ndarray]]:
+    def _score_drift_segment(self, pending: list[Any], start: int, inputs: np.ndarray) -> _DriftSegment:
         """Score, in one model call, the readings from ``pending[start]`` on up to the first one whose device
         enters a new grid cell after an earlier reading of the segment (its offset waits for their verdicts);
-        each input minus its device's offset. Returns ``k -> (residual, score, feature errors)``."""
+        each input minus its device's offset."""
         segment: list[int] = []
         offsets: list[np.ndarray] = []
         cells: dict[str, int] = {}
@@ -362,8 +363,7 @@ class Pipeline:
         if result.residuals is None:
             raise RuntimeBackendError("the drift baseline needs a model with a reconstruction")
         scores, errors = self._check_scores(result, len(segment))
-        residuals = np.asarray(result.residuals, dtype=np.float64)
-        return {k: (residuals[i], scores[i], errors[i]) for i, k in enumerate(segment)}
+        return _DriftSegment(segment, scores, errors, np.asarray(result.residuals, dtype=np.float64))
 
     # ------------------------------------------------------------------ helpers
     def _resolve_run_indicator(self, name: str) -> int | None:
@@ -473,6 +473,43 @@ class Pipeline:
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Open and close device alerts as ``marks`` says (:func:`edgewatch.core.restore.reopen_alerts`)."""
         return reopen_alerts(self.devices, self._new_device, marks)
+
+
+class _DriftSegment:
+    """Readings scored in one model call with their devices' drift offsets (``scored``: ``k -> (row, score,
+    feature errors)``), and the verdicts noted for them; :meth:`learn` teaches the baselines all of them at
+    once, before the next segment reads an offset (core/drift.py)."""
+
+    __slots__ = ("baselines", "errors", "residuals", "rows", "scored", "suppressed", "thresholds", "timestamps")
+
+    def __init__(self, keys: list[int], scores: list[float], errors: np.ndarray, residuals: np.ndarray) -> None:
+        self.scored = {k: (i, scores[i], errors[i]) for i, k in enumerate(keys)}
+        self.errors = errors
+        self.residuals = residuals
+        self.rows: list[int] = []
+        self.baselines: list[DriftBaseline] = []
+        self.timestamps: list[float] = []
+        self.suppressed: list[bool] = []
+        self.thresholds: list[float] = []
+
+    def note(self, row: int, baseline: DriftBaseline, ts: float, suppressed: bool, threshold: float) -> None:
+        """Row ``row`` was judged against ``threshold``; learn it into ``baseline`` (in the order noted)."""
+        self.rows.append(row)
+        self.baselines.append(baseline)
+        self.timestamps.append(ts)
+        self.suppressed.append(suppressed)
+        self.thresholds.append(threshold)
+
+    def learn(self) -> None:
+        if self.rows:
+            rows = self.rows
+            residuals, errors = self.residuals[rows], self.errors[rows]
+            learn_readings(self.baselines, self.timestamps, self.suppressed, self.thresholds, residuals, errors)
+            self.rows = []
+            self.baselines = []
+            self.timestamps = []
+            self.suppressed = []
+            self.thresholds = []
 
 
 def _names(features: tuple[str, ...], indices: tuple[int, ...]) -> tuple[str, ...]:
