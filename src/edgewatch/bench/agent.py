@@ -3,18 +3,24 @@
 Starts a private Mosquitto on a free loopback port and the agent (``edgewatch run``) with a generated
 configuration (:mod:`edgewatch.rig`): the bundle, ``plant/+/sensors``, score stream on for every reading, alert policy
 k=1 of n=1 with no cool-down (so each injected fault raises one alert and the next normal reading clears
-it). The agent is pinned to one CPU; the publisher and the broker share the other. Phases:
+it). The agent is pinned to one CPU; the broker, the listener and the benchmark's publisher share the other.
+The publisher writes MQTT 3.1.1 QoS 0 PUBLISH packets straight to a socket from the benchmark's own thread,
+sleeping between time slots (:mod:`edgewatch.bench.wire`): "published" and the achieved rates count what was
+handed to the socket, not calls queued in a client library. Phases:
 
-1. **start-up** — readings are published every 2 ms from before the agent is launched; measured: launch
+1. **start-up** — readings are written every 2 ms from before the agent is launched; measured: launch
    (``Popen``) → first ``edgewatch/<device>/score`` message received, and the agent's VmHWM then;
-2. **latency** — ``rate_hz`` readings/s (1,000 by default) for ``seconds``; every 50th reading of the
-   device ``fault`` is pushed 12 standard deviations off on one sensor; publish time → ``raised`` alert
-   received (matched by the reading's ``ts``), p50/p99; the same run gives publish → score latency;
-3. **sustained** — a ladder of publish rates on one device, ``seconds`` each; per rate: readings published,
-   scores received and the agent's ``scored_total`` (from ``edgewatch/<agent>/stats``) — nothing lost means
-   all three agree — plus the agent's CPU seconds per reading from ``/proc/PID/stat``.
+2. **latency** — ``rate_hz`` readings/s (1,000 by default, one per 1/``rate_hz`` slot) for ``seconds``;
+   every 50th reading of the device ``fault`` is pushed 12 standard deviations off on one sensor; the time
+   the reading was written to the socket (its ``ts``) → ``raised`` alert received (matched by ``ts``),
+   p50/p99; the same run gives write → score latency;
+3. **sustained** — a ladder of rates on one device per rate (``load<rate>``), ``seconds`` each, written in
+   1 ms slots; per rate: readings written and the rate achieved on the wire (the benchmark says so when the
+   writer could not keep the asked rate), the agent's ``readings_total`` and ``scored_total`` (from
+   ``edgewatch/<agent>/stats``; nothing lost means scored = written) and inbox drops, plus the agent's CPU
+   seconds per reading from ``/proc/PID/stat``.
 
-Baseline in the same run: a bare MQTT round trip (publish → receive of the same message through the broker,
+Baseline in the same run: a bare MQTT round trip (write → receive of the same message through the broker,
 no agent) at the same rate, and the bare runtime process of the ``runtime`` benchmark (start-up, RSS).
 Peak RSS is ``VmHWM`` of ``/proc/PID/status`` after all phases.
 """
@@ -28,12 +34,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgewatch.bench import machine_info, percentile, target
+from edgewatch.bench.wire import Written, connect, disconnect, publish_packet, write_paced
 from edgewatch.rig.agent import agent_command, start_agent, stop_agent, write_agent_config
 from edgewatch.rig.broker import MosquittoBroker, find_mosquitto
 
@@ -88,12 +96,14 @@ class Listener:
 
 
 class Publisher:
-    """Publishes simulated normal readings (cycled), or one of them with a sensor pushed off (a fault)."""
+    """Simulated normal readings (cycled), or one of them with a sensor pushed off (a fault), written by the
+    calling thread straight to one MQTT connection (:mod:`edgewatch.bench.wire`). One thread writes at a time."""
 
     def __init__(self, url: str, rows: np.ndarray, spread: np.ndarray, seed: int):
-        from edgewatch.rig.clients import Publisher as Client
+        from edgewatch.rig.clients import parse_mqtt_url
 
-        self.client = Client(url, client_id=f"bench-publisher-{os.getpid()}", max_queued=0)
+        address = parse_mqtt_url(url)
+        self.sock = connect(address.host, address.port, client_id=f"bench-publisher-{os.getpid()}")
         self.rows = [",".join(f"{v:.6g}" for v in row) for row in rows]
         rng = np.random.default_rng(seed)
         self.faults = []
@@ -104,29 +114,27 @@ class Publisher:
             self.faults.append(",".join(f"{v:.6g}" for v in bad))
         self.published = 0
 
-    def publish(self, device: str, ts: float, fault: bool = False) -> None:
+    def packet(self, device: str, ts: float, fault: bool = False) -> bytes:
+        """The next reading of ``device`` as a PUBLISH packet to ``plant/<device>/sensors``:
+        ``{"ts": ts, "values": [...]}``."""
         pool = self.faults if fault else self.rows
         values = pool[self.published % len(pool)]
-        self.client.publish(f"plant/{device}/sensors", f'{{"ts":{ts!r},"values":[{values}]}}'.encode(), qos=0)
         self.published += 1
+        return publish_packet(f"plant/{device}/sensors", f'{{"ts":{ts!r},"values":[{values}]}}'.encode())
+
+    def publish(self, device: str, ts: float, fault: bool = False) -> None:
+        """Write one reading now."""
+        self.sock.sendall(self.packet(device, ts, fault))
+
+    def paced(
+        self, rate_hz: float, seconds: float, packet: Callable[[int, float], bytes], slot_s: float = 0.001
+    ) -> Written:
+        """Write ``int(rate_hz * seconds)`` packets ``packet(i, now)`` at ``rate_hz`` in ``slot_s`` slots
+        (:func:`edgewatch.bench.wire.write_paced`); returns what reached the socket."""
+        return write_paced(self.sock, rate_hz, int(rate_hz * seconds), packet, slot_s=slot_s)
 
     def close(self) -> None:
-        self.client.close()
-
-
-def _paced(rate_hz: float, seconds: float, action: Any) -> int:
-    """Call ``action(i)`` ``rate_hz`` times a second for ``seconds``; return the number of calls."""
-    n = int(rate_hz * seconds)
-    start = time.perf_counter()
-    for i in range(n):
-        due = start + i / rate_hz
-        delay = due - time.perf_counter()
-        if delay > 0.0005:
-            time.sleep(delay - 0.0003)
-        while time.perf_counter() < due:
-            pass
-        action(i)
-    return n
+        disconnect(self.sock)
 
 
 def _proc_status(pid: int) -> dict[str, int]:
@@ -263,17 +271,22 @@ def run(
         }
         if find_mosquitto() is None:
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        # the broker (a child process), the listener's network thread and the publisher inherit this affinity:
+        # everything but the agent on the other CPU(s)
+        cpus = sorted(os.sched_getaffinity(0))
+        pin = agent_cpu if agent_cpu is not None else cpus[-1]
+        os.sched_setaffinity(0, [c for c in cpus if c != pin] or cpus)
         broker = MosquittoBroker(log=False, extra_conf="max_queued_messages 100000\n")
-        broker.start()
+        try:
+            broker.start()
+        except BaseException:
+            os.sched_setaffinity(0, cpus)
+            raise
         listener = publisher = agent = None
         log = tmp / "agent.log"
-        cpus = sorted(os.sched_getaffinity(0))
         try:
             listener = Listener(broker.url, ["edgewatch/#", "bench/echo/#"])
             publisher = Publisher(broker.url, sim.values, spread, seed)
-            pin = agent_cpu if agent_cpu is not None else cpus[-1]
-            others = [c for c in cpus if c != pin] or cpus
-            os.sched_setaffinity(0, others)
             result["baseline"]["mqtt_round_trip"] = _round_trip(broker.url, listener, rate_hz, min(seconds, 3.0))
             config = _config(tmp, "agent", path, broker.url, score_every_n=1)
             cmd = agent_command(config)
@@ -336,7 +349,7 @@ def run(
     peak_mb = max(peaks) / 1024 if peaks else None
     result["agent_peak_rss_mb"] = peak_mb
     lossless = [s for s in result.get("sustained", []) if s["lossless"]]
-    best = max(lossless, key=lambda s: s["rate_hz"]) if lossless else None
+    best = max(lossless, key=lambda s: s["achieved_publish_rate"]) if lossless else None
     capacity = [s["readings_per_agent_cpu_second"] for s in result.get("sustained", []) if s["lossless"]]
     result["highest_lossless_rate"] = None if best is None else best["rate_hz"]
     result["highest_lossless_achieved_publish_rate"] = None if best is None else best["achieved_publish_rate"]
@@ -368,23 +381,27 @@ def run(
 
 
 def _round_trip(url: str, listener: Listener, rate_hz: float, seconds: float) -> dict[str, Any]:
-    """Publish → receive of the same message through the broker, no agent involved."""
-    from edgewatch.rig.clients import Publisher as Client
+    """Write → receive of the same message through the broker, no agent involved (one message per slot)."""
+    from edgewatch.rig.clients import parse_mqtt_url
 
-    client = Client(url, client_id=f"bench-echo-{os.getpid()}")
+    address = parse_mqtt_url(url)
+    sock = connect(address.host, address.port, client_id=f"bench-echo-{os.getpid()}")
     sent: dict[int, float] = {}
     payload = b"x" * 400
 
-    def send(i: int) -> None:
-        sent[i] = time.time()
-        client.publish(f"bench/echo/{i}", payload, qos=0)
+    def packet(i: int, now: float) -> bytes:
+        sent[i] = now
+        return publish_packet(f"bench/echo/{i}", payload)
 
-    n = _paced(rate_hz, seconds, send)
+    try:
+        written = write_paced(sock, rate_hz, int(rate_hz * seconds), packet, slot_s=1.0 / rate_hz)
+    finally:
+        disconnect(sock)
     time.sleep(0.5)
-    client.close()
     lat = [(listener.echo[i] - t) * 1000 for i, t in sent.items() if i in listener.echo]
     return {
-        "sent": n,
+        "sent": written.messages,
+        "achieved_rate": written.rate,
         "received": len(lat),
         "ms_p50": percentile(lat, 50) if lat else None,
         "ms_p99": percentile(lat, 99) if lat else None,
@@ -398,15 +415,16 @@ def _latency_phase(publisher: Publisher, listener: Listener, rate_hz: float, sec
         listener.alerts.clear()
         listener.scores.pop("fault", None)
 
-    def send(i: int) -> None:
-        ts = round(time.time(), 6)
+    def packet(i: int, now: float) -> bytes:
+        ts = round(now, 6)  # taken just before this reading's packet is built and written
         fault = i % FAULT_EVERY == FAULT_EVERY - 1
-        publisher.publish("fault", ts, fault)
         sent_all[ts] = ts
         if fault:
             sent_fault[ts] = ts
+        return publisher.packet("fault", ts, fault)
 
-    n = _paced(rate_hz, seconds, send)
+    written = publisher.paced(rate_hz, seconds, packet, slot_s=1.0 / rate_hz)
+    n = written.messages
     time.sleep(1.0)
     with listener.lock:
         raised = [(a, t) for a, t in listener.alerts if a.get("state") == "raised" and a.get("device") == "fault"]
@@ -415,6 +433,8 @@ def _latency_phase(publisher: Publisher, listener: Listener, rate_hz: float, sec
     score_ms = [(t - ts) * 1000 for ts, t in scores if round(ts, 6) in sent_all]
     return {
         "published": n,
+        "achieved_publish_rate": written.rate,
+        "writer_max_late_ms": written.max_late_s * 1000,
         "faults_injected": len(sent_fault),
         "alerts_raised_received": len(raised),
         "alerts_matched": len(alert_ms),
@@ -430,14 +450,18 @@ def _latency_phase(publisher: Publisher, listener: Listener, rate_hz: float, sec
 def _sustained(
     publisher: Publisher, listener: Listener, pid: int, rate_hz: float, seconds: float, say: Any
 ) -> dict[str, Any]:
-    """Publish at ``rate_hz`` for ``seconds``; nothing lost when the agent scored every reading published."""
+    """Write at ``rate_hz`` for ``seconds``; nothing lost when the agent scored every reading written."""
     before = _fresh_stats(listener, time.time())
     cpu0 = _cpu_seconds(pid)
-    t0 = time.perf_counter()
     base = time.time()
     device = f"load{int(rate_hz)}"
-    n = _paced(rate_hz, seconds, lambda i: publisher.publish(device, base + i * 1e-4))
-    publish_s = time.perf_counter() - t0
+    written = publisher.paced(rate_hz, seconds, lambda i, _now: publisher.packet(device, base + i * 1e-4))
+    n = written.messages
+    if not written.kept():
+        say(
+            f"sustained {rate_hz:.0f}/s: the publisher could not keep the rate: {written.rate:.0f}/s written "
+            f"(a slot up to {written.max_late_s * 1000:.1f} ms late)"
+        )
     # wait until the agent's counters stop moving, then take a stats message newer than that
     last, after = -1, before
     deadline = time.monotonic() + 60
@@ -452,10 +476,14 @@ def _sustained(
     entry = {
         "rate_hz": rate_hz,
         "published": n,
-        "publish_seconds": publish_s,
-        "achieved_publish_rate": n / publish_s,
+        "publish_seconds": written.seconds,
+        "achieved_publish_rate": written.rate,
+        "publisher_kept_rate": written.kept(),
+        "publisher_max_late_ms": written.max_late_s * 1000,
+        "bytes_written": written.bytes,
         "agent_readings_total_delta": received,
         "agent_scored_total_delta": scored,
+        "agent_inbox_dropped_delta": after.get("inbox_dropped_total", 0) - before.get("inbox_dropped_total", 0),
         "lost": n - scored,
         "lossless": scored == n,
         "agent_cpu_seconds": cpu,
@@ -464,8 +492,9 @@ def _sustained(
         "agent_stats": after,
     }
     say(
-        f"sustained {rate_hz:.0f}/s: published {n} (at {entry['achieved_publish_rate']:.0f}/s), agent received "
-        f"{received}, scored {scored}; agent CPU {entry['agent_cpu_us_per_reading']:.0f} us/reading"
+        f"sustained {rate_hz:.0f}/s: written {n} (at {entry['achieved_publish_rate']:.0f}/s), agent received "
+        f"{received}, scored {scored}, inbox dropped {entry['agent_inbox_dropped_delta']}; agent CPU "
+        f"{entry['agent_cpu_us_per_reading']:.1f} us/reading"
     )
     return entry
 

@@ -2,10 +2,11 @@
 
 Per scale, a fresh private Mosquitto and a fresh agent (``edgewatch run``, pinned to one CPU; the shipped
 defaults plus ``max_devices`` above the scale, stats every second and the alert policy k=1 of n=1 so that
-every injected fault raises one alert). A load generator on the other CPU writes pre-built MQTT 3.1.1 QoS 0
-PUBLISH packets straight to a socket (paho's own publish path cannot keep 20,000 messages/s here), every
-device once per period, spread evenly, for ``seconds``; ten more "probe" devices publish at 2 Hz, every
-``fault_every``-th of their readings with one sensor 12 standard deviations off. Measured:
+every injected fault raises one alert). A load generator on the other CPU writes MQTT 3.1.1 QoS 0 PUBLISH
+packets straight to a socket in 10 ms slots (:mod:`edgewatch.bench.wire`; paho's own publish path cannot keep
+20,000 messages/s here), every device once per period, spread evenly, for ``seconds``; ten more "probe"
+devices publish at 2 Hz, every ``fault_every``-th of their readings with one sensor 12 standard deviations
+off. Measured:
 
 * **CPU per reading**: the agent's user + system CPU (``/proc/PID/stat``) over the run / readings scored;
 * **memory per device**: ``VmRSS`` after the run minus ``VmRSS`` of the same agent before any reading,
@@ -25,8 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import struct
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from edgewatch.bench import machine_info, percentile, target
+from edgewatch.bench.wire import Written, connect, disconnect, publish_packet, write_paced
 
 SCALES = ((1_000, 2.0), (10_000, 2.0), (50_000, 0.2))  # (devices, readings per device per second)
 TARGET_P99_MS = 50.0
@@ -160,9 +160,10 @@ def _scale(
         before = dict(stats[-1])
         cpu0 = _cpu_seconds(agent.pid)
         address = parse_mqtt_url(broker.url)
-        sent_faults, written, write_s = _generate(
+        sent_faults, wire = _generate(
             address.host, address.port, manifest, rows, spread, devices, rate, seconds, fault_every
         )
+        written, write_s = wire.messages, wire.seconds
         # wait until the agent has scored everything written (or stopped moving)
         last, after = -1, before
         deadline = time.monotonic() + 120
@@ -172,7 +173,7 @@ def _scale(
             if after["scored_total"] - before["scored_total"] >= written or after["readings_total"] == last:
                 break
             last = after["readings_total"]
-        cpu = _cpu_seconds(agent.pid) - cpu0
+        cpu_s = _cpu_seconds(agent.pid) - cpu0
         status = _proc_status(agent.pid)
         listener.close()
     finally:
@@ -188,13 +189,15 @@ def _scale(
         "readings_written": written,
         "write_seconds": write_s,
         "achieved_rate": written / write_s,
+        "writer_kept_rate": wire.kept(),
+        "writer_max_late_s": wire.max_late_s,
         "agent_readings_received": received,
         "agent_scored": scored,
         "lost": written - scored,
         "inbox_dropped_total": after.get("inbox_dropped_total"),
-        "agent_cpu_seconds": cpu,
-        "agent_cpu_us_per_reading": cpu / max(scored, 1) * 1e6,
-        "agent_cpu_fraction_of_a_core": cpu / write_s,
+        "agent_cpu_seconds": cpu_s,
+        "agent_cpu_us_per_reading": cpu_s / max(scored, 1) * 1e6,
+        "agent_cpu_fraction_of_a_core": cpu_s / write_s,
         "rss_before_mb": rss_before / 1024,
         "rss_after_mb": status.get("VmRSS", 0) / 1024,
         "peak_rss_mb": status.get("VmHWM", 0) / 1024,
@@ -205,35 +208,14 @@ def _scale(
         "alert_ms_p99": percentile(latency, 99) if latency else None,
         "alert_ms_max": max(latency) if latency else None,
     }
+    if not wire.kept():
+        say(f"  the load generator could not keep {devices * rate:.0f}/s: {wire.rate:.0f}/s written")
     say(
         f"  scored {scored} of {written} ({entry['achieved_rate']:.0f}/s written), agent CPU "
         f"{entry['agent_cpu_us_per_reading']:.1f} us/reading ({entry['agent_cpu_fraction_of_a_core']:.2f} of a core), "
         f"{entry['kb_per_device']:.2f} KB/device, alert p99 {entry['alert_ms_p99']} ms"
     )
     return entry
-
-
-def _publish_packet(topic: bytes, payload: bytes) -> bytes:
-    body = struct.pack("!H", len(topic)) + topic + payload
-    length = len(body)
-    header = bytearray([0x30])
-    while True:
-        byte, length = length & 0x7F, length >> 7
-        header.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(header) + body
-
-
-def _connect(host: str, port: int) -> socket.socket:
-    sock = socket.create_connection((host, port))
-    client_id = f"bench-devices-{os.getpid()}".encode()
-    variable = b"\x00\x04MQTT\x04\x02\x00\x3c"  # MQTT 3.1.1, clean session, keepalive 60 s
-    body = variable + struct.pack("!H", len(client_id)) + client_id
-    sock.sendall(bytes([0x10, len(body)]) + body)
-    connack = sock.recv(4)
-    if len(connack) != 4 or connack[0] != 0x20 or connack[3] != 0:
-        raise RuntimeError(f"the broker refused the load generator: {connack!r}")
-    return sock
 
 
 def _generate(
@@ -247,10 +229,10 @@ def _generate(
     seconds: float,
     fault_every: int,
     slot_s: float = 0.01,
-) -> tuple[dict[tuple[str, float], float], int, float]:
+) -> tuple[dict[tuple[str, float], float], Written]:
     """Write every device's readings, spread evenly over each period, in 10 ms slots, and the probe devices'
     readings at 2 Hz (every ``fault_every``-th faulty); returns the faulty readings ((device, ts) -> time
-    written), the number of readings written and the seconds it took."""
+    written) and what was written (:class:`~edgewatch.bench.wire.Written`, the probes as extras)."""
     names = list(manifest.features)
 
     def encode(row: np.ndarray) -> str:
@@ -265,49 +247,37 @@ def _generate(
         bad[k % len(names)] += FAULT_SIGMAS * spread[k % len(names)]
         faulty.append(encode(bad))
     topics = [f"plant/d{d:05d}/sensors".encode() for d in range(devices)]
-    total = int(devices * rate * seconds)
-    per_slot = devices * rate * slot_s
+    probe_topics = [f"plant/probe{p}/sensors".encode() for p in range(PROBES)]
     probe_every = max(1, round(PROBE_PERIOD_S / slot_s))
-    sock = _connect(host, port)
     sent_faults: dict[tuple[str, float], float] = {}
-    written = probes_written = 0
-    start = time.time()
-    carry = 0.0
-    slot = 0
+
+    def reading(i: int, now: float) -> bytes:
+        return publish_packet(
+            topics[i % devices], f'{{"ts":{round(now, 3)},"values":{values[(i + i // devices) % 500]}}}'.encode()
+        )
+
+    def probes(slot: int, now: float) -> list[bytes]:
+        if slot % probe_every:
+            return []
+        k = slot // probe_every
+        fault = k % fault_every == fault_every - 1
+        ts = round(now, 3)
+        out = []
+        for p in range(PROBES):
+            body = faulty[(k + p) % len(faulty)] if fault else values[(k + p) % 500]
+            out.append(publish_packet(probe_topics[p], f'{{"ts":{ts},"values":{body}}}'.encode()))
+            if fault:
+                sent_faults[(f"probe{p}", ts)] = now
+        return out
+
+    sock = connect(host, port, client_id=f"bench-devices-{os.getpid()}")
     try:
-        while written < total:
-            delay = start + slot * slot_s - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            carry += per_slot
-            n = min(int(carry), total - written)
-            carry -= n
-            now = time.time()
-            ts = round(now, 3)
-            chunk = [
-                _publish_packet(
-                    topics[i % devices], f'{{"ts":{ts},"values":{values[(i + i // devices) % 500]}}}'.encode()
-                )
-                for i in range(written, written + n)
-            ]
-            if slot % probe_every == 0:
-                k = slot // probe_every
-                fault = k % fault_every == fault_every - 1
-                for p in range(PROBES):
-                    body = faulty[(k + p) % len(faulty)] if fault else values[(k + p) % 500]
-                    chunk.append(
-                        _publish_packet(f"plant/probe{p}/sensors".encode(), f'{{"ts":{ts},"values":{body}}}'.encode())
-                    )
-                    if fault:
-                        sent_faults[(f"probe{p}", ts)] = now
-                probes_written += PROBES
-            sock.sendall(b"".join(chunk))
-            written += n
-            slot += 1
-        sock.sendall(b"\xe0\x00")  # DISCONNECT
+        written = write_paced(
+            sock, devices * rate, int(devices * rate * seconds), reading, slot_s=slot_s, extra=probes
+        )
     finally:
-        sock.close()
-    return sent_faults, written + probes_written, time.time() - start
+        disconnect(sock)
+    return sent_faults, written
 
 
 def _state_timing(bundle: Path, manifest: Any, rows: np.ndarray, devices: int, state_dir: Path) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def run(
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
     from edgewatch.agent.transfer import chunk_messages
-    from edgewatch.bench.agent import Listener, Publisher, _paced
+    from edgewatch.bench.agent import Listener, Publisher
     from edgewatch.bench.runtime import bundle_or_default
     from edgewatch.bundle import load_bundle
     from edgewatch.bundle.package import pack
@@ -193,12 +193,11 @@ def run(
             sent = 0
             deploy_at: list[float] = []
 
-            def send(i: int) -> None:
-                nonlocal sent
-                publisher.publish("pump-1", T0 + (sent + i) * 0.001)
+            def send(i: int, _now: float) -> bytes:
+                return publisher.packet("pump-1", T0 + (sent + i) * 0.001)
 
             say(f"streaming {rate_hz:.0f} readings/s: {seconds:g} s baseline ...")
-            sent += _paced(rate_hz, seconds, send)
+            sent += publisher.paced(rate_hz, seconds, send, slot_s=1.0 / rate_hz).messages
 
             def deploy() -> None:
                 deploy_at.append(time.time())
@@ -210,7 +209,7 @@ def run(
             threading.Thread(target=deploy, daemon=True).start()
             say("deployed; streaming through the shadow and the swap ...")
             during = shadow_readings / rate_hz + 2 * seconds
-            sent += _paced(rate_hz, during, send)
+            sent += publisher.paced(rate_hz, during, send, slot_s=1.0 / rate_hz).messages
             sampling.set()
             sampler.join()
             deadline = time.monotonic() + 30
