@@ -237,3 +237,79 @@ def test_a_failing_batch_is_skipped_without_reopening_the_model(rig) -> None:  #
     assert loop.failures == 0 and loop.stats.scored_total == 4
     assert [a["state"] for a in _published(t, "edgewatch/p/alert")] == ["raised"]
     assert loop.pipeline.scorer is backend and FakeBackend.instances == opened
+
+
+def test_a_topic_seen_again_is_routed_the_same_and_the_topic_cache_stays_bounded(rig) -> None:  # type: ignore[no-untyped-def]
+    loop, t, _ = rig()
+    loop._topic_cache_max = 3
+    for i in range(3):
+        t.deliver("other/p/sensors", reading(T0 + i))  # ignored every time, not only the first
+        _feed(t, f"d{i}", [reading(T0 + i)])
+    assert loop.step(0.01) == 3 and loop.ignored_total == 3
+    assert loop.devices == {"d0", "d1", "d2"} and len(loop._topic_devices) <= 3
+
+
+def _controls_loop(tmp_path: Path, make_pipeline, transport: MemoryTransport) -> AgentLoop:  # type: ignore[no-untyped-def]
+    from edgewatch.agent.controls import Controls
+    from edgewatch.agent.watch import SilenceMonitor
+    from edgewatch.core.operator import ControlsConfig
+    from edgewatch.core.silence import SilenceConfig
+
+    transport.start()
+    return AgentLoop(
+        LoopSettings(agent_id="pi-7"),
+        pipeline=make_pipeline(),
+        transport=transport,
+        outbox=Outbox(tmp_path / "outbox.db"),
+        clock=Clock(),
+        controls=Controls(ControlsConfig()),
+        silence=SilenceMonitor(SilenceConfig()),  # as by default: a new device's state exists on admission
+    )
+
+
+def test_controls_states_of_new_devices_wait_while_the_transport_has_a_backlog(tmp_path, make_pipeline) -> None:  # type: ignore[no-untyped-def]
+    """Three retained states per new device: 10,000 new devices must not queue 30,000 QoS 1 messages ahead of
+    the alerts; they go out while the transport has fewer than STATE_BACKLOG unacknowledged."""
+    from edgewatch.agent.loop import STATE_BACKLOG
+
+    t = MemoryTransport()
+    loop = _controls_loop(tmp_path, make_pipeline, t)
+    try:
+        t.queued = STATE_BACKLOG  # type: ignore[attr-defined]
+        _feed(t, "pump1", [reading(T0)])
+        assert loop.step(0.01) == 1
+        topics = ["edgewatch/pump1/maintenance/state", "edgewatch/pump1/sensitivity/state"]
+        topics.append("edgewatch/pump1/acknowledge/state")
+        assert not [m for m in t.sent if m.topic.endswith("/state")]
+        assert sorted(loop.deferred_states) == sorted(topics)
+        t.queued = STATE_BACKLOG - 2  # type: ignore[attr-defined]
+        loop.step(0.01)
+        assert len([m for m in t.sent if m.topic.endswith("/state")]) == 2
+        t.queued = 0  # type: ignore[attr-defined]
+        loop.step(0.01)
+        sent = [m for m in t.sent if m.topic.endswith("/state")]
+        assert sorted(m.topic for m in sent) == sorted(topics) and not loop.deferred_states
+        assert all(m.qos == 1 and m.retain for m in sent)
+    finally:
+        loop.outbox.close()
+
+
+def test_a_command_supersedes_the_deferred_state_of_its_control(tmp_path, make_pipeline) -> None:  # type: ignore[no-untyped-def]
+    """The retained state must end as the newest: a deferred OFF sent after the command's ON would undo it."""
+    from edgewatch.agent.loop import STATE_BACKLOG
+
+    t = MemoryTransport()
+    loop = _controls_loop(tmp_path, make_pipeline, t)
+    try:
+        t.queued = STATE_BACKLOG  # type: ignore[attr-defined]
+        _feed(t, "pump1", [reading(T0)])
+        loop.step(0.01)
+        t.deliver("edgewatch/pump1/maintenance/set", b"ON", arrival_time=T0 + 1)
+        loop.step(0.01)
+        t.queued = 0  # type: ignore[attr-defined]
+        loop.step(0.01)
+        maintenance = [m.payload for m in t.sent if m.topic == "edgewatch/pump1/maintenance/state"]
+        assert maintenance == [b"ON"]
+        assert not loop.deferred_states
+    finally:
+        loop.outbox.close()

@@ -62,3 +62,19 @@ def test_nothing_is_lost_or_reordered_between_two_threads() -> None:
         got += inbox.take(256, timeout=0.5)
     producer.join()
     assert got == list(range(n))
+
+
+def test_put_many_adds_in_order_as_far_as_there_is_room_and_counts_the_rest() -> None:
+    inbox: Inbox[int] = Inbox(5)
+    assert inbox.put_many([0, 1, 2]) == 0
+    assert inbox.put_many([3, 4, 5, 6]) == 2  # 5 and 6 did not fit
+    assert inbox.take(10, timeout=0) == [0, 1, 2, 3, 4]
+    assert inbox.put_many([]) == 0 and inbox.empty()
+
+
+def test_put_many_wakes_a_waiting_consumer() -> None:
+    inbox: Inbox[int] = Inbox(5)
+    threading.Timer(0.05, lambda: inbox.put_many([7, 8])).start()
+    started = time.monotonic()
+    assert inbox.take(10, timeout=5) == [7, 8]
+    assert time.monotonic() - started < 2

@@ -53,7 +53,7 @@ def _taken(data: bytes, mqtt5: bool = False) -> tuple[list[tuple[bytes, bytes]],
     sock = BufferedSocket(_Stream(data))
     sock.recv(0)  # fill the buffer
     got: list[tuple[bytes, bytes]] = []
-    sock.take_qos0_publishes(mqtt5, lambda t, p: got.append((t, p)))
+    sock.take_qos0_publishes(mqtt5, got)
     rest = b""
     try:
         while True:
@@ -143,3 +143,35 @@ def test_every_message_arrives_once_in_order_through_mosquitto(broker, protocol:
         mine = {m for i, m in enumerate(sent) if (i % 97 == 0) == (qos == 1)}
         assert [m for m in got if m in mine] == [m for m in sent if m in mine]
     assert transport.inbox_dropped == 0
+
+
+@pytest.mark.mqtt
+def test_qos0_readings_keep_the_short_path_while_qos1_messages_wait_for_paho_s_window(broker) -> None:
+    """paho's own loop_read reads one packet per message in flight or queued, all on its slow path; with thousands
+    of QoS 1 messages waiting (10,000 new devices' retained states) every reading took it. The buffered client
+    reads one packet through paho at a time: the readings stay on the short path."""
+    transport = MqttTransport(broker.host, broker.port, client_id="backlog", protocol="5")
+    transport.subscribe("plant/+/sensors", 0)
+    slow = []
+    on_message = transport._on_message
+    transport._client.on_message = lambda *a: (slow.append(1), on_message(*a))  # type: ignore[func-returns-value]
+    transport._client.max_inflight_messages_set(1)  # a long backlog of QoS 1 messages
+    transport.start()
+    received = []
+    try:
+        assert transport.wait_connected(5)
+        time.sleep(0.2)
+        for i in range(3000):
+            transport.publish(f"edgewatch/d{i}/maintenance/state", b"OFF", 1, False)
+        assert transport.queued > 1000
+        publisher = Publisher(broker.url, max_queued=0)
+        for i in range(2000):
+            publisher.client.publish(f"plant/d{i % 7}/sensors", b'{"i": %d}' % i, qos=0)
+        deadline = time.monotonic() + 20
+        while len(received) < 2000 and time.monotonic() < deadline:
+            received += transport.inbox.take(1000, 0.2)
+        publisher.close()
+    finally:
+        transport.stop()
+    assert len(received) == 2000
+    assert len(slow) < 200, f"{len(slow)} of 2000 readings took paho's slow path"

@@ -102,17 +102,18 @@ class AgentStats:
                 self._latency_ms.extend((latencies * 1000.0).tolist())
                 self.latency_histogram.observe_many(latencies)
 
-    def record_event(self, kind: str, detail: str = "") -> None:
-        """``kind`` is ``scored``, ``rejected`` (detail: reason), ``alert`` (detail: state) or ``fault``."""
+    def record_event(self, kind: str, detail: str = "", count: int = 1) -> None:
+        """``kind`` is ``scored``, ``rejected`` (detail: reason), ``alert`` (detail: state) or ``fault``;
+        ``count`` such events (the loop counts a batch's scored readings in one call)."""
         with self._lock:
             if kind == "scored":
-                self.scored_total += 1
+                self.scored_total += count
             elif kind == "rejected":
-                self.rejected_total[detail] += 1
+                self.rejected_total[detail] += count
             elif kind == "alert":
-                self.alerts_total[detail] += 1
+                self.alerts_total[detail] += count
             elif kind == "fault":
-                self.sensor_faults_total += 1
+                self.sensor_faults_total += count
 
     def record_rate_limited(self, count: int = 1) -> None:
         with self._lock:

@@ -24,8 +24,17 @@
                                                                        only with ``health.score_stream``
    ======================  ==========================================  =====================================
 
-5. ``outbox.pump`` (publish queued rows, apply PUBACKs), then housekeeping: thermal guard, stats,
-   periodic state save, discovery after a reconnect.
+5. ``outbox.pump`` (publish queued rows, apply PUBACKs), then the operator controls' retained states of new
+   devices (and of every device after a reconnect), then housekeeping: thermal guard, stats, periodic state
+   save, discovery after a reconnect.
+
+The controls' states of new devices are three QoS 1 retained messages per device; 10,000 devices arriving at
+once queued 30,000 of them in paho ahead of every alert (paho sends QoS 1 messages in order, 20 in flight), and
+alerts waited seconds behind them. They are now kept in :attr:`AgentLoop.deferred_states` (topic -> payload)
+and handed to the transport after the outbox's rows, only while it has fewer than ``STATE_BACKLOG`` QoS 1
+messages unacknowledged (``MqttTransport.queued``): the same messages, behind the alerts. A message the loop
+sends on such a topic meanwhile (an operator's command, an acknowledged alert closing) supersedes the deferred
+one, so the retained state is never an older one.
 
 The loop never opens or reopens the model: it receives a pipeline around an already-loaded backend.
 While the outbox has work it polls every 50 ms so acknowledgements are applied promptly.
@@ -38,6 +47,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -64,6 +74,7 @@ ERROR_PUBLISH_HZ = 1.0  # per device; a device sending garbage must not flood th
 ERROR_LOG_INTERVAL_S = 60.0  # one log line per (device, reason) per minute, with the suppressed count
 WATCH_INTERVAL_S = 1.0  # how often silent devices and ended maintenance periods are looked for
 MAX_CONSECUTIVE_FAILURES = 50  # scoring batches failing in a row before the loop gives up (exit 1)
+STATE_BACKLOG = 64  # deferred controls' states go out while the transport has fewer QoS 1 messages unacked
 
 
 class Updater(Protocol):
@@ -168,6 +179,12 @@ class AgentLoop:
         self._error_limiter = RateLimiter(ERROR_PUBLISH_HZ, burst=5)
         self._error_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._score_counts: dict[str, int] = {}
+        # reading topic -> its device (None: not a reading topic): one dict lookup per message instead of two
+        # splits of the topic; bounded, cleared when full
+        self._topic_devices: dict[str, str | None] = {}
+        self._topic_cache_max = 4 * settings.max_devices + 1024
+        # the controls' retained states not yet handed to the transport (module docstring), oldest first
+        self.deferred_states: OrderedDict[str, bytes] = OrderedDict()
         self._ha_status = homeassistant.status_topic(settings.discovery_prefix)
         self._generation = 0
         now = clock()
@@ -193,7 +210,7 @@ class AgentLoop:
                 for device in sorted(self.devices):
                     self._announce(device)
             if self.controls is not None:
-                self._send(self.controls.states(self.pipeline, sorted(self.pipeline.devices)), durable=False)
+                self._defer(self.controls.states(self.pipeline, sorted(self.pipeline.devices)))
         readings = []
         topics = []  # for one topic per sensor, whose level names the sensor
         for message in batch:
@@ -206,6 +223,8 @@ class AgentLoop:
         if self.updates is not None:
             self.updates.step(self, now)
         self.outbox.pump(self.transport)
+        if self.deferred_states:
+            self._publish_deferred()
         self._housekeeping(now)
         return len(readings)
 
@@ -227,8 +246,18 @@ class AgentLoop:
                 for known in sorted(self.devices):
                     self._announce(known)
             return None
-        device = device_from_topic(message.topic, s.device_level)
-        if device is None or not topic_matches(s.topic_filter, message.topic):
+        topic = message.topic
+        cache = self._topic_devices
+        try:
+            device = cache[topic]
+        except KeyError:
+            if len(cache) >= self._topic_cache_max:  # a topic-spraying client: start the cache afresh
+                cache.clear()
+            device = device_from_topic(topic, s.device_level)
+            if device is not None and not topic_matches(s.topic_filter, topic):
+                device = None
+            cache[topic] = device
+        if device is None:
             self.ignored_total += 1
             return None
         if not self.limiter.allow(device, now):
@@ -245,7 +274,7 @@ class AgentLoop:
             if self.silence is not None:
                 self.pipeline.device(device)  # its state now, so that the controls' states can be shown
             if self.controls is not None:
-                self._send(self.controls.states(self.pipeline, [device]), durable=False)
+                self._defer(self.controls.states(self.pipeline, [device]))
         return device, message.payload, message.arrival_time
 
     def _process(self, readings: list[tuple[str, bytes, float]], topics: list[str]) -> None:
@@ -266,8 +295,21 @@ class AgentLoop:
         self.stats.record_batch([r[2] for r in readings], time.time())
         if self.updates is not None:
             self.updates.observe(readings, events)
+        if self.settings.score_stream:
+            for event in events:
+                self._route(event)
+            return
+        # the common case inline: a scored reading (no score stream) is counted and kept for the metrics
+        last_scores = self.last_scores
+        scored = 0
         for event in events:
-            self._route(event)
+            if type(event) is ScoredReading:
+                scored += 1
+                last_scores[event.device] = event
+            else:
+                self._route(event)
+        if scored:
+            self.stats.record_event("scored", count=scored)
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -346,9 +388,30 @@ class AgentLoop:
 
     # -- housekeeping ------------------------------------------------------------------------------
 
+    def _defer(self, messages: list[Outgoing]) -> None:
+        """Queue the controls' retained states (sent directly, not through the outbox) behind the alerts."""
+        deferred = self.deferred_states
+        for m in messages:
+            deferred[m.topic] = m.payload
+            deferred.move_to_end(m.topic)  # a state queued again goes out in its new place
+
+    def _publish_deferred(self) -> None:
+        """Hand deferred states to the transport while it has fewer than ``STATE_BACKLOG`` messages unacked."""
+        if not self.transport.connected:
+            return  # kept: the next connection's generation sends every device's states anyway
+        room = STATE_BACKLOG - int(getattr(self.transport, "queued", 0))
+        deferred = self.deferred_states
+        while room > 0 and deferred:
+            topic, payload = deferred.popitem(last=False)
+            self.transport.publish(topic, payload, 1, True)
+            room -= 1
+
     def _send(self, messages: list[Outgoing], *, durable: bool = True) -> None:
         """Publish the controls' and the silence watch's messages: through the outbox, or directly."""
+        deferred = self.deferred_states
         for m in messages:
+            if deferred and m.topic in deferred:
+                del deferred[m.topic]  # this newer state supersedes the deferred one
             if m.durable and durable:
                 self.outbox.put(m.topic, m.payload, 1, m.retain, essential=True)
             elif self.transport.connected:

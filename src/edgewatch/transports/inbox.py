@@ -1,10 +1,10 @@
 """The inbox between a transport's network thread and the agent's one loop thread.
 
-A bounded FIFO of :class:`~edgewatch.transports.base.InboundMessage`: the network thread adds one message at
-a time (``put_nowait``), the loop takes them in batches (:meth:`Inbox.take`). It replaces a ``queue.Queue``,
-whose lock and condition cost more per message than the rest of the hand-over, and keeps its methods
-(``get``, ``get_nowait``, ``put_nowait``, ``qsize``, ``empty``; ``queue.Full`` / ``queue.Empty``) for code that
-takes one message at a time.
+A bounded FIFO of :class:`~edgewatch.transports.base.InboundMessage`: the network thread adds one message at a
+time (``put_nowait``) or a read buffer's messages at once (``put_many``), the loop takes them in batches
+(:meth:`Inbox.take`). It replaces a ``queue.Queue``, whose lock and condition cost more per message than the
+rest of the hand-over, and keeps its methods (``get``, ``get_nowait``, ``put_nowait``, ``qsize``, ``empty``;
+``queue.Full`` / ``queue.Empty``) for code that takes one message at a time.
 
 Adding is a ``deque.append`` (atomic under the GIL); the consumer is woken only when it waits, and takes
 everything there (up to a maximum) in one go. One consumer only.
@@ -42,6 +42,20 @@ class Inbox(Generic[T]):
         items.append(item)
         if self._waiting:
             self._wakeup.set()
+
+    def put_many(self, batch: list[T]) -> int:
+        """Add ``batch`` in order, as far as there is room; returns how many did not fit (not added: the last)."""
+        items = self._items
+        room = self.maxsize - len(items)
+        if room >= len(batch):
+            items.extend(batch)
+            refused = 0
+        else:
+            items.extend(batch[: max(room, 0)])
+            refused = len(batch) - max(room, 0)
+        if self._waiting:
+            self._wakeup.set()
+        return refused
 
     # -- the consumer ------------------------------------------------------------------------------
 

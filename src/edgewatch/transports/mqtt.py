@@ -199,6 +199,11 @@ class MqttTransport:
     def inbox_dropped(self) -> int:
         return self._inbox_dropped
 
+    @property
+    def queued(self) -> int:
+        """QoS 1/2 messages handed to paho and not yet acknowledged (in flight or waiting for the window)."""
+        return len(getattr(self._client, "_out_messages", ()))
+
     def start(self) -> None:
         """Connect in paho's background thread; returns at once (see :meth:`wait_connected`)."""
         kwargs: dict[str, Any] = {"keepalive": self.keepalive}
@@ -306,14 +311,24 @@ class MqttTransport:
             return
         self._receive(topic, bytes(message.payload), hold_s=self._hold_s if message.qos else 0.0)
 
-    def _on_qos0(self, topic: bytes, payload: bytes) -> None:
-        """A QoS 0 message cut out of the read buffer by :class:`~edgewatch.transports.paho_buffered.BufferedClient`."""
-        try:
-            name = topic.decode("utf-8")
-        except UnicodeDecodeError:
-            self._inbox_dropped += 1
-            return
-        self._receive(name, payload)
+    def _on_qos0(self, messages: list[tuple[bytes, bytes]]) -> None:
+        """QoS 0 messages cut out of one read buffer by
+        :class:`~edgewatch.transports.paho_buffered.BufferedClient`, in order: one arrival time (they were read
+        together), into the inbox in one go; those it has no room for are dropped (counted)."""
+        now = time.time()
+        batch = []
+        for topic, payload in messages:
+            try:
+                name = topic.decode("utf-8")
+            except UnicodeDecodeError:
+                self._inbox_dropped += 1
+                continue
+            if self.broker_stats and name == BROKER_DROPPED_TOPIC:
+                self._receive(name, payload)
+                continue
+            batch.append(InboundMessage(name, payload, now))
+        if batch:
+            self._inbox_dropped += self.inbox.put_many(batch)
 
     def _receive(self, topic: str, payload: bytes, hold_s: float = 0.0) -> None:
         """Into the inbox; when it is full, a QoS 0 message is dropped (counted) at once, a QoS 1/2 one waits
