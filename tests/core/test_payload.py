@@ -222,12 +222,32 @@ def test_non_finite_values_are_rejected(value: str) -> None:
     assert err.reason == "non_finite" and err.field == "temp"
 
 
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_values_are_rejected_among_floats_in_model_order(value: str) -> None:
+    # all floats, every feature in the model's order: the form the parser checks in one pass first
+    err = reject(f'{{"ts": 1767225601, "values": {{"temp": 1.5, "pressure": 2.5, "vibration": {value}}}}}')
+    assert err.reason == "non_finite" and err.field == "vibration"
+    err = reject(f"[1.5, {value}, 2.5]")
+    assert err.reason == "non_finite" and err.field == "pressure"
+
+
+def test_finite_floats_whose_sum_overflows_are_accepted() -> None:
+    r = parse('{"ts": 1767225601, "values": {"temp": 1.5e308, "pressure": 1.5e308, "vibration": -0.5}}')
+    assert r.values.tolist() == [1.5e308, 1.5e308, -0.5]
+    assert parse("[1.5e308, 1.5e308, -0.5]").values.tolist() == [1.5e308, 1.5e308, -0.5]
+
+
+def test_floats_in_model_order_with_a_null_or_an_int() -> None:
+    r = parse('{"ts": 1767225601, "values": {"temp": 1.5, "pressure": null, "vibration": 3}}')
+    assert r.values[0] == 1.5 and math.isnan(r.values[1]) and r.values[2] == 3.0 and r.missing == ("pressure",)
+    r = parse("[1.5, 2.5, 3]")
+    assert r.values.tolist() == [1.5, 2.5, 3.0] and r.missing == ()
+
+
 @pytest.mark.parametrize("payload", ["[]", "[1, 2]", "[1, 2, 3, 4]", '{"ts": 1, "values": [1]}'])
 def test_wrong_length(payload: str) -> None:
     err = reject(payload)
-    assert (
-        err.reason == "wrong_length" and "expects 3" in str(err) and "temp, pressure, vibration" in str(err)
-    )
+    assert err.reason == "wrong_length" and "expects 3" in str(err) and "temp, pressure, vibration" in str(err)
 
 
 def test_every_reason_is_covered() -> None:

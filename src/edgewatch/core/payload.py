@@ -55,6 +55,7 @@ PAYLOAD_REASONS = (
 
 _ABSENT: Any = object()  # marks a feature not (yet) seen in an object payload
 _NAN = math.nan
+_FLOATS_ONLY = {float}
 _NO_MISSING: tuple[str, ...] = ()
 _decode_json = json.JSONDecoder().decode
 
@@ -138,6 +139,14 @@ class PayloadParser:
         )
 
     def _from_object(self, obj: dict[str, Any], allow_ts: bool) -> tuple[list[float], tuple[str, ...], Any]:
+        if not allow_ts and len(obj) == self._n and tuple(obj) == self.features:
+            # the common case, checked in C: every feature, in the model's order, each a finite float (a sum of
+            # finite floats is finite but for an overflow, which takes the full path below)
+            values = list(obj.values())
+            if set(map(type, values)) == _FLOATS_ONLY:
+                total = sum(values)
+                if total - total == 0.0:
+                    return values, _NO_MISSING, None
         index = self._index
         values = self._absent_row.copy()
         seen = 0
@@ -183,6 +192,10 @@ class PayloadParser:
                 f"array payload has {len(arr)} values; this model expects {self._n} "
                 f"({_preview(self.features)}) in that order",
             )
+        if set(map(type, arr)) == _FLOATS_ONLY:  # the common case, checked in C (see _from_object)
+            total = sum(arr)
+            if total - total == 0.0:
+                return arr, _NO_MISSING
         values: list[float] = arr  # json.loads made a fresh list: convert it in place
         null_at: list[int] | None = None
         for j, v in enumerate(arr):
