@@ -200,5 +200,6 @@ def test_devices_benchmark_structure(tiny_bundle: Path) -> None:
         "lossless_at_10000_devices_2hz",
         "publish_to_alert_p99_ms_at_10000_devices",
         "kb_per_device_max",
+        "state_save_or_restore_seconds_at_10000_devices",
         "state_save_or_restore_seconds_max",
     }
