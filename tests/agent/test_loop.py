@@ -313,3 +313,29 @@ def test_a_command_supersedes_the_deferred_state_of_its_control(tmp_path, make_p
         assert not loop.deferred_states
     finally:
         loop.outbox.close()
+
+
+class _FlushedTransport(MemoryTransport):
+    """A memory transport recording, at each ``flush``, how many messages had been sent by then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes: list[int] = []
+
+    def flush(self) -> None:
+        self.flushes.append(len(self.sent))
+
+
+def test_each_step_flushes_the_transport_after_the_batch_s_alerts_and_scores(rig) -> None:  # type: ignore[no-untyped-def]
+    """The MQTT transport writes what the loop published only after its read pause unless flushed
+    (transports/paho_buffered.py): the loop flushes once per step, after the outbox's alerts and the scores."""
+    loop, t, _ = rig(_FlushedTransport(), score_stream=True, score_every_n=1)
+    values = [0.1] * 5 + [5.0] * 4
+    _feed(t, "pump1", [reading(T0 + i, v) for i, v in enumerate(values)])
+    loop.step(0.01)
+    assert len(t.flushes) == 1
+    alert_and_scores = [m for m in t.sent if m.topic in ("edgewatch/pump1/alert", "edgewatch/pump1/score")]
+    assert any(m.topic.endswith("/alert") for m in alert_and_scores)
+    assert t.flushes[0] >= len(alert_and_scores)  # flushed after them
+    loop.step(0.01)
+    assert len(t.flushes) == 2

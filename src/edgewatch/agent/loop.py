@@ -25,7 +25,9 @@
    ======================  ==========================================  =====================================
 
 5. ``outbox.pump`` (publish queued rows, apply PUBACKs), then the operator controls' retained states of new
-   devices (and of every device after a reconnect), then housekeeping: thermal guard, stats, periodic state
+   devices (and of every device after a reconnect), then ``transport.flush()`` when the transport has one (the
+   MQTT transport: the batch's alerts and scores are written now, not after its network thread's read pause,
+   ``batch_wait_ms``; transports/paho_buffered.py), then housekeeping: thermal guard, stats, periodic state
    save, discovery after a reconnect.
 
 The controls' states of new devices are three QoS 1 retained messages per device; 10,000 devices arriving at
@@ -172,6 +174,8 @@ class AgentLoop:
         self.controls = controls  # operator commands (agent/controls.py)
         self.silence = silence  # silent devices (agent/watch.py)
         self.limiter = RateLimiter(settings.max_rate_hz)
+        # MqttTransport.flush: write this step's messages at once (transports/paho_buffered.py, _pause)
+        self._flush: Callable[[], None] | None = getattr(transport, "flush", None)
         self.devices: set[str] = set()
         self.last_scores: dict[str, ScoredReading] = {}  # device -> its last scored reading (metrics)
         self.ignored_total = 0
@@ -225,6 +229,8 @@ class AgentLoop:
         self.outbox.pump(self.transport)
         if self.deferred_states:
             self._publish_deferred()
+        if self._flush is not None:
+            self._flush()  # the batch's messages on the wire now, not after the transport's read pause
         self._housekeeping(now)
         return len(readings)
 

@@ -20,6 +20,16 @@ handed to the socket, not calls queued in a client library. Phases:
    ``edgewatch/<agent>/stats``; nothing lost means scored = written) and inbox drops, plus the agent's CPU
    seconds per reading from ``/proc/PID/stat``.
 
+The benchmark's listener acknowledges every TCP segment at once (``TCP_QUICKACK``, set again after each message;
+``listener_quickack=False`` / ``--listener-delayed-ack`` for the kernel's delayed ACKs). Mosquitto leaves Nagle's
+algorithm on (its ``set_tcp_nodelay false`` default), so the second and later packets of a burst it forwards --
+the agent's score messages for one batch, then the alert -- wait until the listener has acknowledged the first;
+with delayed ACKs that was 5 ms median and 22-33 ms at the 90th-99th percentile from the agent's socket write to
+the listener's receipt, most of the 8.5 / 29 ms publish -> alert p50/p99 measured before: the measuring end, not
+the agent (TCP_NODELAY on the agent's own socket changed nothing). ``set_tcp_nodelay true`` on the broker removes
+it too, but also changes what the agent reads -- every reading its own segment, not several coalesced -- and
+raised the agent's CPU per reading in the ladder (10,000/s: 18 -> 33 µs), so the broker keeps its default.
+
 Baseline in the same run: a bare MQTT round trip (write → receive of the same message through the broker,
 no agent) at the same rate, and the bare runtime process of the ``runtime`` benchmark (start-up, RSS).
 Peak RSS is ``VmHWM`` of ``/proc/PID/status`` after all phases.
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -58,8 +69,11 @@ class Listener:
     """The agent's messages as the benchmark counts them: scores per device (reading ts, received), alerts and
     stats, and the echo messages of the broker round trip, with receive times (``time.time()``)."""
 
-    def __init__(self, url: str, topics: list[str]):
+    def __init__(self, url: str, topics: list[str], quickack: bool = True):
         from edgewatch.rig.clients import Listener as Client
+
+        # TCP_QUICKACK (Linux), set again after every message: the kernel clears it (module docstring)
+        self._quickack: int | None = getattr(socket, "TCP_QUICKACK", None) if quickack else None
 
         self.scores: dict[str, list[tuple[float, float]]] = {}  # device -> [(reading ts, received)]
         self.alerts: list[tuple[dict[str, Any], float]] = []
@@ -72,6 +86,8 @@ class Listener:
         )
 
     def _on_message(self, topic: str, payload: bytes, now: float) -> None:
+        if self._quickack is not None:
+            self._ack_now(self._quickack)
         parts = topic.split("/")
         if topic.startswith("bench/echo/"):
             self.echo[int(parts[2])] = now
@@ -90,6 +106,15 @@ class Listener:
         elif kind == "stats":
             with self.lock:
                 self.stats.append(json.loads(payload))
+
+    def _ack_now(self, option: int) -> None:
+        client = getattr(self, "client", None)  # None: a message during the constructor's subscription
+        sock = client.client.socket() if client is not None else None
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, option, 1)
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.client.close()
@@ -231,6 +256,7 @@ def run(
     agent_cpu: int | None = None,
     versus_seed_readings: int = 40_000,
     versus_seed_rounds: int = 3,
+    listener_quickack: bool = True,
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
     from edgewatch.bench.runtime import BASELINE_NUMPY, CHILD, FORBIDDEN, _startup, bundle_or_default
@@ -259,6 +285,7 @@ def run(
                 "readings": "simulated normal rows (seed + 7), cycled; faults: one sensor + 12 sd",
                 "alert_policy": "k=1 of n=1, clear_after=1, cooldown 0, fixed threshold (benchmark config)",
                 "score_stream": "every reading for start-up/latency; every 1000th for the sustained ladder",
+                "listener_quickack": listener_quickack,
             },
         }
         say("baselines: bare runtime process, import numpy ...")
@@ -285,7 +312,7 @@ def run(
         listener = publisher = agent = None
         log = tmp / "agent.log"
         try:
-            listener = Listener(broker.url, ["edgewatch/#", "bench/echo/#"])
+            listener = Listener(broker.url, ["edgewatch/#", "bench/echo/#"], quickack=listener_quickack)
             publisher = Publisher(broker.url, sim.values, spread, seed)
             result["baseline"]["mqtt_round_trip"] = _round_trip(broker.url, listener, rate_hz, min(seconds, 3.0))
             config = _config(tmp, "agent", path, broker.url, score_every_n=1)

@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--versus-seed-readings", type=int, help="agent: readings against the seed loop (40000; 0: skip)"
     )
     g.add_argument("--versus-seed-rounds", type=int, help="agent: seed loop / agent rounds, alternating (3)")
+    g.add_argument(
+        "--listener-delayed-ack",
+        dest="listener_quickack",
+        action="store_false",
+        default=None,
+        help="agent: the listener acknowledges TCP segments with the kernel's delay, not at once (TCP_QUICKACK)",
+    )
     g = parser.add_argument_group("faults (the reliability suite; docs: benchmarks/README.md)")
     g.add_argument("--short", action="store_true", default=None, help="faults: the short variant the tests run")
     g.add_argument(

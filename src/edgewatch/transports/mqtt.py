@@ -263,6 +263,15 @@ class MqttTransport:
 
         return PublishHandle(info.mid, int(info.rc), qos, wait)
 
+    def flush(self) -> None:
+        """Have what was published so far written now rather than after the network thread's read pause
+        (``read_pause_s``; :meth:`~edgewatch.transports.paho_buffered.BufferedClient.wake_writer`). The agent's
+        loop calls it once per batch, after the batch's alerts and scores. A no-op on the plain paho client,
+        whose network thread is woken by every publish."""
+        client = self._client
+        if isinstance(client, paho_buffered.BufferedClient):
+            client.wake_writer()
+
     def take_acks(self) -> list[PublishAck]:
         acks = []
         while True:
