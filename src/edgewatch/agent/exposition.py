@@ -65,8 +65,7 @@ def device_samples(loop: AgentLoop) -> Iterator[Sample]:
     families: dict[tuple[str, str], list[Sample]] = {}
     for name in sorted(devices):
         dev = devices[name]
-        last = scores.get(name)
-        score, threshold = (None, None) if last is None else (last.score, last.threshold)
+        score, threshold = scores.get(name, (None, None))
         for metric, help, value in (
             ("edgewatch_device_score", "Score of the device's last scored reading.", score),
             ("edgewatch_device_threshold", "Threshold its last reading was judged against.", threshold),

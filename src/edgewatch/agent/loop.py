@@ -177,7 +177,9 @@ class AgentLoop:
         # MqttTransport.flush: write this step's messages at once (transports/paho_buffered.py, _pause)
         self._flush: Callable[[], None] | None = getattr(transport, "flush", None)
         self.devices: set[str] = set()
-        self.last_scores: dict[str, ScoredReading] = {}  # device -> its last scored reading (metrics)
+        # device -> (score, threshold) of its last scored reading, for the metrics; not the event itself, whose
+        # feature errors are a view that would keep its whole batch's arrays alive
+        self.last_scores: dict[str, tuple[float, float]] = {}
         self.ignored_total = 0
         self.failures = 0
         self._error_limiter = RateLimiter(ERROR_PUBLISH_HZ, burst=5)
@@ -301,17 +303,16 @@ class AgentLoop:
         self.stats.record_batch([r[2] for r in readings], time.time())
         if self.updates is not None:
             self.updates.observe(readings, events)
-        if self.settings.score_stream:
-            for event in events:
-                self._route(event)
-            return
-        # the common case inline: a scored reading (no score stream) is counted and kept for the metrics
+        # scored readings, the bulk, are counted once per batch; everything else goes through _route
         last_scores = self.last_scores
+        stream = self.settings.score_stream
         scored = 0
         for event in events:
             if type(event) is ScoredReading:
                 scored += 1
-                last_scores[event.device] = event
+                last_scores[event.device] = (event.score, event.threshold)
+                if stream:
+                    self._stream_score(event)
             else:
                 self._route(event)
         if scored:
@@ -319,17 +320,17 @@ class AgentLoop:
 
     # -- events ------------------------------------------------------------------------------------
 
+    def _stream_score(self, event: ScoredReading) -> None:
+        """Publish every ``score_every_n``-th scored reading of its device (``health.score_stream``)."""
+        n = self._score_counts.get(event.device, 0)
+        self._score_counts[event.device] = n + 1
+        if n % self.settings.score_every_n == 0 and self.transport.connected:
+            payload = _json(event, model_id=self.settings.model_id)
+            self.transport.publish(device_topic(event.device, "score"), payload, 0, False)
+
     def _route(self, event: Event) -> None:
-        if isinstance(event, ScoredReading):
-            self.stats.record_event("scored")
-            self.last_scores[event.device] = event  # for the per-device metrics
-            if self.settings.score_stream:
-                n = self._score_counts.get(event.device, 0)
-                self._score_counts[event.device] = n + 1
-                if n % self.settings.score_every_n == 0 and self.transport.connected:
-                    payload = _json(event, model_id=self.settings.model_id)
-                    self.transport.publish(device_topic(event.device, "score"), payload, 0, False)
-        elif isinstance(event, AlertEvent):
+        """An event other than a scored reading (those are handled per batch in :meth:`_process`)."""
+        if isinstance(event, AlertEvent):
             self.stats.record_event("alert", event.state)
             log.warning(
                 "alert %s %s (%s) on %s: score %.4g, threshold %.4g",

@@ -92,15 +92,9 @@ class DriftBaseline:
             self.cell = cell
         return self.offset
 
-    def learn(self, ts: float, residual: np.ndarray, errors: np.ndarray, threshold: float, *, suppressed: bool) -> None:
-        """Learn one scored reading (see the module docstring): nothing while ``suppressed``; else the features
-        whose own ``errors`` (weighted, on the threshold's scale) are below ``learn_below * threshold``."""
-        alpha = self.step(ts, suppressed=suppressed)
-        if alpha:
-            self.pending += np.where(errors < self.learn_below * threshold, alpha * residual, 0.0)
-
     def step(self, ts: float, *, suppressed: bool) -> float:
-        """Advance the clock to a reading at ``ts`` and return the weight it is learned with: ``1 - exp(-dt /
+        """Advance the clock to a reading at ``ts`` and return the weight it is learned with
+        (:func:`learn_readings`): ``1 - exp(-dt /
         tau_s)`` for ``dt`` since the previous reading (at most ``tau_s``); 0 for the first reading, one not
         after the previous, and while ``suppressed`` (a stop is not drift: counting starts afresh after it)."""
         if suppressed:
@@ -134,10 +128,11 @@ def learn_readings(
     residuals: np.ndarray,
     errors: np.ndarray,
 ) -> None:
-    """Learn scored readings in order: row ``i`` (``residuals[i]``, ``errors[i]``, judged against
-    ``thresholds[i]``) into ``baselines[i]``, exactly as :meth:`DriftBaseline.learn` one reading at a time
-    would, bit for bit, with the array work done once for all of them (the pipeline learns a batch's readings
-    this way: one ``np.where`` per reading cost more than scoring it)."""
+    """Learn scored readings in order (see the module docstring): row ``i`` (``residuals[i]``, ``errors[i]``,
+    judged against ``thresholds[i]``) into ``baselines[i]``; nothing while ``suppressed[i]``, else the features
+    whose own errors are below ``learn_below * thresholds[i]``, weighted by :meth:`DriftBaseline.step`. Bit for
+    bit what learning them one at a time gives; the array work is done once for all of them (one
+    ``np.where`` per reading cost the pipeline more than scoring it)."""
     weights = [b.step(ts, suppressed=s) for b, ts, s in zip(baselines, timestamps, suppressed, strict=True)]
     learned = [i for i, w in enumerate(weights) if w]
     if not learned:
