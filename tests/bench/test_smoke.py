@@ -112,6 +112,10 @@ def test_agent_benchmark_structure(tiny_bundle: Path) -> None:
         [both] = run["rounds"]
         assert both["seed_loop"]["handled"] == both["agent"]["handled"] == 400, both
         assert run["lossless"] and run["ratios"]["cpu_per_reading"] > 0 and run["ratios"]["peak_rss"] > 0
+        for who in ("seed_loop", "agent"):  # private memory is part of the peak, file pages the rest of it
+            figures = both[who]
+            assert 0 < figures["rss_anon_mb"] < figures["peak_rss_mb"] and figures["rss_file_mb"] > 0
+        assert run["ratios"]["rss_anon"] > 0
     _check_targets(
         result,
         {

@@ -12,6 +12,11 @@ of the rounds' ratios. Measured per contestant:
   reading is published until it has handled the last one (its own counter: the seed loop's ``seed/stats``, the
   agent's ``readings_total`` in ``edgewatch/<agent>/stats``), divided by the readings handled;
 * **peak RSS**: ``VmHWM`` of ``/proc/PID/status`` at the end (start-up included, as a device sees it);
+* **private memory**: ``RssAnon`` at the end, next to ``RssFile``. Resident file pages (the shared libraries'
+  code) depend on what the page cache holds when the process faults them in -- the kernel maps up to 64 KB
+  of cached pages around each fault, and a host that reclaims cold pages (DAMON) empties it between runs --
+  so the same two processes measured 48 or 56 MB peak an hour apart on one VM; ``RssAnon`` does not move
+  with it;
 * **nothing lost**: readings handled == readings published.
 
 The agent runs with every feature on: the shipped defaults (range, order, clock, missing and stuck checks, alert
@@ -22,6 +27,7 @@ second; no score stream (the seed loop publishes nothing per reading either). Ra
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -112,16 +118,23 @@ def run_pair(
             r["agent"]["cpu_us_per_reading"] / r["seed_loop"]["cpu_us_per_reading"] for r in runs
         ),
         "peak_rss": statistics.median(r["agent"]["peak_rss_mb"] / r["seed_loop"]["peak_rss_mb"] for r in runs),
+        "rss_anon": statistics.median(
+            r["agent"]["rss_anon_mb"] / (r["seed_loop"]["rss_anon_mb"] or math.nan) for r in runs
+        ),
     }
     median = {
-        who: {key: statistics.median(r[who][key] for r in runs) for key in ("cpu_us_per_reading", "peak_rss_mb")}
+        who: {
+            key: statistics.median(r[who][key] for r in runs)
+            for key in ("cpu_us_per_reading", "peak_rss_mb", "rss_anon_mb", "rss_file_mb")
+        }
         for who in ("seed_loop", "agent")
     }
     say(
         f"agent / seed loop at {rate_hz:.0f}/s (median of {rounds}): CPU per reading {ratios['cpu_per_reading']:.2f}x "
         f"({median['agent']['cpu_us_per_reading']:.1f} vs {median['seed_loop']['cpu_us_per_reading']:.1f} us), "
-        f"peak RSS {ratios['peak_rss']:.2f}x ({median['agent']['peak_rss_mb']:.1f} vs "
-        f"{median['seed_loop']['peak_rss_mb']:.1f} MB)"
+        f"peak RSS {ratios['peak_rss']:.3f}x ({median['agent']['peak_rss_mb']:.1f} vs "
+        f"{median['seed_loop']['peak_rss_mb']:.1f} MB), private (RssAnon) {ratios['rss_anon']:.3f}x "
+        f"({median['agent']['rss_anon_mb']:.1f} vs {median['seed_loop']['rss_anon_mb']:.1f} MB)"
     )
     lossless = all(r[who]["complete"] for r in runs for who in ("seed_loop", "agent"))
     return {"rate_hz": rate_hz, "rounds": runs, "median": median, "ratios": ratios, "lossless": lossless}
@@ -221,7 +234,7 @@ def _measure(
                 "achieved_publish_rate": n / publish_s,
                 "cpu_seconds": cpu,
                 "cpu_us_per_reading": cpu / max(handled, 1) * 1e6,
-                "peak_rss_mb": _proc_status(_pid(who)).get("VmHWM", 0) / 1024,
+                **_memory_mb(_pid(who)),
             }
     finally:
         for name, who in contestants.items():
@@ -232,7 +245,8 @@ def _measure(
     for name, result in figures.items():
         say(
             f"{name}: {result['handled']} of {n} readings handled, {result['cpu_us_per_reading']:.1f} us CPU per "
-            f"reading, peak RSS {result['peak_rss_mb']:.1f} MB"
+            f"reading, peak RSS {result['peak_rss_mb']:.1f} MB (RssAnon {result['rss_anon_mb']:.1f}, RssFile "
+            f"{result['rss_file_mb']:.1f} MB at the end)"
         )
     return figures
 
@@ -258,11 +272,20 @@ def _tail(who: _Contestant) -> str:
     return log.read_bytes()[-2000:].decode(errors="replace") if log is not None and log.exists() else ""
 
 
+def _memory_mb(pid: int) -> dict[str, float]:
+    status = _proc_status(pid)
+    return {
+        "peak_rss_mb": status.get("VmHWM", 0) / 1024,
+        "rss_anon_mb": status.get("RssAnon", 0) / 1024,
+        "rss_file_mb": status.get("RssFile", 0) / 1024,
+    }
+
+
 def _proc_status(pid: int) -> dict[str, int]:
     out = {}
     with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
         for line in fh:
-            if line.startswith(("VmHWM:", "VmRSS:")):
+            if line.startswith(("VmHWM:", "VmRSS:", "RssAnon:", "RssFile:")):
                 out[line.split(":")[0]] = int(line.split()[1])
     return out
 
