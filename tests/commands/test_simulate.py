@@ -109,3 +109,27 @@ def test_unreachable_broker_is_a_clean_error(capsys: pytest.CaptureFixture[str])
     code = main(["simulate", "--mqtt", f"mqtt://127.0.0.1:{port}", "--rows", "5", "--faults", "none"])
     assert code != 0
     assert "cannot connect" in capsys.readouterr().err
+
+
+def test_shortened_faults_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Faults that do not fit at their drawn lengths are shortened: the summary says by how much, and the
+    recording keeps the drawn total next to the labelled rows."""
+    from edgewatch.sim import simulate
+
+    crowded = simulate(n_rows=4000, n_features=16, seed=3, fault_count=20)
+    labelled = int(crowded.labels.sum())
+    assert crowded.fault_rows_drawn > labelled == sum(ev.end_row - ev.start_row for ev in crowded.events)
+    out = tmp_path / "crowded.csv"
+    assert main(["simulate", "--out", str(out), "--rows", "4000", "--seed", "3", "--fault-count", "20"]) == 0
+    text = capsys.readouterr().out
+    assert f"were shortened to {labelled} rows" in text and f"({crowded.fault_rows_drawn} rows)" in text
+
+
+def test_faults_that_fit_are_not_reported_as_shortened(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edgewatch.sim import simulate
+
+    roomy = simulate(n_rows=20000, n_features=16, seed=3, faults=["spike"], fault_count=1)
+    assert roomy.fault_rows_drawn == int(roomy.labels.sum()) > 0
+    out = tmp_path / "roomy.csv"
+    assert main(["simulate", "--out", str(out), "--rows", "20000", "--seed", "3", "--faults", "spike"]) == 0
+    assert "shortened" not in capsys.readouterr().out

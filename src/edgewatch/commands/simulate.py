@@ -165,6 +165,13 @@ def _print_events(rec: Any, indent: str = "") -> None:
             f"{indent}  {ev.type:<18} rows {ev.start_row}-{ev.end_row - 1} "
             f"({iso_utc(ev.start_ts)} .. {iso_utc(ev.end_ts)})  {', '.join(ev.sensors)}"
         )
+    placed = sum(ev.end_row - ev.start_row for ev in rec.events)
+    drawn = getattr(rec, "fault_rows_drawn", 0)
+    if drawn > placed:  # the schedule shortened them to fit: say so, the fault mix is not the drawn one
+        print(
+            f"{indent}note: the faults did not fit at their drawn lengths ({drawn} rows) and were shortened to "
+            f"{placed} rows ({placed / drawn:.0%}); a longer recording or fewer faults keeps them as drawn"
+        )
 
 
 def _run_live(args: argparse.Namespace, common: dict[str, Any]) -> int:

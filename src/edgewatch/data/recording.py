@@ -73,7 +73,9 @@ class Recording:
     What is known besides: ``labels`` int8 ``(n,)``, 1 inside a fault (None: unlabelled); ``faults`` the
     fault type per row, ``""`` outside faults (None: not given); ``sources`` the files the rows came from
     (empty for a simulated recording); and from the simulator, ``events`` (the injected faults in time
-    order), ``stops`` (planned stops, ``[start, end)`` rows of normal operation) and ``rate_hz`` (0: not known).
+    order), ``stops`` (planned stops, ``[start, end)`` rows of normal operation), ``rate_hz`` (0: not known)
+    and ``fault_rows_drawn`` (the fault rows drawn before placement, 0: not simulated; more than the labelled
+    rows when the faults did not fit at their drawn lengths and were shortened).
     """
 
     features: tuple[str, ...]
@@ -86,6 +88,7 @@ class Recording:
     events: tuple[FaultEvent, ...] = ()
     stops: tuple[tuple[int, int], ...] = ()
     rate_hz: float = 0.0
+    fault_rows_drawn: int = 0
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])

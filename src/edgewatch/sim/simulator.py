@@ -168,6 +168,7 @@ def simulate(
         events=tuple(events),
         stops=tuple(trace.stops),
         rate_hz=rate_hz,
+        fault_rows_drawn=int(sum(durations)),
     )
 
 
