@@ -207,3 +207,20 @@ def test_devices_benchmark_structure(tiny_bundle: Path) -> None:
         "state_save_or_restore_seconds_at_10000_devices",
         "state_save_or_restore_seconds_max",
     }
+
+
+@pytest.mark.mqtt
+def test_devices_benchmark_saves_state_during_the_load_when_asked(tiny_bundle: Path) -> None:
+    from tests.mqtt_broker import require_mosquitto
+
+    require_mosquitto()
+    from edgewatch.bench import devices
+
+    result = devices.run(
+        bundle=str(tiny_bundle), seconds=2.0, scales=((200, 2.0),), state_save_interval_s=1.0, state_timing=False
+    )
+    [scale] = result["scales"]
+    assert "state" not in scale and result["parameters"]["state_save_interval_s"] == 1.0
+    assert scale["state_file_written"] is True  # the agent saved during the run
+    assert scale["stats_gap_max_s"] > 0 and scale["queue_depth_max"] is not None
+    assert result["targets"]["state_save_or_restore_seconds_max"]["value"] is None

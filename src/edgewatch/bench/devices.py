@@ -17,7 +17,13 @@ off. Measured:
   ``inbox_dropped_total``;
 * **state save / restore** (in this process, the agent's own code): ``Pipeline.state_snapshot`` +
   ``StateStore.save`` (JSON, fsync, atomic rename) of every device, then ``StateStore.load`` +
-  ``Pipeline.restore`` into a fresh pipeline, after one reading per device plus a few for the probe devices.
+  ``Pipeline.restore`` into a fresh pipeline, after one reading per device plus a few for the probe devices;
+* **the periodic state save under load** (``state_save_interval_s``, e.g. 10 s; by default the agent's
+  interval is an hour, so a run never saves): the agent saves every device's state every that many seconds
+  while the load runs, as it does every 5 minutes in the field. How long the loop stops meanwhile shows as
+  the longest gap between two of its stats messages (published every second from the loop thread, so a gap
+  of 1.4 s is a 0.4 s stall), the deepest inbox its stats reported (``queue_depth``, sampled once a second),
+  the readings its full inbox dropped (``inbox_dropped_total``) and the alert latency.
 
 Baseline in the same run: the agent's figures at 1,000 devices; ratios of the larger scales to it.
 """
@@ -33,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from edgewatch.agent.state import STATE_FILE
 from edgewatch.bench import machine_info, percentile, target
 from edgewatch.bench.wire import Written, connect, disconnect, publish_packet, write_paced
 
@@ -42,6 +49,7 @@ TARGET_KB_PER_DEVICE = 10.0
 TARGET_STATE_S = 1.0
 TARGET_CPU_FRACTION = 1.0  # one core holds 10,000 devices at 2 Hz: agent CPU seconds per second <= 1
 PROBES = 10
+NO_SAVE_INTERVAL_S = 3600.0  # the agent's state_save_interval_s unless asked: no periodic save during a run
 PROBE_PERIOD_S = 0.5  # the probe devices publish at 2 Hz at every scale
 FAULT_SIGMAS = 12.0
 
@@ -56,6 +64,8 @@ def run(
     fault_every: int = 4,
     scales: tuple[tuple[int, float], ...] = SCALES,
     agent_cpu: int | None = None,
+    state_save_interval_s: float | None = None,
+    state_timing: bool = True,
     say: Any = lambda _msg: None,
 ) -> dict[str, Any]:
     from edgewatch.bench.runtime import bundle_or_default
@@ -81,6 +91,7 @@ def run(
                 "fault_every": fault_every,
                 "probe_devices": PROBES,
                 "agent": "shipped defaults; max_devices above the scale, stats every 1 s, alerts k=1 of n=1",
+                "state_save_interval_s": state_save_interval_s or NO_SAVE_INTERVAL_S,
             },
             "scales": [],
         }
@@ -88,13 +99,18 @@ def run(
         try:
             for devices, rate in scales:
                 say(f"{devices} devices at {rate:g} Hz ({devices * rate:.0f} readings/s) for {seconds:g} s ...")
-                scale = _scale(path, manifest, rows, spread, tmp, devices, rate, seconds, fault_every, pin, say)
+                scale = _scale(
+                    *(path, manifest, rows, spread, tmp, devices, rate, seconds, fault_every, pin, say),
+                    save_interval_s=state_save_interval_s,
+                )
+                result["scales"].append(scale)
+                if not state_timing:
+                    continue
                 scale["state"] = _state_timing(path, manifest, rows, devices, tmp / f"state-{devices}")
                 say(
                     f"  state of {devices} devices: save {scale['state']['save_seconds']:.3f} s "
                     f"({scale['state']['bytes'] / 1e6:.1f} MB), restore {scale['state']['restore_seconds']:.3f} s"
                 )
-                result["scales"].append(scale)
         finally:
             os.sched_setaffinity(0, cpus)
     _targets(result)
@@ -113,6 +129,8 @@ def _scale(
     fault_every: int,
     cpu: int,
     say: Any,
+    *,
+    save_interval_s: float | None = None,
 ) -> dict[str, Any]:
     from edgewatch.bench.agent import _cpu_seconds, _proc_status
     from edgewatch.rig.agent import start_agent, stop_agent, write_agent_config
@@ -124,27 +142,33 @@ def _scale(
     agent = None
     raised: dict[tuple[str, float], float] = {}
     stats: list[dict[str, Any]] = []
+    stats_times: list[float] = []  # when each stats message arrived (the loop thread publishes them, every 1 s)
 
     def on_message(topic: str, payload: bytes, received: float) -> None:
         if topic.endswith("/stats"):
             stats.append(json.loads(payload))
+            stats_times.append(received)
         elif payload:
             alert = json.loads(payload)
             if alert.get("state") == "raised":
                 raised.setdefault((alert["device"], round(float(alert["ts"]), 3)), received)
 
     try:
+        state_dir = tmp / f"devices-{devices}-state"
         config = write_agent_config(
             tmp / f"devices-{devices}.toml",
             bundle=bundle,
             url=broker.url,
-            state_dir=tmp / f"devices-{devices}-state",
+            state_dir=state_dir,
             sections={
                 "mqtt": {"topic": "plant/+/sensors"},
                 "alerts": {"k": 1, "n": 1, "clear_after": 1, "cooldown_s": 0.0, "min_active_s": 0.0},
                 "health": {"agent_id": "bench-devices", "stats_interval_s": 1.0, "thermal_file": "/nonexistent"},
             },
-            top_level={"max_devices": devices + PROBES + 10, "state_save_interval_s": 3600.0},
+            top_level={
+                "max_devices": devices + PROBES + 10,
+                "state_save_interval_s": save_interval_s or NO_SAVE_INTERVAL_S,
+            },
         )
         listener = Listener(
             broker.url, ["edgewatch/+/alert", "edgewatch/bench-devices/stats"], on_message=on_message, keep=False
@@ -159,22 +183,30 @@ def _scale(
         rss_before = _proc_status(agent.pid).get("VmRSS", 0)
         before = dict(stats[-1])
         cpu0 = _cpu_seconds(agent.pid)
+        first_stats = len(stats)
         address = parse_mqtt_url(broker.url)
         sent_faults, wire = _generate(
             address.host, address.port, manifest, rows, spread, devices, rate, seconds, fault_every
         )
         written, write_s = wire.messages, wire.seconds
         # wait until the agent has scored everything written (or stopped moving)
-        last, after = -1, before
+        # (three checks in a row without progress: a state save may hold the loop, and its stats, for seconds)
+        last, still, after = -1, 0, before
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             time.sleep(1.5)
             after = dict(stats[-1])
-            if after["scored_total"] - before["scored_total"] >= written or after["readings_total"] == last:
+            if after["scored_total"] - before["scored_total"] >= written:
+                break
+            still = still + 1 if after["readings_total"] == last else 0
+            if still >= 3:
                 break
             last = after["readings_total"]
         cpu_s = _cpu_seconds(agent.pid) - cpu0
         status = _proc_status(agent.pid)
+        loaded = stats[first_stats:]
+        gaps = [b - a for a, b in zip(stats_times[first_stats - 1 :], stats_times[first_stats:], strict=False)]
+        saved = (state_dir / STATE_FILE).exists()
         listener.close()
     finally:
         if agent is not None:
@@ -207,13 +239,20 @@ def _scale(
         "alert_ms_p50": percentile(latency, 50) if latency else None,
         "alert_ms_p99": percentile(latency, 99) if latency else None,
         "alert_ms_max": max(latency) if latency else None,
+        "state_save_interval_s": save_interval_s or NO_SAVE_INTERVAL_S,
+        # the loop's longest stop: the longest gap between two stats messages (1 s apart when it never stops)
+        "stats_gap_max_s": max(gaps) if gaps else None,
+        "queue_depth_max": max((int(s.get("queue_depth") or 0) for s in loaded), default=None),
+        "state_file_written": saved if save_interval_s else None,
     }
     if not wire.kept():
         say(f"  the load generator could not keep {devices * rate:.0f}/s: {wire.rate:.0f}/s written")
     say(
         f"  scored {scored} of {written} ({entry['achieved_rate']:.0f}/s written), agent CPU "
         f"{entry['agent_cpu_us_per_reading']:.1f} us/reading ({entry['agent_cpu_fraction_of_a_core']:.2f} of a core), "
-        f"{entry['kb_per_device']:.2f} KB/device, alert p99 {entry['alert_ms_p99']} ms"
+        f"{entry['kb_per_device']:.2f} KB/device, alert p99 {entry['alert_ms_p99']} ms, inbox dropped "
+        f"{entry['inbox_dropped_total']}, deepest inbox {entry['queue_depth_max']}, longest stats gap "
+        f"{entry['stats_gap_max_s']:.2f} s"
     )
     return entry
 
@@ -323,7 +362,8 @@ def _targets(result: dict[str, Any]) -> None:
     by = {s["devices"]: s for s in result["scales"]}
     ten = by.get(10_000)
     base = by.get(1_000)
-    worst_state = max(max(s["state"]["save_seconds"], s["state"]["restore_seconds"]) for s in result["scales"])
+    timed = [s["state"] for s in result["scales"] if "state" in s]
+    worst_state = max((max(s["save_seconds"], s["restore_seconds"]) for s in timed), default=None)
     targets = {
         "agent_cpu_fraction_of_a_core_at_10000_devices_2hz": target(
             None if ten is None else round(ten["agent_cpu_fraction_of_a_core"], 2), TARGET_CPU_FRACTION
@@ -338,12 +378,16 @@ def _targets(result: dict[str, Any]) -> None:
             round(max(s["kb_per_device"] for s in result["scales"]), 2), TARGET_KB_PER_DEVICE, unit="KB"
         ),
         "state_save_or_restore_seconds_at_10000_devices": target(
-            None if ten is None else round(max(ten["state"]["save_seconds"], ten["state"]["restore_seconds"]), 3),
+            None
+            if ten is None or "state" not in ten
+            else round(max(ten["state"]["save_seconds"], ten["state"]["restore_seconds"]), 3),
             TARGET_STATE_S,
             unit="s",
         ),
         # stricter than the issue's target (stated for 10,000 devices): every scale, 50,000 included
-        "state_save_or_restore_seconds_max": target(round(worst_state, 3), TARGET_STATE_S, unit="s"),
+        "state_save_or_restore_seconds_max": target(
+            None if worst_state is None else round(worst_state, 3), TARGET_STATE_S, unit="s"
+        ),
     }
     if ten is not None and ten["lost"]:  # a core "holds" the load only if nothing was lost
         targets["agent_cpu_fraction_of_a_core_at_10000_devices_2hz"]["met"] = False

@@ -38,6 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--train-rows", type=int, default=20_000, help="runtime/agent: rows for the default bundle")
     g.add_argument("--rate-hz", type=float, default=1000.0, help="agent: readings/s for the latency test (1000)")
     g.add_argument("--seconds", type=float, default=5.0, help="agent: length of each timed phase (5)")
+    g.add_argument(
+        "--state-save-interval-s",
+        type=float,
+        help="devices: the agent's state_save_interval_s during the runs (default 3600: no periodic save)",
+    )
+    g.add_argument(
+        "--no-state-timing",
+        dest="state_timing",
+        action="store_false",
+        default=None,
+        help="devices: skip the in-process state save / restore timing",
+    )
     g.add_argument("--shadow-readings", type=int, help="update: readings the new model scores in shadow (2000)")
     g.add_argument(
         "--versus-seed-readings", type=int, help="agent: readings against the seed loop (40000; 0: skip)"
