@@ -335,3 +335,26 @@ def test_saving_and_restoring_turn_the_garbage_collector_back_on(make_manifest, 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 300, 1000])
+def test_a_state_taken_in_slices_has_the_bytes_of_one_taken_at_once(make_manifest, scorer_factory, chunk) -> None:
+    """The agent's periodic save (agent/state.py SlicedSave): head, slices joined by ",", tail."""
+    from edgewatch.core.state import STATE_TAIL, encode_state
+
+    pipe = many_devices(make_manifest, scorer_factory(), 300)
+    pipe.device("m0001").operator.sensitivity = 2.0  # an operator's setting, in the file too
+    names = list(pipe.devices)
+    slices = [pipe.state_slice(names[i : i + chunk]) for i in range(0, len(names), chunk)]
+    sliced = pipe.state_head() + b",".join(slices) + STATE_TAIL
+    assert sliced == encode_state(pipe.state_snapshot())
+    assert json.loads(sliced)["devices"]["m0001"]["operator"]["sensitivity"] == 2.0
+
+
+def test_a_slice_leaves_out_unknown_devices_and_an_empty_state_is_well_formed(make_manifest, scorer_factory) -> None:
+    from edgewatch.core.state import STATE_TAIL, encode_state
+
+    pipe = new_pipeline(make_manifest(), scorer_factory())
+    assert pipe.state_slice(["nobody"]) == b""
+    assert pipe.state_head() + STATE_TAIL == encode_state(pipe.state_snapshot())
+    assert json.loads(pipe.state_head() + STATE_TAIL) == {"version": 3, "model_id": pipe.model_id, "devices": {}}

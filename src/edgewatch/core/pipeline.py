@@ -42,7 +42,7 @@ readings are lost (their timestamps stay accepted).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -58,7 +58,7 @@ from edgewatch.core.judging import judge
 from edgewatch.core.mapping import PayloadMapping, make_parser
 from edgewatch.core.payload import DEFAULT_MAX_BYTES, PAYLOAD_REASONS, Reading
 from edgewatch.core.restore import RestoreReport, reopen_alerts, restore_devices
-from edgewatch.core.state import STATE_VERSION, PipelineState, gc_paused, load_state
+from edgewatch.core.state import STATE_VERSION, PipelineState, encode_devices, encode_head, gc_paused, load_state
 from edgewatch.core.sustained import SustainedLevel
 from edgewatch.core.thresholds import make_threshold
 from edgewatch.errors import ConfigError, PayloadError, RuntimeBackendError
@@ -441,6 +441,22 @@ class Pipeline:
             devices = {name: dev.snapshot() for name, dev in self.devices.items()}
             data: dict[str, Any] = dump(PipelineState(STATE_VERSION, self.model_id, devices))
         return data
+
+    def state_head(self) -> bytes:
+        """The state file's bytes before its first device, for a save taken in slices (:meth:`state_slice`)."""
+        return encode_head(self.model_id)
+
+    def state_slice(self, names: Iterable[str]) -> bytes:
+        """The saved state of those of ``names`` that are devices of this pipeline (the others are left out),
+        encoded as members of the state file's ``devices`` object (:func:`~edgewatch.core.state.encode_devices`).
+
+        For a save taken a few devices at a time between batches (the agent's periodic save,
+        :class:`edgewatch.agent.state.SlicedSave`): :meth:`state_head`, the slices joined by ``,``, then
+        :data:`~edgewatch.core.state.STATE_TAIL` are the bytes of :meth:`state_snapshot` when no device changed
+        in between; otherwise each device is as it was when its slice was taken."""
+        devices = self.devices
+        with gc_paused():
+            return encode_devices({name: dev.snapshot() for name in names if (dev := devices.get(name)) is not None})
 
     def restore(self, data: Any, *, now: float | None = None) -> RestoreReport:
         """Restore a :meth:`state_snapshot` taken with the same model; return what came from where.

@@ -27,19 +27,24 @@ Per device::
 Times are epoch seconds of readings (``null``: never); ``stuck`` holds one item per model feature
 (``null``: no value seen yet, as JSON has no NaN). :func:`load_state` refuses a malformed state with a
 :class:`~edgewatch.errors.ConfigError` naming the dotted field (``state.devices.pump-1.alert.history``).
+
+The file's bytes are :func:`encode_state` of the whole state, or -- a save taken a few devices at a time
+(the agent's periodic save, :mod:`edgewatch.agent.state`) -- :func:`encode_head`, then the
+:func:`encode_devices` pieces joined by ``,``, then :data:`STATE_TAIL`: the same bytes for the same devices.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edgewatch.errors import ConfigError
-from edgewatch.records import check, load
+from edgewatch.records import check, dump, load
 
 STATE_VERSION = 3
 READABLE_VERSIONS = (2, 3)  # a version 2 state has no operator and silence records: they start at their defaults
@@ -209,3 +214,24 @@ def load_state(data: Any, model_id: str) -> PipelineState:
             field="state.model_id",
         )
     return state
+
+
+STATE_TAIL = b"}}"  # closes the devices object and the state
+
+
+def encode_state(data: Any) -> bytes:
+    """A whole state (:meth:`Pipeline.state_snapshot <edgewatch.core.pipeline.Pipeline.state_snapshot>`) as
+    the bytes of the state file."""
+    return json.dumps(data, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def encode_head(model_id: str) -> bytes:
+    """The state file's bytes up to its first device: ``{"version":3,"model_id":"...","devices":{``."""
+    whole = encode_state(dump(PipelineState(STATE_VERSION, model_id)))  # ...,"devices":{}}
+    return whole[: -len(STATE_TAIL)]
+
+
+def encode_devices(devices: Mapping[str, DeviceSnapshot]) -> bytes:
+    """``devices`` as members of the state file's ``devices`` object, ``"a":{...},"b":{...}`` (none: ``b""``),
+    the bytes :func:`encode_state` writes for them."""
+    return encode_state({name: dump(snapshot) for name, snapshot in devices.items()})[1:-1]
