@@ -30,6 +30,15 @@
    ``batch_wait_ms``; transports/paho_buffered.py), then housekeeping: thermal guard, stats, periodic state
    save, discovery after a reconnect.
 
+The periodic state save (every ``state_save_interval_s``) does not stop the loop: a
+:class:`~edgewatch.agent.state.SlicedSave` snapshots and encodes the devices ``state_save_slice_s`` of loop
+time per step (the loop does not wait for messages while one is in progress), and a
+:class:`~edgewatch.agent.state.StateWriter` thread writes, fsyncs and renames the file. Saved at once, 10,000
+devices held the loop for 0.4 s and 50,000 for 2.5 s while up to 25,000 readings piled up in the inbox. The
+saves on a model update and at shutdown (:meth:`AgentLoop.save_state`) stay complete and synchronous: they
+abandon a sliced save in progress (its devices are in theirs) and wait for the writer, so a file never mixes
+two models. The consistency contract of a sliced save: :class:`~edgewatch.agent.state.SlicedSave`.
+
 The controls' states of new devices are three QoS 1 retained messages per device; 10,000 devices arriving at
 once queued 30,000 of them in paho ahead of every alert (paho sends QoS 1 messages in order, 20 in flight), and
 alerts waited seconds behind them. They are now kept in :attr:`AgentLoop.deferred_states` (topic -> payload)
@@ -50,7 +59,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,7 +70,7 @@ from edgewatch.agent.health import AgentStats, ThermalGuard, status_topic
 from edgewatch.agent.outbox import AlertMark, Outbox
 from edgewatch.agent.ratelimit import RateLimiter
 from edgewatch.agent.sensors import SensorFeed
-from edgewatch.agent.state import StateStore
+from edgewatch.agent.state import SlicedSave, StateStore, StateWriter
 from edgewatch.agent.watch import SilenceMonitor
 from edgewatch.core.device import DeviceState
 from edgewatch.core.events import AlertEvent, Event, InputRejected, ScoredReading, SensorFault
@@ -105,6 +114,10 @@ class BatchProcessor(Protocol):
 
     def state_snapshot(self) -> dict[str, Any]: ...
 
+    def state_head(self) -> bytes: ...
+
+    def state_slice(self, names: Iterable[str]) -> bytes: ...
+
 
 @dataclass(frozen=True)
 class LoopSettings:
@@ -117,6 +130,7 @@ class LoopSettings:
     batch_max: int = 256
     stats_interval_s: float = 60.0
     state_save_interval_s: float = 300.0
+    state_save_slice_s: float = 0.004  # loop time per step a periodic save may take (module docstring)
     score_stream: bool = False
     score_every_n: int = 10
     homeassistant: bool = False
@@ -168,6 +182,8 @@ class AgentLoop:
         self.stats = stats or AgentStats()
         self.thermal = thermal
         self.state = state
+        self.writer = None if state is None else StateWriter(state)  # the periodic save's file writes
+        self.saving: SlicedSave | None = None  # a periodic save in progress
         self.clock = clock
         self.updates = updates
         self.sensors = sensors
@@ -203,7 +219,10 @@ class AgentLoop:
     def run(self, stop: threading.Event) -> None:
         """Step until ``stop`` is set; raise :class:`EdgewatchError` after too many failed batches."""
         while not stop.is_set():
-            self.step(0.05 if self.outbox.busy and self.transport.connected else 0.5)
+            if self.saving is not None:  # a slice per step: no waiting for messages until the save is taken
+                self.step(0.0)
+            else:
+                self.step(0.05 if self.outbox.busy and self.transport.connected else 0.5)
 
     def step(self, timeout: float) -> int:
         """One iteration (see the module docstring); returns the number of readings processed."""
@@ -447,9 +466,13 @@ class AgentLoop:
             if self.transport.connected:
                 payload = json.dumps(self.stats_snapshot(), allow_nan=False).encode("utf-8")
                 self.transport.publish(agent_topic(self.settings.agent_id, "stats"), payload, 0, False)
-        if now >= self._next_save:
+        if self.saving is not None:
+            self._save_slice()
+        elif now >= self._next_save and not (self.writer is not None and self.writer.busy):
             self._next_save = now + self.settings.state_save_interval_s
-            self.save_state()
+            if self.state is not None:
+                self.saving = SlicedSave(self.pipeline)
+                self._save_slice()
 
     def stats_snapshot(self) -> dict[str, Any]:
         """The stats JSON: rates, latency percentiles, totals, queue/outbox depths, temperature."""
@@ -485,10 +508,30 @@ class AgentLoop:
                 self._announce(device)
         self.save_state()
 
+    def _save_slice(self) -> None:
+        """The periodic save's next slice; the finished save goes to the writer thread."""
+        saving = self.saving
+        assert saving is not None and self.writer is not None
+        if saving.pipeline is not self.pipeline:  # replaced without save_state: never mix two models
+            self.saving = None
+            return
+        if saving.advance(self.settings.state_save_slice_s):
+            self.saving = None
+            log.debug("state of %d device(s) taken in %d slice(s)", len(saving.names), saving.slices)
+            self.writer.submit(saving.parts)
+
     def save_state(self) -> None:
-        """Persist the pipeline's thresholds and alert states (no-op without a state store)."""
+        """Persist the pipeline's thresholds and alert states at once, on this thread (no-op without a state
+        store): at shutdown and on a model update. A periodic save in progress is abandoned (this one has all
+        its devices) and a background write in progress is waited for, so this one is written last."""
         if self.state is None:
             return
+        if self.saving is not None:
+            taken, total = min(self.saving.position, len(self.saving.names)), len(self.saving.names)
+            log.debug("periodic state save abandoned after %d of %d device(s)", taken, total)
+            self.saving = None
+        if self.writer is not None:
+            self.writer.wait()
         try:
             self.state.save(self.pipeline.state_snapshot())
         except (OSError, ValueError) as exc:
