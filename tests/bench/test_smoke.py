@@ -199,6 +199,7 @@ def test_devices_benchmark_structure(tiny_bundle: Path) -> None:
     assert scale["faults_written"] > 0
     assert scale["agent_scored"] > 0 and scale["lost"] == scale["readings_written"] - scale["agent_scored"]
     assert scale["state"]["devices"] == 200 and scale["state"]["save_seconds"] > 0
+    assert scale["state"]["sliced"]["same_bytes_as_at_once"] and scale["state"]["sliced"]["slices"] >= 1
     assert set(result["targets"]) == {
         "agent_cpu_fraction_of_a_core_at_10000_devices_2hz",
         "lossless_at_10000_devices_2hz",

@@ -18,6 +18,8 @@ off. Measured:
 * **state save / restore** (in this process, the agent's own code): ``Pipeline.state_snapshot`` +
   ``StateStore.save`` (JSON, fsync, atomic rename) of every device, then ``StateStore.load`` +
   ``Pipeline.restore`` into a fresh pipeline, after one reading per device plus a few for the probe devices;
+  and the agent's periodic save of the same devices (``sliced``): how many slices of the loop's budget it
+  takes, the longest, their sum, and the background write;
 * **the periodic state save under load** (``state_save_interval_s``, e.g. 10 s; by default the agent's
   interval is an hour, so a run never saves): the agent saves every device's state every that many seconds
   while the load runs, as it does every 5 minutes in the field. How long the loop stops meanwhile shows as
@@ -110,6 +112,12 @@ def run(
                 say(
                     f"  state of {devices} devices: save {scale['state']['save_seconds']:.3f} s "
                     f"({scale['state']['bytes'] / 1e6:.1f} MB), restore {scale['state']['restore_seconds']:.3f} s"
+                )
+                sliced = scale["state"]["sliced"]
+                say(
+                    f"  sliced: {sliced['slices']} slices, longest {sliced['longest_slice_ms']:.1f} ms, "
+                    f"{sliced['loop_seconds']:.3f} s of loop time, write {sliced['write_seconds']:.3f} s in the "
+                    f"background, same bytes: {sliced['same_bytes_as_at_once']}"
                 )
         finally:
             os.sched_setaffinity(0, cpus)
@@ -348,6 +356,7 @@ def _state_timing(bundle: Path, manifest: Any, rows: np.ndarray, devices: int, s
     store.save(pipeline.state_snapshot())
     save_s = time.perf_counter() - started
     size = store.path.stat().st_size
+    sliced = _sliced_timing(pipeline, StateStore(state_dir, "sliced.json"), store.path.read_bytes())
     fresh = Pipeline(manifest, backend, config)
     started = time.perf_counter()
     saved = store.load()
@@ -355,7 +364,36 @@ def _state_timing(bundle: Path, manifest: Any, rows: np.ndarray, devices: int, s
     restore_s = time.perf_counter() - started
     if len(fresh.devices) != devices:
         raise RuntimeError(f"restored {len(fresh.devices)} of {devices} devices")
-    return {"devices": devices, "save_seconds": save_s, "restore_seconds": restore_s, "bytes": size}
+    return {"devices": devices, "save_seconds": save_s, "restore_seconds": restore_s, "bytes": size, "sliced": sliced}
+
+
+def _sliced_timing(pipeline: Any, store: Any, at_once: bytes) -> dict[str, Any]:
+    """The agent's periodic save of ``pipeline`` as its loop takes it: slices of ``LoopSettings``'s budget
+    (timed one by one: the loop's longest stop) and the background write (timed whole)."""
+    from edgewatch.agent.loop import LoopSettings
+    from edgewatch.agent.state import SlicedSave, StateWriter
+
+    budget = LoopSettings(agent_id="bench").state_save_slice_s
+    save = SlicedSave(pipeline)
+    durations = []
+    done = False
+    while not done:
+        started = time.perf_counter()
+        done = save.advance(budget)
+        durations.append(time.perf_counter() - started)
+    writer = StateWriter(store)
+    started = time.perf_counter()
+    writer.submit(save.parts)
+    writer.wait()
+    write_s = time.perf_counter() - started
+    return {
+        "slice_budget_s": budget,
+        "slices": len(durations),
+        "loop_seconds": sum(durations),
+        "longest_slice_ms": max(durations) * 1000,
+        "write_seconds": write_s,
+        "same_bytes_as_at_once": store.path.read_bytes() == at_once,
+    }
 
 
 def _targets(result: dict[str, Any]) -> None:
