@@ -32,6 +32,7 @@ Baseline in the same run: the agent's figures at 1,000 devices; ratios of the la
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -192,11 +193,13 @@ def _scale(
         before = dict(stats[-1])
         cpu0 = _cpu_seconds(agent.pid)
         first_stats = len(stats)
+        load_started = time.time()  # the listener's clock (stats arrival times)
         address = parse_mqtt_url(broker.url)
         sent_faults, wire = _generate(
             address.host, address.port, manifest, rows, spread, devices, rate, seconds, fault_every
         )
         written, write_s = wire.messages, wire.seconds
+        load_ended = time.time()
         # wait until the agent has scored everything written (or stopped moving)
         # (three checks in a row without progress: a state save may hold the loop, and its stats, for seconds)
         last, still, after = -1, 0, before
@@ -212,10 +215,21 @@ def _scale(
             last = after["readings_total"]
         cpu_s = _cpu_seconds(agent.pid) - cpu0
         status = _proc_status(agent.pid)
+        listener.close()  # stats and their times are complete now
         loaded = stats[first_stats:]
-        gaps = [b - a for a, b in zip(stats_times[first_stats - 1 :], stats_times[first_stats:], strict=False)]
+        times = stats_times[first_stats - 1 :]
+        # gaps that ended while the load ran, its last 2 s left out (the stats came 1.3-1.45 s apart once around
+        # the load's end at every scale, the periodic save taken at once or in slices, at no save time) ...
+        gaps = [b - a for a, b in itertools.pairwise(times) if b < load_ended - 2.0]
+        # ... and every long one (more than 1.2 s; ending when, in seconds since the load started), and when the
+        # inbox dropped readings (its running total at each stats message where it grew)
+        long_gaps = [[round(b - load_started, 1), round(b - a, 2)] for a, b in itertools.pairwise(times) if b - a > 1.2]
+        dropped = [
+            [round(t - load_started, 1), now["inbox_dropped_total"]]
+            for t, now, prev in zip(stats_times[first_stats:], loaded, stats[first_stats - 1 :], strict=False)
+            if (now.get("inbox_dropped_total") or 0) > (prev.get("inbox_dropped_total") or 0)
+        ]
         saved = (state_dir / STATE_FILE).exists()
-        listener.close()
     finally:
         if agent is not None:
             stop_agent(agent)
@@ -248,10 +262,13 @@ def _scale(
         "alert_ms_p99": percentile(latency, 99) if latency else None,
         "alert_ms_max": max(latency) if latency else None,
         "state_save_interval_s": save_interval_s or NO_SAVE_INTERVAL_S,
-        # the loop's longest stop: the longest gap between two stats messages (1 s apart when it never stops)
+        # the loop's longest stop while the load ran (but its last 2 s): the longest gap between two stats
+        # messages (1 s apart when it never stops)
         "stats_gap_max_s": max(gaps) if gaps else None,
         "queue_depth_max": max((int(s.get("queue_depth") or 0) for s in loaded), default=None),
         "state_file_written": saved if save_interval_s else None,
+        "stats_gaps_over_1_2_s": long_gaps,
+        "inbox_dropped_timeline": dropped,
     }
     if not wire.kept():
         say(f"  the load generator could not keep {devices * rate:.0f}/s: {wire.rate:.0f}/s written")
