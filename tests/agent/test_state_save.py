@@ -274,3 +274,24 @@ def test_sliced_save_of_no_device_and_chunk_checks(make_pipeline, tmp_path: Path
     assert b"".join(save.parts) == _saved_at_once(pipeline, tmp_path)
     with pytest.raises(ValueError):
         SlicedSave(pipeline, chunk=0)
+
+
+def test_a_slice_waits_while_readings_pile_up_but_not_forever(rig) -> None:  # type: ignore[no-untyped-def]
+    from edgewatch.agent.loop import SAVE_YIELD_STEPS
+
+    loop, t, clock = rig
+    _feed(loop, t, range(DEVICES), T0)
+    _start_save(loop, clock)
+    assert loop.saving is not None and loop.saving.position == SAVE_CHUNK
+    waiting = 2 * loop.settings.batch_max + 1
+    for i in range(waiting):  # after the next step's batch, more wait than one batch: it leaves the slice
+        t.deliver("plant/busy/sensors", reading(T0 + 1 + i), arrival_time=T0 + 1 + i)
+    loop.step(0.0)
+    assert loop.saving.position == SAVE_CHUNK
+    for _ in range(SAVE_YIELD_STEPS - 1):  # a long backlog: the slices wait at most SAVE_YIELD_STEPS steps
+        for i in range(loop.settings.batch_max):
+            t.deliver("plant/busy/sensors", reading(T0 + 1000 + i), arrival_time=T0 + 1000 + i)
+        loop.step(0.0)
+    assert loop.saving.position == SAVE_CHUNK and t.inbox.qsize() > loop.settings.batch_max
+    loop.step(0.0)
+    assert loop.saving.position == 2 * SAVE_CHUNK
