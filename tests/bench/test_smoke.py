@@ -223,5 +223,5 @@ def test_devices_benchmark_saves_state_during_the_load_when_asked(tiny_bundle: P
     [scale] = result["scales"]
     assert "state" not in scale and result["parameters"]["state_save_interval_s"] == 1.0
     assert scale["state_file_written"] is True  # the agent saved during the run
-    assert scale["stats_gap_max_s"] > 0 and scale["queue_depth_max"] is not None
+    assert scale["queue_depth_max"] is not None and isinstance(scale["stats_gaps_over_1_2_s"], list)
     assert result["targets"]["state_save_or_restore_seconds_max"]["value"] is None

@@ -277,7 +277,7 @@ def _scale(
         f"{entry['agent_cpu_us_per_reading']:.1f} us/reading ({entry['agent_cpu_fraction_of_a_core']:.2f} of a core), "
         f"{entry['kb_per_device']:.2f} KB/device, alert p99 {entry['alert_ms_p99']} ms, inbox dropped "
         f"{entry['inbox_dropped_total']}, deepest inbox {entry['queue_depth_max']}, longest stats gap "
-        f"{entry['stats_gap_max_s']:.2f} s"
+        f"{entry['stats_gap_max_s'] or 0:.2f} s"
     )
     return entry
 
