@@ -1,5 +1,5 @@
 """Test doubles shared by the edge tests: a small valid manifest, a numpy scorer bound to its artifact, reading
-payloads and a bundle directory with a placeholder model.
+payloads, a bundle directory with a placeholder model and a settable clock.
 
 Importable from a subprocess too (``tests/agent/run_fake_agent.py``), so that signal and ``kill -9`` tests
 can run the real service with a fake model.
@@ -158,3 +158,13 @@ def write_fake_bundle(path: Path, manifest: Manifest | None = None) -> Path:
     files = {name: f"placeholder {name}".encode() for name in manifest.files}
     write_bundle(path, replace(manifest, files=file_entries(files)), files)
     return path
+
+
+class Clock:
+    """A monotonic clock the test sets (``clock.now = ...``); starts at 1000 s."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -12,18 +12,10 @@ from edgewatch.agent.health import ThermalGuard
 from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.state import StateStore
-from tests.fakes import reading
+from tests.fakes import Clock, reading
 from tests.transports.memory import MemoryTransport
 
 T0 = 1_767_225_600.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -13,20 +13,12 @@ import pytest
 from edgewatch.agent.loop import AgentLoop, LoopSettings
 from edgewatch.agent.outbox import Outbox
 from edgewatch.agent.state import SAVE_CHUNK, SlicedSave, StateStore
-from tests.fakes import reading
+from tests.fakes import Clock, reading
 from tests.transports.memory import MemoryTransport
 
 T0 = 1_767_225_600.0
 INTERVAL = 10.0
 DEVICES = 2 * SAVE_CHUNK + 6  # three slices: 32, 32 and 6 devices
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -36,9 +28,7 @@ def rig(tmp_path: Path, make_pipeline):  # type: ignore[no-untyped-def]
     transport.start()
     clock = Clock()
     loop = AgentLoop(
-        LoopSettings(
-            agent_id="pi-7", state_save_interval_s=INTERVAL, state_save_slice_s=0.0, max_devices=10 * DEVICES
-        ),
+        LoopSettings(agent_id="pi-7", state_save_interval_s=INTERVAL, state_save_slice_s=0.0, max_devices=10 * DEVICES),
         pipeline=make_pipeline(),
         transport=transport,
         outbox=Outbox(tmp_path / "outbox.db"),

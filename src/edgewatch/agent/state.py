@@ -144,11 +144,6 @@ class SlicedSave:
             self.done = True
         return self.done
 
-    @property
-    def size(self) -> int:
-        """Bytes taken so far."""
-        return sum(map(len, self.parts))
-
 
 class StateWriter:
     """Writes a finished :class:`SlicedSave` with ``store`` in a background thread: the write, fsync, rename

@@ -166,7 +166,7 @@ def _print_events(rec: Any, indent: str = "") -> None:
             f"({iso_utc(ev.start_ts)} .. {iso_utc(ev.end_ts)})  {', '.join(ev.sensors)}"
         )
     placed = sum(ev.end_row - ev.start_row for ev in rec.events)
-    drawn = getattr(rec, "fault_rows_drawn", 0)
+    drawn = rec.fault_rows_drawn  # 0 for a slice (live mode): its events are clipped, the drawn total is not theirs
     if drawn > placed:  # the schedule shortened them to fit: say so, the fault mix is not the drawn one
         print(
             f"{indent}note: the faults did not fit at their drawn lengths ({drawn} rows) and were shortened to "
